@@ -1,0 +1,86 @@
+"""IOC: run the operations center, or check its configuration.
+
+    python app.py                 run everything (embedded PostgreSQL and MQTT unless configured)
+    python app.py --check-config  validate the configuration and exit
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+from ioc.config import ConfigError, load_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="app.py", description="IOC — intelligent operations center")
+    parser.add_argument("--config-dir", help="configuration folder (default: $IOC_CONFIG_DIR or ./config)")
+    parser.add_argument("--check-config", action="store_true", help="validate the configuration and exit")
+    parser.add_argument("--no-simulator", action="store_true", help="do not start the built-in simulator")
+    parser.add_argument("--ingest-only", action="store_true",
+                        help="run the ingest pipeline only (no web server, no simulator)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config_dir)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.check_config:
+        print(f"configuration OK: {config.config_dir} — {len(config.areas)} areas, "
+              f"{len(config.entities)} entities, {len(config.metrics)} metrics")
+        return 0
+    if args.ingest_only:
+        return ingest_only(config)
+    return serve(config, with_simulator=False if args.no_simulator else None)
+
+
+def ingest_only(config) -> int:
+    import threading
+
+    from ioc.runtime import Runtime
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    runtime = Runtime(config, with_simulator=False).start()
+    try:
+        runtime.mqtt.connected.wait(30)
+        print("ingest running", flush=True)
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.stop()
+    return 0
+
+
+def serve(config, with_simulator: bool | None = None) -> int:
+    from waitress import create_server
+
+    from ioc import health
+    from ioc.runtime import Runtime
+    from ioc.web import create_app
+
+    runtime = Runtime(config, with_simulator=with_simulator).start()
+    try:
+        app = create_app(config)
+        health.register(app.server, runtime)
+        http = config.settings.http
+        server = create_server(app.server, host=http.host, port=http.port, threads=http.threads)
+        signal.signal(signal.SIGTERM, lambda *_: server.close())
+        print(f"IOC is running at http://{http.host}:{http.port}  (Ctrl-C to stop)", flush=True)
+        try:
+            server.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.close()
+    finally:
+        runtime.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

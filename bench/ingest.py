@@ -1,0 +1,244 @@
+"""Ingest benchmark: readings/s committed through broker → ingester → PostgreSQL, and latency.
+
+Against the configured (IOC_DATABASE_URL / IOC_MQTT_URL) or local PostgreSQL and Mosquitto. The
+ingester runs as its own process (`app.py --ingest-only`), as in production. Baselines measured in
+the same run: raw COPY into a table of the same shape, and the raw broker rate of single messages to
+a subscriber that does nothing with them.
+
+    python bench/ingest.py [--readings 300000] [--single 60000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ioc.config import MqttSettings, copy_config, load_config  # noqa: E402
+from ioc.mqtt import BrokerAddress, Publisher, connect_properties, make_client  # noqa: E402
+from ioc.services import Mosquitto  # noqa: E402
+
+RUN = secrets.token_hex(3)
+
+
+def database_urls(server_url: str) -> tuple[str, str]:
+    name = f"ioc_bench_{RUN}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    info = psycopg.conninfo.conninfo_to_dict(server_url)
+    info["dbname"] = name
+    return name, psycopg.conninfo.make_conninfo(**info)
+
+
+def workload(config, n: int, start: datetime) -> list[tuple[str, str, str, float, float]]:
+    """n distinct (domain, entity, metric, epoch ts, value) readings, each series its own run of seconds,
+    ordered by domain as a gateway's batches would be."""
+    series = [(config.kinds[e.kind].domain, e.id, m) for e in config.region.entities
+              for m in config.kinds[e.kind].metrics]
+    mid = {k: sum(m.valid_range) / 2 for k, m in config.metrics.items()}
+    base = start.timestamp()
+    items = [(d, e, m, base + i // len(series), mid[m])
+             for i, (d, e, m) in ((i, series[i % len(series)]) for i in range(n))]
+    return sorted(items, key=lambda item: item[0])
+
+
+def raw_copy_rate(url: str, n: int) -> float:
+    with psycopg.connect(url) as conn:
+        conn.execute("CREATE TABLE bench_raw (series_id int, ts timestamptz, value float8, "
+                     "PRIMARY KEY (series_id, ts))")
+        conn.commit()
+        start_ts = datetime.now(UTC) - timedelta(days=10)
+        rows = [(i % 500, start_ts + timedelta(seconds=i // 500), 1.5) for i in range(n)]
+        began = time.perf_counter()
+        for i in range(0, n, 10_000):
+            with conn.cursor().copy("COPY bench_raw FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(["int4", "timestamptz", "float8"])
+                for row in rows[i:i + 10_000]:
+                    copy.write_row(row)
+            conn.commit()
+        elapsed = time.perf_counter() - began
+        conn.execute("DROP TABLE bench_raw")
+        conn.commit()
+    return n / elapsed
+
+
+def raw_broker_rate(address: BrokerAddress, settings: MqttSettings, n: int) -> float:
+    """Single small QoS 1 messages from one publisher to one subscriber that only counts them."""
+    topic = f"iocbench{RUN}/raw"
+    received = 0
+    done = threading.Event()
+
+    def on_message(client, userdata, message):
+        nonlocal received
+        received += 1
+        if received == n:
+            done.set()
+
+    sub = make_client(address, settings, client_id=f"iocbench-raw-{RUN}")
+    sub.on_message = on_message
+    sub.connect(address.host, address.port, properties=connect_properties(settings))
+    sub.subscribe(topic, qos=1)
+    sub.loop_start()
+    time.sleep(0.5)
+    pub = Publisher(address, settings)
+    pub.connect()
+    payload = json.dumps({"ts": time.time(), "values": {"bed_occupancy": 81.5}}).encode()
+    began = time.perf_counter()
+    for _ in range(n):
+        pub.publish(topic, payload)
+    done.wait(300)
+    elapsed = time.perf_counter() - began
+    pub.close()
+    sub.disconnect()
+    sub.loop_stop()
+    return received / elapsed
+
+
+def count(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM readings").fetchone()[0]
+
+
+def wait_for(url: str, target: int, timeout: float = 600) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if count(url) >= target:
+            return time.perf_counter()
+        time.sleep(0.05)
+    raise TimeoutError(f"only {count(url)} of {target} readings committed")
+
+
+def publish_run(pub: Publisher, prefix: str, items, per_message: int, rate: float | None = None,
+                sent_at: list[float] | None = None) -> None:
+    """Publish items as messages of up to per_message readings (one domain each), optionally paced."""
+    began = time.perf_counter()
+    for i in range(0, len(items), per_message):
+        if rate and (wait := began + i / rate - time.perf_counter()) > 0:
+            time.sleep(wait)
+        by_domain: dict[str, list] = {}
+        for k in range(i, min(i + per_message, len(items))):
+            domain, entity, metric, ts, value = items[k]
+            by_domain.setdefault(domain, []).append({"entity": entity, "ts": ts, "values": {metric: value}})
+        for domain, objects in by_domain.items():
+            body = objects if per_message > 1 else objects[0]
+            pub.publish(f"{prefix}/{domain}/bench", json.dumps(body, separators=(",", ":")).encode())
+        if sent_at is not None:
+            sent_at.append(time.perf_counter())
+    pub.drain()
+
+
+def latency_run(url: str, pub: Publisher, prefix: str, items, per_message: int, rate: float
+                ) -> list[float]:
+    """Publish at `rate` readings/s; a message's commit time is the first poll that sees its rows."""
+    base = count(url)
+    sent_at: list[float] = []
+    polls: list[tuple[float, int]] = []
+    stop = threading.Event()
+
+    def poll():
+        with psycopg.connect(url, autocommit=True) as conn:
+            while not stop.is_set():
+                polls.append((time.perf_counter(), conn.execute("SELECT count(*) FROM readings").fetchone()[0]
+                              - base))
+                time.sleep(0.01)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    publish_run(pub, prefix, items, per_message, rate, sent_at)
+    wait_for(url, base + len(items))
+    time.sleep(0.1)
+    stop.set()
+    poller.join()
+    latencies, p = [], 0
+    for k, sent in enumerate(sent_at):
+        needed = min((k + 1) * per_message, len(items))
+        while polls[p][1] < needed:
+            p += 1
+        latencies.append((polls[p][0] - sent) * 1000)
+    return latencies
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--readings", type=int, default=300_000, help="readings in the batched run")
+    parser.add_argument("--single", type=int, default=60_000, help="readings in the single-message run")
+    args = parser.parse_args()
+    server_url = os.environ.get("IOC_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name, url = database_urls(server_url)
+    prefix = f"iocbench{RUN}"
+    with tempfile.TemporaryDirectory() as tmp:
+        # The machine's shared Mosquitto keeps its default queue limit (1000), which drops QoS 1
+        # messages for a subscriber that falls behind; measure against the shipped broker config.
+        broker = None if "IOC_MQTT_URL" in os.environ else Mosquitto(Path(tmp) / "mosquitto").start()
+        mqtt_url = os.environ.get("IOC_MQTT_URL") or broker.url
+        folder = copy_config(Path(tmp) / "config", {
+            "database": {"url": url},
+            "mqtt": {"url": mqtt_url, "topic_prefix": prefix, "client_id": f"iocbench-{RUN}"},
+            "storage": {"raw_retention": "400d"}})
+        config = load_config(folder, environ={})
+        address, settings = BrokerAddress.from_url(mqtt_url), config.settings.mqtt
+        ingester = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--ingest-only", "--config-dir",
+                                     str(folder)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            assert ingester.stdout.readline().strip() == "ingest running", "ingester did not start"
+            copy_rate = raw_copy_rate(url, 200_000)
+            broker_rate = raw_broker_rate(address, settings, args.single)
+            pub = Publisher(address, settings)
+            pub.connect()
+
+            items = workload(config, args.readings, datetime.now(UTC) - timedelta(days=300))
+            began = time.perf_counter()
+            publish_run(pub, prefix, items, 100)
+            batched_rate = len(items) / (wait_for(url, len(items)) - began)
+
+            single = workload(config, args.single, datetime.now(UTC) - timedelta(days=200))
+            base = count(url)
+            began = time.perf_counter()
+            publish_run(pub, prefix, single, 1)
+            single_rate = len(single) / (wait_for(url, base + len(single)) - began)
+
+            lat_items = workload(config, min(args.readings, int(batched_rate / 2 * 10)),
+                                 datetime.now(UTC) - timedelta(days=100))
+            latencies = latency_run(url, pub, prefix, lat_items, 100, batched_rate / 2)
+            pub.close()
+        finally:
+            ingester.terminate()
+            ingester.wait(30)
+            if broker:
+                broker.stop()
+            with psycopg.connect(server_url, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    p50, p95 = pct(latencies, 50), pct(latencies, 95)
+    print(f"baseline raw COPY (binary, 10k-row batches, PK table): {copy_rate:,.0f} rows/s")
+    print(f"baseline raw broker (single QoS 1 messages, no-op subscriber): {broker_rate:,.0f} msg/s")
+    print(f"batched (100 readings/message): {batched_rate:,.0f} readings/s committed, {len(items):,} readings")
+    print(f"single (1 reading/message): {single_rate:,.0f} readings/s committed, {len(single):,} readings")
+    print(f"latency publish→commit at {batched_rate / 2:,.0f} readings/s (half the batched rate): "
+          f"p50 {p50:.0f} ms, p95 {p95:.0f} ms over {len(latencies)} messages")
+    print(f"ingest: {batched_rate:,.0f} readings/s batched ({100 * batched_rate / copy_rate:.0f}% of raw COPY), "
+          f"{single_rate:,.0f} readings/s single ({100 * single_rate / broker_rate:.0f}% of raw broker), "
+          f"p95 {p95:.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

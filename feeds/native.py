@@ -1,0 +1,102 @@
+"""The native MQTT contract.
+
+Topic ``<prefix>/<domain>/<entity_id>``; payload one object or a JSON array of objects::
+
+    {"ts": "2026-11-27T08:00:00+07:00" | 1764205200, "values": {"<metric>": <number>, ...},
+     "entity": "<optional override of the topic's entity>"}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from feeds.base import Parsed, ParseError, excerpt, register_parser
+from ioc.models import Reading
+
+
+def _parse_ts(raw: Any) -> datetime:
+    if isinstance(raw, bool) or raw is None:
+        raise ValueError(f"ts must be ISO 8601 with an offset or epoch seconds, got {raw!r}")
+    if isinstance(raw, int | float):
+        if not math.isfinite(raw):
+            raise ValueError(f"ts is not finite: {raw!r}")
+        try:
+            return datetime.fromtimestamp(raw, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"ts out of range: {raw!r}") from None
+    if isinstance(raw, str):
+        try:
+            ts = datetime.fromisoformat(raw)
+        except ValueError:
+            raise ValueError(f"ts is not ISO 8601: {excerpt(raw, 64)!r}") from None
+        if ts.tzinfo is None:
+            raise ValueError(f"ts has no UTC offset: {excerpt(raw, 64)!r}")
+        return ts.astimezone(UTC)
+    raise ValueError(f"ts must be ISO 8601 with an offset or epoch seconds, got {type(raw).__name__}")
+
+
+def _parse_object(obj: Any, default_entity: str | None, out: Parsed) -> None:
+    if not isinstance(obj, dict):
+        out.errors.append(ParseError(f"expected an object, got {type(obj).__name__}", excerpt(json.dumps(obj))))
+        return
+    entity = obj.get("entity", default_entity)
+    values = obj.get("values")
+    problem = None
+    if not isinstance(entity, str) or not entity:
+        problem = "no entity: neither in the object nor in the topic"
+    elif not isinstance(values, dict) or not values:
+        problem = "'values' must be a non-empty object of metric: number"
+    else:
+        try:
+            ts = _parse_ts(obj.get("ts"))
+        except ValueError as exc:
+            problem = str(exc)
+    if problem:
+        out.errors.append(ParseError(problem, excerpt(json.dumps(obj, ensure_ascii=False, default=str))))
+        return
+    for metric, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            out.errors.append(ParseError(f"value of '{excerpt(metric, 64)}' is not a number",
+                                         excerpt(json.dumps({metric: value}, ensure_ascii=False))))
+            continue
+        try:
+            number = float(value)
+        except OverflowError:
+            out.errors.append(ParseError(f"value of '{excerpt(metric, 64)}' is out of range",
+                                         excerpt(str(value), 64)))
+            continue
+        out.readings.append(Reading(entity, metric, ts, number))
+
+
+@register_parser("native")
+def parse(topic: str, payload: bytes) -> Parsed:
+    levels = topic.split("/")
+    out = Parsed(domain=levels[1] if len(levels) == 3 else None)
+    default_entity = levels[2] if len(levels) == 3 and levels[2] else None
+    try:
+        document = json.loads(payload.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        out.errors.append(ParseError(f"invalid UTF-8 at byte {exc.start}", excerpt(payload)))
+        return out
+    except (json.JSONDecodeError, RecursionError) as exc:
+        reason = "JSON nested too deeply" if isinstance(exc, RecursionError) else f"invalid JSON: {exc}"
+        out.errors.append(ParseError(reason, excerpt(payload)))
+        return out
+    for obj in document if isinstance(document, list) else [document]:
+        _parse_object(obj, default_entity, out)
+    if isinstance(document, list) and not document:
+        out.errors.append(ParseError("empty batch", excerpt(payload)))
+    return out
+
+
+def encode(readings: Iterable[Reading]) -> bytes:
+    """Readings as one native batch: one object per (entity, time), each naming its entity."""
+    grouped: dict[tuple[str, datetime], dict[str, float]] = {}
+    for r in readings:
+        grouped.setdefault((r.entity, r.ts), {})[r.metric] = r.value
+    return json.dumps([{"entity": e, "ts": ts.timestamp(), "values": v} for (e, ts), v in grouped.items()],
+                      separators=(",", ":")).encode()

@@ -1,0 +1,355 @@
+"""Configuration: YAML files in the config folder validated into typed settings.
+
+Every file is validated with pydantic models that forbid unknown keys, so a misspelt key stops
+start-up instead of being silently ignored. Errors name the file, the key path and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Accept '500ms', '30s', '5m', '1h', '7d', a number of seconds, or a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '30s', '5m', '1h' or '7d'")
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    if isinstance(value, str) and (match := _DURATION.match(value)):
+        return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    raise ValueError(f"expected a duration such as '30s', '5m', '1h' or '7d', got {value!r}")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(Strict):
+    """A visible string in Vietnamese (first) and English."""
+
+    vi: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+    def get(self, lang: str) -> str:
+        return self.en if lang == "en" else self.vi
+
+
+# --- ioc.yaml -------------------------------------------------------------------------------
+
+class DatabaseSettings(Strict):
+    url: str | None = None  # None: start the embedded PostgreSQL
+    embedded_dir: Path = Path("var/pg")
+    pool_min: int = Field(2, ge=1)
+    pool_max: int = Field(10, ge=1)
+
+
+class StorageSettings(Strict):
+    timescaledb: Literal["auto", "off"] = "auto"
+    raw_retention: Duration = timedelta(days=90)
+    partition_interval: Duration = timedelta(days=7)
+
+
+class MqttSettings(Strict):
+    url: str | None = None  # None: start the embedded broker
+    embedded_port: int = Field(18830, ge=1, le=65535)
+    topic_prefix: str = Field("ioc", pattern=r"^[A-Za-z0-9_\-]+$")
+    client_id: str = "ioc-ingest"
+    protocol: Literal[5, 311] = 5
+    receive_maximum: int = Field(5000, ge=1, le=65535)
+    session_expiry: Duration = timedelta(days=1)
+    keepalive: int = Field(30, ge=5)
+
+
+class IngestSettings(Strict):
+    batch_max_rows: int = Field(5000, ge=1)
+    batch_max_delay: Duration = timedelta(milliseconds=200)
+    queue_max_messages: int = Field(20000, ge=10)
+    max_payload_bytes: int = Field(1_048_576, ge=256)
+    future_tolerance: Duration = timedelta(minutes=5)
+
+
+class HttpSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8050, ge=1, le=65535)
+    threads: int = Field(8, ge=1)
+
+
+class UiSettings(Strict):
+    language: Literal["vi", "en"] = "vi"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    refresh: Duration = timedelta(seconds=5)
+    chart_window: Duration = timedelta(hours=6)
+
+
+class SimulatorSettings(Strict):
+    enabled: bool = True
+    seed: int = 42
+    interval: Duration = timedelta(seconds=5)  # wall-clock time between published rounds
+    entity_limit: int | None = Field(None, ge=1)  # publish for the first N entities only
+    anomaly_rate: float = Field(0.002, ge=0, le=1)  # chance per entity-round of a threshold-crossing value
+    backfill: Duration = timedelta(hours=24)  # history written through the broker at first start
+
+
+class Settings(Strict):
+    database: DatabaseSettings = DatabaseSettings()
+    storage: StorageSettings = StorageSettings()
+    mqtt: MqttSettings = MqttSettings()
+    ingest: IngestSettings = IngestSettings()
+    http: HttpSettings = HttpSettings()
+    ui: UiSettings = UiSettings()
+    simulator: SimulatorSettings = SimulatorSettings()
+    region_file: str = "region.yaml"
+
+
+# --- region.yaml ----------------------------------------------------------------------------
+
+class Area(Strict):
+    code: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    name: Text
+    level: Text
+    centroid: tuple[float, float]  # (lat, lon)
+    population: int | None = Field(None, ge=0)
+    children: list[Area] = []
+
+    def walk(self, parent: str | None = None, depth: int = 0):
+        """Yield (area, parent code, depth) for this area and every descendant."""
+        yield self, parent, depth
+        for child in self.children:
+            yield from child.walk(self.code, depth + 1)
+
+
+class Entity(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_\-]+$", max_length=64)
+    kind: str
+    area: str
+    name: Text
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    attrs: dict[str, float | int | str] = {}
+
+
+class Region(Strict):
+    region: Area
+    boundaries: str | None = None  # optional GeoJSON file, relative to the config folder
+    entities: list[Entity]
+
+
+# --- metrics.yaml ---------------------------------------------------------------------------
+
+class Domain(Strict):
+    key: str = Field(pattern=r"^[a-z_]+$")
+    name: Text
+    icon: str = ""
+
+
+class Kind(Strict):
+    key: str = Field(pattern=r"^[a-z_]+$")
+    domain: str
+    name: Text
+    metrics: list[str] = Field(min_length=1)
+
+
+class Thresholds(Strict):
+    direction: Literal["above", "below"]
+    warning: float
+    critical: float
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        worse = self.critical >= self.warning if self.direction == "above" else self.critical <= self.warning
+        if not worse:
+            raise ValueError(f"critical must be beyond warning for direction '{self.direction}'")
+        return self
+
+
+class Metric(Strict):
+    key: str = Field(pattern=r"^[a-z0-9_]+$")
+    domain: str
+    unit: str
+    label: Text
+    aggregation: Literal["avg", "sum", "max", "min", "last"]
+    cadence: Duration
+    valid_range: tuple[float, float]
+    thresholds: Thresholds | None = None
+    headline: bool = False
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _range(self) -> Metric:
+        if self.valid_range[0] >= self.valid_range[1]:
+            raise ValueError("valid_range must be [low, high] with low < high")
+        return self
+
+
+class Catalog(Strict):
+    domains: list[Domain] = Field(min_length=1)
+    kinds: list[Kind] = Field(min_length=1)
+    metrics: list[Metric] = Field(min_length=1)
+
+
+# --- errors and loading ---------------------------------------------------------------------
+
+class ConfigError(Exception):
+    """A configuration problem: which file, which key, and why."""
+
+    def __init__(self, file: Path | str, key: str, reason: str):
+        self.file, self.key, self.reason = str(file), key, reason
+        super().__init__(f"{self.file}: {self.key or '<root>'}: {reason}")
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, "", "file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, "", f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(path, "", f"invalid YAML: {where}{getattr(exc, 'problem', exc)}") from None
+
+
+def _validate(model: type[BaseModel], data: Any, path: Path) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        reason = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        raise ConfigError(path, _key_path(first["loc"]), reason) from None
+
+
+_ENV_OVERRIDES = {
+    "IOC_DATABASE_URL": ("database", "url", str),
+    "IOC_MQTT_URL": ("mqtt", "url", str),
+    "IOC_HTTP_HOST": ("http", "host", str),
+    "IOC_HTTP_PORT": ("http", "port", int),
+}
+
+
+def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
+    for var, (section, key, cast) in _ENV_OVERRIDES.items():
+        if raw := environ.get(var):
+            try:
+                value = cast(raw)
+            except ValueError:
+                raise ConfigError(f"${var}", f"{section}.{key}", f"not a valid {cast.__name__}: {raw!r}") from None
+            data.setdefault(section, {})
+            if not isinstance(data[section], dict):
+                raise ConfigError(f"${var}", section, "section must be a mapping")
+            data[section][key] = value
+    return data
+
+
+class Config:
+    """The whole validated configuration, with lookups the rest of the code needs."""
+
+    def __init__(self, config_dir: Path, settings: Settings, region: Region, catalog: Catalog):
+        self.config_dir = config_dir
+        self.settings = settings
+        self.region = region
+        self.catalog = catalog
+        self.domains = {d.key: d for d in catalog.domains}
+        self.kinds = {k.key: k for k in catalog.kinds}
+        self.metrics = {m.key: m for m in catalog.metrics}
+        self.entities = {e.id: e for e in region.entities}
+        self.areas = {a.code: (a, parent, depth) for a, parent, depth in region.region.walk()}
+
+    def entity_domain(self, entity_id: str) -> str:
+        return self.kinds[self.entities[entity_id].kind].domain
+
+    def entity_metrics(self, entity_id: str) -> list[str]:
+        return self.kinds[self.entities[entity_id].kind].metrics
+
+
+def _check_references(catalog: Catalog, region: Region, metrics_path: Path, region_path: Path) -> None:
+    domains = {d.key for d in catalog.domains}
+    metrics = {m.key: m for m in catalog.metrics}
+    for group, items in (("domains", catalog.domains), ("kinds", catalog.kinds), ("metrics", catalog.metrics)):
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            if item.key in seen:
+                raise ConfigError(metrics_path, f"{group}.{i}.key", f"duplicate key '{item.key}'")
+            seen.add(item.key)
+    for i, metric in enumerate(catalog.metrics):
+        if metric.domain not in domains:
+            raise ConfigError(metrics_path, f"metrics.{i}.domain", f"unknown domain '{metric.domain}'")
+    for i, kind in enumerate(catalog.kinds):
+        if kind.domain not in domains:
+            raise ConfigError(metrics_path, f"kinds.{i}.domain", f"unknown domain '{kind.domain}'")
+        for j, key in enumerate(kind.metrics):
+            if key not in metrics:
+                raise ConfigError(metrics_path, f"kinds.{i}.metrics.{j}", f"unknown metric '{key}'")
+            if metrics[key].domain != kind.domain:
+                raise ConfigError(metrics_path, f"kinds.{i}.metrics.{j}",
+                                  f"metric '{key}' belongs to domain '{metrics[key].domain}', not '{kind.domain}'")
+    kinds = {k.key for k in catalog.kinds}
+    areas: set[str] = set()
+    for area, _, _ in region.region.walk():
+        if area.code in areas:
+            raise ConfigError(region_path, "region", f"duplicate area code '{area.code}'")
+        areas.add(area.code)
+    ids: set[str] = set()
+    for i, entity in enumerate(region.entities):
+        if entity.id in ids:
+            raise ConfigError(region_path, f"entities.{i}.id", f"duplicate entity id '{entity.id}'")
+        ids.add(entity.id)
+        if entity.kind not in kinds:
+            raise ConfigError(region_path, f"entities.{i}.kind", f"unknown kind '{entity.kind}'")
+        if entity.area not in areas:
+            raise ConfigError(region_path, f"entities.{i}.area", f"unknown area '{entity.area}'")
+
+
+def load_config(config_dir: Path | str | None = None, environ: dict[str, str] | None = None) -> Config:
+    """Load and validate every file in the config folder; raise ConfigError on the first problem."""
+    environ = dict(os.environ) if environ is None else environ
+    config_dir = Path(config_dir or environ.get("IOC_CONFIG_DIR") or DEFAULT_CONFIG_DIR).resolve()
+    settings_path = config_dir / "ioc.yaml"
+    raw = _read_yaml(settings_path)
+    if not isinstance(raw, dict):
+        raise ConfigError(settings_path, "", "top level must be a mapping")
+    settings: Settings = _validate(Settings, _apply_env(raw, environ), settings_path)
+    region_path = config_dir / settings.region_file
+    region: Region = _validate(Region, _read_yaml(region_path), region_path)
+    metrics_path = config_dir / "metrics.yaml"
+    catalog: Catalog = _validate(Catalog, _read_yaml(metrics_path), metrics_path)
+    _check_references(catalog, region, metrics_path, region_path)
+    return Config(config_dir, settings, region, catalog)
+
+
+def copy_config(target: Path, overrides: dict[str, Any], source: Path = DEFAULT_CONFIG_DIR) -> Path:
+    """Copy a config folder and override sections of its ioc.yaml (tests, benchmarks, fault runs)."""
+    shutil.copytree(source, target, dirs_exist_ok=True)
+    settings = yaml.safe_load((target / "ioc.yaml").read_text(encoding="utf-8")) or {}
+    for section, values in overrides.items():
+        if isinstance(values, dict):
+            settings.setdefault(section, {}).update(values)
+        else:
+            settings[section] = values
+    (target / "ioc.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
+    return target

@@ -1,0 +1,181 @@
+"""PostgreSQL access: the connection pool, versioned migrations, time partitions and catalog sync.
+
+The storage path (TimescaleDB hypertable or plain PostgreSQL partitions) is chosen once, when the
+readings table is first created, and read back from the database on every later start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from ioc.config import Config, StorageSettings
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+StoragePath = Literal["timescaledb", "postgresql"]
+_EPOCH = datetime(2000, 1, 3, tzinfo=UTC)  # a Monday: weekly partitions start on Mondays
+
+
+def open_pool(url: str, min_size: int = 2, max_size: int = 10, name: str = "ioc") -> ConnectionPool:
+    pool = ConnectionPool(url, min_size=min_size, max_size=max_size, name=name, open=False,
+                          kwargs={"autocommit": False})
+    pool.open(wait=True, timeout=30)
+    return pool
+
+
+def frame(conn: psycopg.Connection, query: str | sql.Composable, params: Any = None) -> pd.DataFrame:
+    """Run a query and return its rows as a DataFrame with the query's column names."""
+    with conn.cursor() as cur:
+        cur.execute(query, params)
+        columns = [c.name for c in cur.description or []]
+        return pd.DataFrame(cur.fetchall(), columns=columns)
+
+
+@dataclass(frozen=True)
+class Storage:
+    path: StoragePath
+    partition_interval: timedelta
+
+
+def _timescale_available(conn: psycopg.Connection) -> bool:
+    try:
+        with conn.transaction():
+            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        return True
+    except psycopg.Error as exc:
+        log.info("TimescaleDB not available (%s): using plain PostgreSQL", str(exc).strip().splitlines()[0])
+        return False
+
+
+def _readings_is_hypertable(conn: psycopg.Connection) -> bool:
+    has_catalog = conn.execute(
+        "SELECT to_regclass('timescaledb_information.hypertables') IS NOT NULL").fetchone()[0]
+    if not has_catalog:
+        return False
+    return conn.execute("SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables "
+                        "WHERE hypertable_name = 'readings')").fetchone()[0]
+
+
+def _migration_files() -> dict[str, dict[str, Path]]:
+    """{version: {variant: file}} where variant is 'any', 'plain' or 'timescale'."""
+    versions: dict[str, dict[str, Path]] = {}
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        stem, _, variant = path.name.removesuffix(".sql").partition(".")
+        versions.setdefault(stem, {})[variant or "any"] = path
+    return versions
+
+
+def migrate(pool: ConnectionPool, settings: StorageSettings) -> Storage:
+    """Apply pending migrations in order, each in its own transaction; safe to run on every start."""
+    with pool.connection() as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('ioc.migrate'))")
+        try:
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                         "version text PRIMARY KEY, variant text NOT NULL, "
+                         "applied_at timestamptz NOT NULL DEFAULT now())")
+            conn.commit()
+            applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            pending = {v: files for v, files in _migration_files().items() if v not in applied}
+            use_timescale = False
+            if any("timescale" in files for files in pending.values()):
+                use_timescale = settings.timescaledb == "auto" and _timescale_available(conn)
+            params = {"partition_interval": settings.partition_interval}
+            for version, files in pending.items():
+                variant = "timescale" if use_timescale and "timescale" in files else (
+                    "plain" if "plain" in files else "any")
+                with conn.transaction():
+                    script = files[variant].read_text(encoding="utf-8")
+                    conn.execute(script, params if "%(" in script else None)
+                    conn.execute("INSERT INTO schema_migrations (version, variant) VALUES (%s, %s)",
+                                 (version, variant))
+                log.info("applied migration %s (%s)", version, variant)
+            path: StoragePath = "timescaledb" if _readings_is_hypertable(conn) else "postgresql"
+            conn.commit()
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext('ioc.migrate'))")
+            conn.commit()
+    log.info("storage path: %s", "TimescaleDB hypertable" if path == "timescaledb"
+             else "plain PostgreSQL with time partitions")
+    return Storage(path, settings.partition_interval)
+
+
+def partition_start(ts: datetime, interval: timedelta) -> datetime:
+    return _EPOCH + ((ts - _EPOCH) // interval) * interval
+
+
+class Partitions:
+    """Creates the time partitions of the plain-PostgreSQL readings table before data needs them."""
+
+    def __init__(self, storage: Storage):
+        self.storage = storage
+        self._known: set[datetime] = set()
+
+    def ensure(self, conn: psycopg.Connection, first: datetime, last: datetime) -> None:
+        if self.storage.path != "postgresql":
+            return
+        interval = self.storage.partition_interval
+        start = partition_start(first, interval)
+        while start <= last:
+            if start not in self._known:
+                self._create(conn, start, start + interval)
+                self._known.add(start)
+            start += interval
+
+    @staticmethod
+    def _create(conn: psycopg.Connection, start: datetime, end: datetime) -> None:
+        name = f"readings_p{start:%Y%m%d}"
+        statement = sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF readings "
+                            "FOR VALUES FROM ({}) TO ({})").format(
+            sql.Identifier(name), sql.Literal(start), sql.Literal(end))
+        try:
+            with conn.transaction():
+                conn.execute(statement)
+        except psycopg.errors.DuplicateTable:
+            pass  # another ingest process created it between our check and our CREATE
+
+
+def sync_catalog(pool: ConnectionPool, config: Config) -> None:
+    """Make areas, metrics and entities in the database match the config (upsert; mark removed inactive)."""
+    with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        areas = [(a.code, parent, depth, a.name.vi, a.name.en, a.level.vi, a.level.en,
+                  a.centroid[0], a.centroid[1], a.population)
+                 for a, parent, depth in config.region.region.walk()]
+        cur.executemany(
+            "INSERT INTO areas (code, parent, depth, name_vi, name_en, level_vi, level_en, lat, lon, "
+            "population, active) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,true) ON CONFLICT (code) DO UPDATE SET "
+            "parent=excluded.parent, depth=excluded.depth, name_vi=excluded.name_vi, name_en=excluded.name_en, "
+            "level_vi=excluded.level_vi, level_en=excluded.level_en, lat=excluded.lat, lon=excluded.lon, "
+            "population=excluded.population, active=true", areas)
+        cur.execute("UPDATE areas SET active = false WHERE NOT (code = ANY(%s))", ([a[0] for a in areas],))
+        metrics = [(m.key, m.domain, m.unit, m.label.vi, m.label.en, m.aggregation, m.cadence,
+                    m.thresholds.direction if m.thresholds else None,
+                    m.thresholds.warning if m.thresholds else None,
+                    m.thresholds.critical if m.thresholds else None, m.headline)
+                   for m in config.catalog.metrics]
+        cur.executemany(
+            "INSERT INTO metrics (key, domain, unit, label_vi, label_en, aggregation, cadence, direction, "
+            "warning, critical, headline, active) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,true) "
+            "ON CONFLICT (key) DO UPDATE SET domain=excluded.domain, unit=excluded.unit, "
+            "label_vi=excluded.label_vi, label_en=excluded.label_en, aggregation=excluded.aggregation, "
+            "cadence=excluded.cadence, direction=excluded.direction, warning=excluded.warning, "
+            "critical=excluded.critical, headline=excluded.headline, active=true", metrics)
+        cur.execute("UPDATE metrics SET active = false WHERE NOT (key = ANY(%s))", ([m[0] for m in metrics],))
+        entities = [(e.id, e.kind, config.kinds[e.kind].domain, e.area, e.name.vi, e.name.en, e.lat, e.lon,
+                     json.dumps(e.attrs, ensure_ascii=False)) for e in config.region.entities]
+        cur.executemany(
+            "INSERT INTO entities (id, kind, domain, area, name_vi, name_en, lat, lon, attrs, active) "
+            "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,true) ON CONFLICT (id) DO UPDATE SET kind=excluded.kind, "
+            "domain=excluded.domain, area=excluded.area, name_vi=excluded.name_vi, name_en=excluded.name_en, "
+            "lat=excluded.lat, lon=excluded.lon, attrs=excluded.attrs, active=true", entities)
+        cur.execute("UPDATE entities SET active = false WHERE NOT (id = ANY(%s))", ([e[0] for e in entities],))

@@ -1,0 +1,38 @@
+"""/healthz: is each part of the pipeline working, and which storage path is active."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Flask, jsonify
+
+from ioc.runtime import Runtime
+
+
+def health(runtime: Runtime) -> tuple[dict[str, Any], bool]:
+    checks: dict[str, Any] = {}
+    try:
+        with runtime.db.connection(timeout=2) as conn:
+            conn.execute("SELECT 1")
+        checks["database"] = {"ok": True}
+    except Exception as exc:  # any failure to reach the database is reported, not raised
+        checks["database"] = {"ok": False, "error": str(exc).splitlines()[0]}
+    checks["broker"] = {"ok": runtime.mqtt.connected.is_set(), "address": str(runtime.broker_address)}
+    stats = runtime.writer.stats
+    checks["writer"] = {
+        "ok": stats.last_error is None, "error": stats.last_error,
+        "readings_stored": stats.readings_stored, "readings_duplicate": stats.readings_duplicate,
+        "dead_letters": stats.dead_letters, "queue_depth": stats.queue_depth,
+        "seconds_since_commit": None if stats.last_commit is None else round(time.time() - stats.last_commit, 1),
+    }
+    checks["storage"] = {"ok": True, "path": runtime.storage.path}
+    ok = all(c["ok"] for c in checks.values())
+    return {"status": "ok" if ok else "degraded", "checks": checks}, ok
+
+
+def register(server: Flask, runtime: Runtime) -> None:
+    @server.route("/healthz")
+    def healthz():
+        body, ok = health(runtime)
+        return jsonify(body), 200 if ok else 503

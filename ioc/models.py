@@ -1,0 +1,26 @@
+"""The records that flow through the pipeline: a reading, and a rejected input with its reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One value of one metric of one entity at one instant (timezone-aware, UTC)."""
+
+    entity: str
+    metric: str
+    ts: datetime
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Input that could not become a reading, kept with the reason so that nothing is lost silently."""
+
+    source: str  # e.g. the MQTT topic or the feed name
+    reason: str
+    payload: str  # an excerpt, never the whole of an oversized payload
+    received: datetime

@@ -1,0 +1,99 @@
+"""Read-side queries: SQL in, DataFrames out. Panels and briefs call these and never write SQL.
+
+"Now" questions read the `latest` table (one row per series); time ranges read readings in
+buckets, combining entities with the metric's aggregation.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+
+from ioc.config import Config, Thresholds
+from ioc.db import frame
+
+# A reading is stale once it is older than its metric's cadence plus half a cadence of delivery
+# slack: a device reporting on time never flickers stale, one that misses a report is stale at once.
+STALE_FACTOR = 1.5
+
+_COMBINE = {"avg": "avg", "sum": "sum", "max": "max", "min": "min", "last": "avg"}
+
+
+def status_of(value: float, thresholds: Thresholds | None) -> str:
+    """'ok', 'warning' or 'critical' by the metric's thresholds; 'nodata' for a missing value."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "nodata"
+    if thresholds is None:
+        return "ok"
+    sign = 1 if thresholds.direction == "above" else -1
+    if sign * (value - thresholds.critical) >= 0:
+        return "critical"
+    if sign * (value - thresholds.warning) >= 0:
+        return "warning"
+    return "ok"
+
+
+def _combine(values: pd.Series, aggregation: str) -> float:
+    if values.empty:
+        return float("nan")
+    return float(getattr(values, _COMBINE[aggregation])())
+
+
+def latest_values(db: ConnectionPool, metrics: list[str]) -> pd.DataFrame:
+    """The latest reading of every active entity for the given metrics: entity, metric, ts, value."""
+    with db.connection() as conn:
+        return frame(conn, """
+            SELECT s.entity, s.metric, l.ts, l.value
+            FROM series s JOIN latest l ON l.series_id = s.id JOIN entities e ON e.id = s.entity
+            WHERE e.active AND s.metric = ANY(%s)""", (metrics,))
+
+
+def overview(db: ConnectionPool, config: Config, now: datetime) -> pd.DataFrame:
+    """One row per headline metric: the province figure now, its age, staleness and status."""
+    headline = [m for m in config.catalog.metrics if m.headline]
+    latest = latest_values(db, [m.key for m in headline])
+    rows = []
+    for metric in headline:
+        mine = latest[latest["metric"] == metric.key]
+        stale_after = (metric.cadence * STALE_FACTOR).total_seconds()
+        ages = (pd.Timestamp(now) - pd.to_datetime(mine["ts"], utc=True)).dt.total_seconds()
+        fresh = mine[ages <= stale_after]
+        # Averaging silent entities' old values with fresh ones would mislead: use the fresh ones,
+        # and fall back to the old values (marked stale) only when nothing is fresh.
+        value = _combine((fresh if not fresh.empty else mine)["value"], metric.aggregation)
+        last_ts = pd.to_datetime(mine["ts"], utc=True).max() if not mine.empty else pd.NaT
+        age = (pd.Timestamp(now) - last_ts).total_seconds() if not mine.empty else float("nan")
+        rows.append({
+            "domain": metric.domain, "metric": metric.key, "value": value, "last_ts": last_ts,
+            "age_s": age, "stale": bool(mine.empty or fresh.empty),
+            "status": status_of(value, metric.thresholds),
+            "entities": int(len(mine)), "stale_entities": int(len(mine) - len(fresh)),
+        })
+    return pd.DataFrame(rows, columns=["domain", "metric", "value", "last_ts", "age_s", "stale", "status",
+                                       "entities", "stale_entities"])
+
+
+def metric_series(db: ConnectionPool, metric: str, start: datetime, end: datetime, bucket: timedelta,
+                  aggregation: str) -> pd.DataFrame:
+    """The province series of one metric: per bucket, each entity's mean, combined across entities."""
+    query = sql.SQL("""
+        WITH per_entity AS (
+            SELECT date_bin(%(bucket)s, r.ts, TIMESTAMPTZ '2000-01-01') AS bucket, avg(r.value) AS value
+            FROM readings r JOIN series s ON s.id = r.series_id
+            WHERE s.metric = %(metric)s AND r.ts >= %(start)s AND r.ts < %(end)s
+            GROUP BY 1, s.entity)
+        SELECT bucket, {combine}(value) AS value FROM per_entity GROUP BY bucket ORDER BY bucket
+    """).format(combine=sql.SQL(_COMBINE[aggregation]))
+    with db.connection() as conn:
+        df = frame(conn, query, {"bucket": bucket, "metric": metric, "start": start, "end": end})
+    if df.empty:
+        return pd.DataFrame({"bucket": pd.Series(dtype="datetime64[ns, UTC]"),
+                             "value": pd.Series(dtype=np.float64)})
+    df["bucket"] = pd.to_datetime(df["bucket"], utc=True)
+    df["value"] = df["value"].astype(np.float64)
+    return df

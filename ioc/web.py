@@ -1,0 +1,338 @@
+"""The Dash application: a shell (navbar, language toggle, clock) around the pages in panels/.
+
+Air-gapped: Dash serves its own JavaScript (serve_locally), Bootstrap and the font are vendored in
+assets/, and nothing in the page asks another host for anything.
+
+Usage (the runtime serves it with waitress):
+    app = create_app(config)
+    server = app.server
+
+Pages see the data through `current_context()` (runtime.current() when the runtime is started).
+Page options read by the shell, passed to `dash.register_page(...)`:
+    nav_key="nav.xxx"   i18n key of the navbar label (else `name` is shown)
+    nav=False           keep the page out of the navbar
+    theme="dark"        the page turns on the dark wall theme (body class `theme-dark`)
+A page's layout(**kwargs) receives the URL query (e.g. `lang`) and `ui_lang` (the stored choice);
+`resolve_lang(lang, ui_lang)` gives the language to render.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+import dash
+from dash import Input, Output, State, dcc, html
+
+from ioc.config import Config
+from ioc.i18n import DEFAULT_LANG, format_time, normalize_lang, t
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+PANELS_DIR = ROOT / "panels"
+ASSETS_DIR = ROOT / "assets"
+CONFIG_KEY = "IOC_CONFIG"
+
+# Dash's dev tools ask plotly.com for the latest version; an air-gapped product never does.
+os.environ.setdefault("DASH_DISABLE_VERSION_CHECK", "true")
+
+_INDEX = """<!DOCTYPE html>
+<html lang="{lang}">
+    <head>
+        {{%metas%}}
+        <title>{{%title%}}</title>
+        {{%favicon%}}
+        {{%css%}}
+    </head>
+    <body class="theme-light">
+        {{%app_entry%}}
+        <footer>
+            {{%config%}}
+            {{%scripts%}}
+            {{%renderer%}}
+        </footer>
+    </body>
+</html>"""
+
+
+# --- context for pages ----------------------------------------------------------------------
+
+def current_context() -> tuple[Config, Any]:
+    """(config, db) for a page or a callback: the runtime's when it is started, else (app config, None).
+
+    db None means "no storage": pages then show every metric as "no data" rather than failing.
+    """
+    try:
+        from ioc import runtime
+
+        rt = runtime.current()
+        return rt.config, rt.db
+    except (ImportError, RuntimeError, AttributeError):
+        import flask
+
+        return flask.current_app.config[CONFIG_KEY], None
+
+
+def resolve_lang(query_lang: str | None, stored_lang: str | None, config: Config | None = None) -> str:
+    """The URL's ?lang= wins, then the stored choice, then the configured default."""
+    default = config.settings.ui.language if config is not None else DEFAULT_LANG
+    for candidate in (query_lang, stored_lang):
+        if isinstance(candidate, str) and candidate.strip().lower() in ("vi", "en"):
+            return candidate.strip().lower()
+    return normalize_lang(default)
+
+
+def _query(search: str | None) -> dict[str, str]:
+    parsed = parse_qs((search or "").lstrip("?"), keep_blank_values=True)
+    return {key: values[-1] for key, values in parsed.items()}
+
+
+# --- navbar ---------------------------------------------------------------------------------
+
+def page_label(page: dict, lang: str) -> str:
+    """A registry entry's navbar label in `lang`: its nav_key message, a {vi, en} label, or its name."""
+    if page.get("nav_key"):
+        return t(page["nav_key"], lang)
+    label = page.get("label")
+    if isinstance(label, dict):
+        return label.get(lang) or label.get("vi") or page["name"]
+    if hasattr(label, "get") and callable(label.get):
+        return label.get(lang)
+    return page["name"]
+
+
+def nav_pages() -> list[dict]:
+    """Pages shown in the navbar, by `order` then name: not hidden, not templated (those need arguments)."""
+    pages = [
+        p for p in dash.page_registry.values()
+        if p.get("nav", True) is not False and not p.get("path_template")
+    ]
+
+    def key(p: dict) -> tuple:
+        order = p.get("order")
+        numeric = isinstance(order, int | float)
+        return (not numeric, order if numeric else 0, str(p.get("name", "")))
+
+    return sorted(pages, key=key)
+
+
+def nav_links(pathname: str | None, lang: str) -> list:
+    items = []
+    for page in nav_pages():
+        href = page.get("relative_path") or page["path"]
+        active = pathname == href or (pathname in (None, "") and page["path"] == "/")
+        items.append(
+            html.Li(
+                dcc.Link(page_label(page, lang), href=href,
+                         className="nav-link active" if active else "nav-link"),
+                className="nav-item",
+                **{"data-page": page["path"], **({"aria-current": "page"} if active else {})},
+            )
+        )
+    return items
+
+
+def lang_hrefs(search: str | None) -> tuple[str, str]:
+    """Links for the VI / EN toggle: the current query with lang replaced (other parameters kept)."""
+    params = _query(search)
+    hrefs = []
+    for code in ("vi", "en"):
+        params["lang"] = code
+        hrefs.append("?" + urlencode(params))
+    return hrefs[0], hrefs[1]
+
+
+# --- shell ----------------------------------------------------------------------------------
+
+def _themes() -> dict[str, str]:
+    return {
+        (p.get("relative_path") or p["path"]): p["theme"]
+        for p in dash.page_registry.values() if p.get("theme")
+    }
+
+
+def _lang_button_class(code: str, lang: str) -> str:
+    return "btn btn-sm lang-btn" + (" active" if code == lang else "")
+
+
+def shell_layout(config: Config) -> html.Div:
+    lang = normalize_lang(config.settings.ui.language)
+    tz = config.settings.ui.timezone
+    vi_href, en_href = lang_hrefs("")
+    return html.Div(
+        [
+            dcc.Location(id="url", refresh=False),
+            dcc.Store(id="lang", storage_type="local"),
+            dcc.Store(id="lang-effective", data=lang),
+            dcc.Store(id="ui-config", data={"tz": tz, "default_lang": lang, "themes": _themes()}),
+            dcc.Interval(id="clock-tick", interval=1000),
+            html.Div(id="shell-dummy", hidden=True),
+            html.Nav(
+                html.Div(
+                    [
+                        dcc.Link(
+                            [
+                                html.Span(t("app.title", lang), className="brand-title", id="brand-title"),
+                                html.Span(t("app.subtitle", lang), className="brand-subtitle",
+                                          id="brand-subtitle"),
+                            ],
+                            href=dash.get_relative_path("/"),
+                            className="navbar-brand ioc-brand",
+                        ),
+                        html.Ul(nav_links(None, lang), id="nav-links", className="navbar-nav me-auto"),
+                        html.Div(
+                            format_time(datetime.now(UTC), lang, tz, "datetime"),
+                            id="clock", className="ioc-clock", title=t("nav.clock", lang),
+                        ),
+                        html.Div(
+                            [
+                                dcc.Link(t("lang.vi", lang), href=vi_href, id="lang-vi",
+                                         className=_lang_button_class("vi", lang),
+                                         title=t("lang.vi.long", lang)),
+                                dcc.Link(t("lang.en", lang), href=en_href, id="lang-en",
+                                         className=_lang_button_class("en", lang),
+                                         title=t("lang.en.long", lang)),
+                            ],
+                            className="btn-group lang-toggle", role="group", id="lang-toggle",
+                            **{"aria-label": t("nav.language", lang)},
+                        ),
+                    ],
+                    className="container-fluid",
+                ),
+                className="navbar navbar-expand ioc-navbar",
+            ),
+            html.Main(dash.page_container, className="ioc-main container-fluid"),
+        ],
+        id="app-shell",
+        className="app-shell",
+    )
+
+
+_CLOCK_JS = """
+function(n, lang, cfg) {
+    const tz = (cfg && cfg.tz) || "Asia/Ho_Chi_Minh";
+    const locale = lang === "en" ? "en-GB" : "vi-VN";
+    const now = new Date();
+    try {
+        const time = new Intl.DateTimeFormat(locale, {timeZone: tz, hour: "2-digit", minute: "2-digit",
+            second: "2-digit", hour12: false}).format(now);
+        const date = new Intl.DateTimeFormat(locale, {timeZone: tz, weekday: "short", day: "2-digit",
+            month: "2-digit", year: "numeric"}).format(now);
+        return time + " · " + date;
+    } catch (e) {
+        return now.toISOString();
+    }
+}
+"""
+
+_LANG_SYNC_JS = """
+function(search, stored) {
+    const lang = new URLSearchParams(search || "").get("lang");
+    if ((lang === "vi" || lang === "en") && lang !== stored) { return lang; }
+    return window.dash_clientside.no_update;
+}
+"""
+
+_THEME_JS = """
+function(pathname, search, lang, cfg) {
+    const themes = (cfg && cfg.themes) || {};
+    const q = new URLSearchParams(search || "").get("theme");
+    const dark = q === "dark" || (q !== "light" && themes[pathname] === "dark");
+    document.body.classList.toggle("theme-dark", dark);
+    document.body.classList.toggle("theme-light", !dark);
+    document.documentElement.setAttribute("data-bs-theme", dark ? "dark" : "light");
+    if (lang) { document.documentElement.setAttribute("lang", lang); }
+    return dark ? "dark" : "light";
+}
+"""
+
+
+def _register_shell_callbacks(app: dash.Dash, config: Config) -> None:
+    app.clientside_callback(_LANG_SYNC_JS, Output("lang", "data"),
+                            Input("url", "search"), State("lang", "data"))
+
+    @app.callback(
+        Output("nav-links", "children"),
+        Output("lang-vi", "href"),
+        Output("lang-en", "href"),
+        Output("lang-vi", "className"),
+        Output("lang-en", "className"),
+        Output("lang-vi", "title"),
+        Output("lang-en", "title"),
+        Output("brand-subtitle", "children"),
+        Output("clock", "title"),
+        Output("lang-effective", "data"),
+        Input("url", "pathname"),
+        Input("url", "search"),
+        Input("lang", "data"),
+    )
+    def _update_shell(pathname, search, stored):
+        lang = resolve_lang(_query(search).get("lang"), stored, config)
+        vi_href, en_href = lang_hrefs(search)
+        return (
+            nav_links(pathname, lang),
+            vi_href,
+            en_href,
+            _lang_button_class("vi", lang),
+            _lang_button_class("en", lang),
+            t("lang.vi.long", lang),
+            t("lang.en.long", lang),
+            t("app.subtitle", lang),
+            t("nav.clock", lang),
+            lang,
+        )
+
+    app.clientside_callback(
+        _CLOCK_JS, Output("clock", "children"),
+        Input("clock-tick", "n_intervals"), Input("lang-effective", "data"), State("ui-config", "data"),
+    )
+    app.clientside_callback(
+        _THEME_JS, Output("shell-dummy", "children"),
+        Input("url", "pathname"), Input("url", "search"), Input("lang-effective", "data"),
+        State("ui-config", "data"),
+    )
+
+
+def _drop_duplicate_page_callbacks() -> None:
+    """Dash re-imports the page modules for every app; keep one registration per output.
+
+    Page callbacks (`dash.callback`) wait in a process-wide list until an app's first request, so a
+    second create_app() before that request (tests) would otherwise hand the browser each twice.
+    """
+    from dash import _callback
+
+    seen: set[str] = set()
+    kept = []
+    for item in reversed(_callback.GLOBAL_CALLBACK_LIST):
+        if item.get("output") not in seen:
+            seen.add(item.get("output"))
+            kept.append(item)
+    _callback.GLOBAL_CALLBACK_LIST[:] = list(reversed(kept))
+
+
+def create_app(config: Config) -> dash.Dash:
+    """The Dash app: pages from panels/, assets from assets/, everything served locally."""
+    app = dash.Dash(
+        __name__,
+        use_pages=True,
+        pages_folder=str(PANELS_DIR),
+        assets_folder=str(ASSETS_DIR),
+        serve_locally=True,
+        title=t("app.title", "vi"),
+        update_title=None,
+        suppress_callback_exceptions=True,
+        routing_callback_inputs={"ui_lang": Input("lang", "data")},
+        external_stylesheets=[],
+        external_scripts=[],
+    )
+    _drop_duplicate_page_callbacks()
+    app.server.config[CONFIG_KEY] = config
+    app.index_string = _INDEX.format(lang=normalize_lang(config.settings.ui.language))
+    app.layout = lambda: shell_layout(config)
+    _register_shell_callbacks(app, config)
+    return app

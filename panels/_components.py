@@ -1,0 +1,193 @@
+"""Component builders: overview rows → Dash components. Pure, no I/O, tested alone.
+
+Stable hooks for browser tests and CSS:
+- domain card: id {"type": "domain-card", "domain": key}, class `domain-card`, attribute data-domain
+- tile: class `metric-tile status-<status>` (+ `stale`), attributes data-metric, data-status, data-stale;
+  children `tile-label`, `tile-value` (number and unit), `tile-status`, `tile-age`, `stale-badge`
+The status itself is computed once, by ioc.queries (the overview frame's `status` column).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from dash import dcc, html
+
+from ioc.config import Domain, Metric
+from ioc.i18n import DASH, format_age, format_value, normalize_lang, t
+
+from ._figures import GRAPH_CONFIG
+
+STATUSES = ("ok", "warning", "critical", "nodata")
+_SEVERITY = {"nodata": 0, "ok": 1, "warning": 2, "critical": 3}
+
+
+def _field(row: Any, key: str, default: Any = None) -> Any:
+    """row[key] for a dict, a pandas Series or None; NaN/NaT/None give `default`."""
+    if row is None:
+        return default
+    try:
+        value = row[key]
+    except (KeyError, IndexError, TypeError):
+        return default
+    if value is None:
+        return default
+    try:
+        if value != value:  # NaN, NaT
+            return default
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def _status(row: Any) -> str:
+    status = _field(row, "status", "nodata")
+    if status not in STATUSES:
+        return "nodata"
+    value = _field(row, "value")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "nodata"
+    return status
+
+
+def worst_status(statuses: Iterable[str]) -> str:
+    """The most severe of the statuses (critical > warning > ok > nodata); 'nodata' when empty."""
+    worst = "nodata"
+    for status in statuses:
+        if _SEVERITY.get(status, 0) > _SEVERITY[worst]:
+            worst = status
+    return worst
+
+
+def status_badge(status: str, lang: str) -> html.Span:
+    return html.Span(t(f"status.{status}", lang), className=f"badge status-badge status-{status}")
+
+
+def metric_tile(row: Any, metric: Metric, lang: str | None = "vi") -> html.Div:
+    """One headline metric: label, value with unit, status colour, age, and a stale badge when stale.
+
+    `row` is one row of ioc.queries.overview() (a Series or a dict) or None when the metric has no row.
+    """
+    lang = normalize_lang(lang)
+    status = _status(row)
+    value = _field(row, "value")
+    stale = bool(_field(row, "stale", False)) and value is not None
+    age_s = _field(row, "age_s")
+    entities = int(_field(row, "entities", 0) or 0)
+    stale_entities = int(_field(row, "stale_entities", 0) or 0)
+
+    classes = ["metric-tile", f"status-{status}"]
+    if stale:
+        classes.append("stale")
+
+    head = [html.Span(metric.label.get(lang), className="tile-label")]
+    if stale:
+        head.append(html.Span(t("tile.stale", lang), className="badge stale-badge", role="status"))
+
+    # no value: the status already says "no data"
+    age_text = DASH if value is None else f"{t('tile.updated', lang)} {format_age(age_s, lang)}"
+
+    foot = [
+        html.Span(t(f"status.{status}", lang), className="tile-status"),
+        html.Span(age_text, className="tile-age"),
+    ]
+    sources = []
+    if entities:
+        if stale_entities:
+            text = t("tile.stale_sources", lang, n=stale_entities, total=entities)
+            sources.append(html.Span(text, className="tile-sources tile-sources-late"))
+        else:
+            sources.append(html.Span(t("tile.sources", lang, n=entities), className="tile-sources"))
+
+    return html.Div(
+        [
+            html.Div(head, className="tile-head"),
+            html.Div(format_value(value, metric.unit, lang), className="tile-value"),
+            html.Div(foot, className="tile-foot"),
+            *sources,
+        ],
+        className=" ".join(classes),
+        title=metric.label.get(lang),
+        **{
+            "data-metric": metric.key,
+            "data-status": status,
+            "data-stale": "true" if stale else "false",
+        },
+    )
+
+
+def domain_tiles(metrics: list[Metric], rows: Mapping[str, Any], lang: str | None = "vi") -> list:
+    """Tiles for the domain's headline metrics, in catalog order; a note when there are none."""
+    if not metrics:
+        return [html.Div(t("overview.no_metrics", lang), className="tile-empty text-body-secondary")]
+    return [metric_tile(rows.get(m.key), m, lang) for m in metrics]
+
+
+def domain_summary(metrics: list[Metric], rows: Mapping[str, Any]) -> str:
+    """The worst status among the domain's headline metrics."""
+    return worst_status(_status(rows.get(m.key)) for m in metrics)
+
+
+def domain_card_class(status: str) -> str:
+    return f"card domain-card domain-status-{status}"
+
+
+def domain_card(
+    domain: Domain,
+    metrics: list[Metric],
+    rows: Mapping[str, Any],
+    lang: str | None = "vi",
+    figure: Any = None,
+    chart_note: str = "",
+) -> html.Div:
+    """A card for one domain: its name, a summary badge, the headline tiles and one live chart.
+
+    Pattern-matching ids (type + domain key) let one callback refresh every card: domain-card,
+    domain-status, domain-tiles, domain-chart.
+    """
+    lang = normalize_lang(lang)
+    key = domain.key
+    summary = domain_summary(metrics, rows)
+    body: list = [html.Div(domain_tiles(metrics, rows, lang), id={"type": "domain-tiles", "domain": key},
+                           className="tile-grid")]
+    if metrics:
+        chart_metric = metrics[0]
+        body.append(
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.Span(chart_metric.label.get(lang), className="chart-title"),
+                            html.Span(chart_note, className="chart-note text-body-secondary"),
+                        ],
+                        className="chart-head",
+                    ),
+                    dcc.Graph(
+                        id={"type": "domain-chart", "domain": key},
+                        figure=figure if figure is not None else {},
+                        config=GRAPH_CONFIG,
+                        className="domain-chart",
+                    ),
+                ],
+                className="chart-box",
+                **{"data-metric": chart_metric.key},
+            )
+        )
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.H2(domain.name.get(lang), className="domain-title h5 mb-0"),
+                    html.Div(status_badge(summary, lang), id={"type": "domain-status", "domain": key},
+                             className="domain-status"),
+                ],
+                className="card-header domain-card-header",
+            ),
+            html.Div(body, className="card-body"),
+        ],
+        id={"type": "domain-card", "domain": key},
+        className=domain_card_class(summary),
+        **{"data-domain": key},
+    )

@@ -1,0 +1,116 @@
+"""Fixtures that talk to the real services: PostgreSQL, an MQTT broker, the runtime, a browser.
+
+PostgreSQL: $IOC_TEST_DATABASE_URL, else 127.0.0.1:5432 when reachable, else an embedded server;
+each run creates a fresh database and drops it. MQTT: Mosquitto at 127.0.0.1:1883 when reachable,
+else the embedded broker. Each run uses its own topic prefix and client id on the shared broker.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from ioc.config import Config, copy_config, load_config
+from ioc.embedded import EmbeddedBroker, start_postgres, stop_postgres
+from ioc.runtime import Runtime
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "test-output"
+RUN_ID = secrets.token_hex(3)
+
+
+def reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    if url := os.environ.get("IOC_TEST_DATABASE_URL"):
+        yield url
+    elif reachable("127.0.0.1", 5432):
+        yield "postgresql://postgres@127.0.0.1:5432/postgres"
+    else:
+        data = Path(tempfile.mkdtemp(prefix="ioc-test-pg-")) / "data"
+        yield start_postgres(data)
+        stop_postgres(data)
+        shutil.rmtree(data.parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_server_url: str) -> Iterator[str]:
+    """A fresh database for this test run, dropped at the end."""
+    name = f"ioc_test_{RUN_ID}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    info = psycopg.conninfo.conninfo_to_dict(pg_server_url)
+    info["dbname"] = name
+    yield psycopg.conninfo.make_conninfo(**info)
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def mqtt_url() -> Iterator[str]:
+    if reachable("127.0.0.1", 1883):
+        yield "mqtt://127.0.0.1:1883"
+    else:
+        broker = EmbeddedBroker(free_port())
+        broker.start()
+        yield broker.url
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def test_config(tmp_path_factory, database_url: str, mqtt_url: str) -> Config:
+    """The shipped configuration pointed at the test database and broker, simulator off."""
+    folder = copy_config(tmp_path_factory.mktemp("config"), {
+        "database": {"url": database_url},
+        "mqtt": {"url": mqtt_url, "topic_prefix": f"ioctest{RUN_ID}", "client_id": f"ioc-test-{RUN_ID}",
+                 "protocol": 5 if mqtt_url.endswith(":1883") else 311},
+        "ingest": {"batch_max_delay": "50ms"},
+        "simulator": {"enabled": False},
+        "http": {"port": free_port()},
+    })
+    return load_config(folder, environ={})
+
+
+@pytest.fixture(scope="session")
+def runtime(test_config: Config) -> Iterator[Runtime]:
+    rt = Runtime(test_config).start()
+    assert rt.mqtt.connected.wait(10), "the ingest subscriber did not connect"
+    yield rt
+    rt.stop()
+
+
+@pytest.fixture
+def clean_db(runtime: Runtime) -> Runtime:
+    """An empty readings store (catalog kept) before the test."""
+    runtime.writer.flush()
+    with runtime.db.connection() as conn:
+        conn.execute("TRUNCATE readings, latest, dead_letters")
+    return runtime
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT.mkdir(exist_ok=True)
+    return OUTPUT

@@ -1,0 +1,95 @@
+"""Storage: migrations on an empty database and again; partitions; the batch writer's guarantees."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from ioc.config import StorageSettings
+from ioc.db import Partitions, migrate, open_pool, partition_start, sync_catalog
+from ioc.models import DeadLetter, Reading
+from ioc.writer import Batch
+
+
+@pytest.fixture
+def empty_pool(pg_server_url):
+    name = "ioc_test_migrate"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    info = psycopg.conninfo.conninfo_to_dict(pg_server_url)
+    info["dbname"] = name
+    pool = open_pool(psycopg.conninfo.make_conninfo(**info), 1, 2)
+    yield pool
+    pool.close()
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def schema_snapshot(pool):
+    with pool.connection() as conn:
+        return conn.execute("SELECT table_name, column_name, data_type FROM information_schema.columns "
+                            "WHERE table_schema = 'public' ORDER BY 1, 2").fetchall()
+
+
+def test_migrations_on_empty_database_then_again(empty_pool, test_config):
+    storage = migrate(empty_pool, StorageSettings())
+    assert storage.path == "postgresql"  # TimescaleDB is not installed on this machine
+    first = schema_snapshot(empty_pool)
+    tables = {t for t, _, _ in first}
+    assert {"areas", "entities", "metrics", "series", "readings", "latest", "dead_letters",
+            "schema_migrations"} <= tables
+    with empty_pool.connection() as conn:
+        applied = conn.execute("SELECT version, variant FROM schema_migrations ORDER BY 1").fetchall()
+    assert applied == [("001_catalog", "any"), ("002_readings", "plain")]
+    assert migrate(empty_pool, StorageSettings()).path == "postgresql"
+    assert schema_snapshot(empty_pool) == first
+    with empty_pool.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 2
+    sync_catalog(empty_pool, test_config)
+    sync_catalog(empty_pool, test_config)
+    with empty_pool.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM entities").fetchone()[0] == len(test_config.entities)
+
+
+def test_partitions_align_and_cover(runtime):
+    interval = runtime.storage.partition_interval
+    ts = datetime(2026, 11, 27, 13, tzinfo=UTC)
+    start = partition_start(ts, interval)
+    assert start <= ts < start + interval and start.weekday() == 0
+    with runtime.db.connection() as conn:
+        Partitions(runtime.storage).ensure(conn, ts - timedelta(days=20), ts)
+        conn.commit()
+        names = [n for (n,) in conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'readings'::regclass")]
+    assert f"readings_p{start:%Y%m%d}" in names
+    assert f"readings_p{partition_start(ts - timedelta(days=20), interval):%Y%m%d}" in names
+
+
+def test_writer_dedups_within_and_across_batches(clean_db):
+    rt = clean_db
+    entity = next(iter(rt.config.entities.values()))
+    metric = rt.config.entity_metrics(entity.id)[0]
+    ts = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    readings = [Reading(entity.id, metric, ts + timedelta(minutes=i), float(i)) for i in range(5)]
+    committed = []
+    rt.writer.add_listener(committed.extend)
+    rt.writer.submit(Batch(readings + readings[:2]))
+    rt.writer.submit(Batch(readings[3:], [DeadLetter("test", "why", "{}", datetime.now(UTC))]))
+    assert rt.writer.flush()
+    with rt.db.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] == 5
+        assert conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0] == 1
+        latest = conn.execute("SELECT l.ts, l.value FROM latest l JOIN series s ON s.id = l.series_id "
+                              "WHERE s.entity = %s AND s.metric = %s", (entity.id, metric)).fetchone()
+    assert latest == (ts + timedelta(minutes=4), 4.0)
+    # An older reading arriving late does not move "latest" back.
+    rt.writer.submit(Batch([Reading(entity.id, metric, ts - timedelta(hours=1), 99.0)]))
+    assert rt.writer.flush()
+    with rt.db.connection() as conn:
+        assert conn.execute("SELECT max(value) FROM latest").fetchone()[0] == 4.0
+    assert len(committed) >= 7
