@@ -65,7 +65,7 @@ def serve(config, with_simulator: bool | None = None) -> int:
 
     runtime = Runtime(config, with_simulator=with_simulator).start()
     try:
-        app = create_app(config)
+        app = create_app(config, runtime)
         health.register(app.server, runtime)
         http = config.settings.http
         server = create_server(app.server, host=http.host, port=http.port, threads=http.threads)

@@ -136,6 +136,14 @@ class Area(Strict):
             yield from child.walk(self.code, depth + 1)
 
 
+class EntityThresholds(Strict):
+    """A site's own alarm levels for one metric (a river gauge's BĐ1/BĐ3 on its own datum)."""
+
+    warning: float
+    critical: float
+    source: str = Field(min_length=1)
+
+
 class Entity(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9_\-]+$", max_length=64)
     kind: str
@@ -144,6 +152,7 @@ class Entity(Strict):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     attrs: dict[str, float | int | str] = {}
+    thresholds: dict[str, EntityThresholds] = {}
 
 
 class Region(Strict):
@@ -184,7 +193,7 @@ class Thresholds(Strict):
 class Metric(Strict):
     key: str = Field(pattern=r"^[a-z0-9_]+$")
     domain: str
-    unit: str
+    unit: str | Text  # a symbol ("%", "mm") or words in both languages
     label: Text
     aggregation: Literal["avg", "sum", "max", "min", "last"]
     cadence: Duration
@@ -192,6 +201,17 @@ class Metric(Strict):
     thresholds: Thresholds | None = None
     headline: bool = False
     source: str = Field(min_length=1)
+
+    def unit_text(self, lang: str) -> str:
+        return self.unit if isinstance(self.unit, str) else self.unit.get(lang)
+
+    def thresholds_for(self, entity: Entity) -> Thresholds | None:
+        """The entity's own levels for this metric where it has them, else the catalog's."""
+        own = entity.thresholds.get(self.key)
+        if own is None or self.thresholds is None:
+            return self.thresholds
+        return self.thresholds.model_copy(update={"warning": own.warning, "critical": own.critical,
+                                                  "source": own.source})
 
     @model_validator(mode="after")
     def _range(self) -> Metric:
@@ -323,6 +343,17 @@ def _check_references(catalog: Catalog, region: Region, metrics_path: Path, regi
             raise ConfigError(region_path, f"entities.{i}.kind", f"unknown kind '{entity.kind}'")
         if entity.area not in areas:
             raise ConfigError(region_path, f"entities.{i}.area", f"unknown area '{entity.area}'")
+        for key, own in entity.thresholds.items():
+            where = f"entities.{i}.thresholds.{key}"
+            if key not in next(k for k in catalog.kinds if k.key == entity.kind).metrics:
+                raise ConfigError(region_path, where, f"metric '{key}' is not reported by kind '{entity.kind}'")
+            if metrics[key].thresholds is None:
+                raise ConfigError(region_path, where, f"metric '{key}' has no catalog thresholds to override")
+            try:
+                Thresholds(direction=metrics[key].thresholds.direction, warning=own.warning,
+                           critical=own.critical, source=own.source)
+            except ValidationError as exc:
+                raise ConfigError(region_path, where, exc.errors()[0]["msg"]) from None
 
 
 def load_config(config_dir: Path | str | None = None, environ: dict[str, str] | None = None) -> Config:

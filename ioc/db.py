@@ -158,7 +158,7 @@ def sync_catalog(pool: ConnectionPool, config: Config) -> None:
             "level_vi=excluded.level_vi, level_en=excluded.level_en, lat=excluded.lat, lon=excluded.lon, "
             "population=excluded.population, active=true", areas)
         cur.execute("UPDATE areas SET active = false WHERE NOT (code = ANY(%s))", ([a[0] for a in areas],))
-        metrics = [(m.key, m.domain, m.unit, m.label.vi, m.label.en, m.aggregation, m.cadence,
+        metrics = [(m.key, m.domain, m.unit_text("vi"), m.label.vi, m.label.en, m.aggregation, m.cadence,
                     m.thresholds.direction if m.thresholds else None,
                     m.thresholds.warning if m.thresholds else None,
                     m.thresholds.critical if m.thresholds else None, m.headline)

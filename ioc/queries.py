@@ -7,6 +7,7 @@ buckets, combining entities with the metric's aggregation.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -21,7 +22,9 @@ from ioc.db import frame
 # slack: a device reporting on time never flickers stale, one that misses a report is stale at once.
 STALE_FACTOR = 1.5
 
+# How entities combine into one province figure, in SQL and in pandas ("last" is per entity).
 _COMBINE = {"avg": "avg", "sum": "sum", "max": "max", "min": "min", "last": "avg"}
+_COMBINE_PANDAS = {"avg": "mean", "sum": "sum", "max": "max", "min": "min", "last": "mean"}
 
 
 def status_of(value: float, thresholds: Thresholds | None) -> str:
@@ -38,10 +41,18 @@ def status_of(value: float, thresholds: Thresholds | None) -> str:
     return "ok"
 
 
+_SEVERITY = {"nodata": 0, "ok": 1, "warning": 2, "critical": 3}
+
+
+def worst_status(statuses: Iterable[str]) -> str:
+    """The most severe of the statuses (critical > warning > ok > nodata); 'nodata' when empty."""
+    return max(statuses, key=_SEVERITY.__getitem__, default="nodata")
+
+
 def _combine(values: pd.Series, aggregation: str) -> float:
     if values.empty:
         return float("nan")
-    return float(getattr(values, _COMBINE[aggregation])())
+    return float(getattr(values, _COMBINE_PANDAS[aggregation])())
 
 
 def latest_values(db: ConnectionPool, metrics: list[str]) -> pd.DataFrame:
@@ -65,13 +76,21 @@ def overview(db: ConnectionPool, config: Config, now: datetime) -> pd.DataFrame:
         fresh = mine[ages <= stale_after]
         # Averaging silent entities' old values with fresh ones would mislead: use the fresh ones,
         # and fall back to the old values (marked stale) only when nothing is fresh.
-        value = _combine((fresh if not fresh.empty else mine)["value"], metric.aggregation)
+        used = fresh if not fresh.empty else mine
+        value = _combine(used["value"], metric.aggregation)
+        if any(metric.key in config.entities[e].thresholds for e in used["entity"]):
+            # Sites with their own levels (river gauges on different datums): the province is as bad
+            # as its worst site, judged by that site's levels, not by comparing the aggregate.
+            status = worst_status(status_of(v, metric.thresholds_for(config.entities[e]))
+                                  for e, v in zip(used["entity"], used["value"], strict=True))
+        else:
+            status = status_of(value, metric.thresholds)
         last_ts = pd.to_datetime(mine["ts"], utc=True).max() if not mine.empty else pd.NaT
         age = (pd.Timestamp(now) - last_ts).total_seconds() if not mine.empty else float("nan")
         rows.append({
             "domain": metric.domain, "metric": metric.key, "value": value, "last_ts": last_ts,
             "age_s": age, "stale": bool(mine.empty or fresh.empty),
-            "status": status_of(value, metric.thresholds),
+            "status": status,
             "entities": int(len(mine)), "stale_entities": int(len(mine) - len(fresh)),
         })
     return pd.DataFrame(rows, columns=["domain", "metric", "value", "last_ts", "age_s", "stale", "status",

@@ -24,16 +24,6 @@ from ioc.writer import BatchWriter
 
 log = logging.getLogger(__name__)
 
-_current: Runtime | None = None
-
-
-def current() -> Runtime:
-    """The running runtime, for Dash pages (which are modules and cannot take arguments)."""
-    if _current is None:
-        raise RuntimeError("the IOC runtime is not started")
-    return _current
-
-
 class Runtime:
     def __init__(self, config: Config, with_simulator: bool | None = None):
         self.config = config
@@ -52,7 +42,6 @@ class Runtime:
         self._stops: list[Callable[[], None]] = []
 
     def start(self) -> Runtime:
-        global _current
         try:
             self._start_storage()
             self._start_mqtt()
@@ -61,7 +50,6 @@ class Runtime:
         except BaseException:
             self.stop()
             raise
-        _current = self
         log.info("IOC runtime started (storage: %s, broker: %s)", self.storage.path, self.broker_address)
         return self
 
@@ -118,12 +106,9 @@ class Runtime:
             self._simulator_thread.join(timeout=10)
 
     def stop(self) -> None:
-        global _current
         while self._stops:
             stop = self._stops.pop()
             try:
                 stop()
             except Exception:
                 log.exception("error while stopping")
-        if _current is self:
-            _current = None

@@ -4,10 +4,11 @@ Air-gapped: Dash serves its own JavaScript (serve_locally), Bootstrap and the fo
 assets/, and nothing in the page asks another host for anything.
 
 Usage (the runtime serves it with waitress):
-    app = create_app(config)
+    app = create_app(config, runtime)
     server = app.server
 
-Pages see the data through `current_context()` (runtime.current() when the runtime is started).
+Pages see the data through `current_context()`: the config and database of the runtime the app was
+created for (an app created without one shows every metric as "no data").
 Page options read by the shell, passed to `dash.register_page(...)`:
     nav_key="nav.xxx"   i18n key of the navbar label (else `name` is shown)
     nav=False           keep the page out of the navbar
@@ -30,6 +31,7 @@ from dash import Input, Output, State, dcc, html
 
 from ioc.config import Config
 from ioc.i18n import DEFAULT_LANG, format_time, normalize_lang, t
+from ioc.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PANELS_DIR = ROOT / "panels"
 ASSETS_DIR = ROOT / "assets"
 CONFIG_KEY = "IOC_CONFIG"
+RUNTIME_KEY = "IOC_RUNTIME"
 
 # Dash's dev tools ask plotly.com for the latest version; an air-gapped product never does.
 os.environ.setdefault("DASH_DISABLE_VERSION_CHECK", "true")
@@ -63,19 +66,14 @@ _INDEX = """<!DOCTYPE html>
 # --- context for pages ----------------------------------------------------------------------
 
 def current_context() -> tuple[Config, Any]:
-    """(config, db) for a page or a callback: the runtime's when it is started, else (app config, None).
+    """(config, db) for a page or a callback, from the app serving the request.
 
     db None means "no storage": pages then show every metric as "no data" rather than failing.
     """
-    try:
-        from ioc import runtime
+    import flask
 
-        rt = runtime.current()
-        return rt.config, rt.db
-    except (ImportError, RuntimeError, AttributeError):
-        import flask
-
-        return flask.current_app.config[CONFIG_KEY], None
+    runtime = flask.current_app.config[RUNTIME_KEY]
+    return flask.current_app.config[CONFIG_KEY], runtime.db if runtime is not None else None
 
 
 def resolve_lang(query_lang: str | None, stored_lang: str | None, config: Config | None = None) -> str:
@@ -315,7 +313,7 @@ def _drop_duplicate_page_callbacks() -> None:
     _callback.GLOBAL_CALLBACK_LIST[:] = list(reversed(kept))
 
 
-def create_app(config: Config) -> dash.Dash:
+def create_app(config: Config, runtime: Runtime | None = None) -> dash.Dash:
     """The Dash app: pages from panels/, assets from assets/, everything served locally."""
     app = dash.Dash(
         __name__,
@@ -332,6 +330,7 @@ def create_app(config: Config) -> dash.Dash:
     )
     _drop_duplicate_page_callbacks()
     app.server.config[CONFIG_KEY] = config
+    app.server.config[RUNTIME_KEY] = runtime
     app.index_string = _INDEX.format(lang=normalize_lang(config.settings.ui.language))
     app.layout = lambda: shell_layout(config)
     _register_shell_callbacks(app, config)

@@ -10,18 +10,18 @@ The status itself is computed once, by ioc.queries (the overview frame's `status
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from dash import dcc, html
 
 from ioc.config import Domain, Metric
 from ioc.i18n import DASH, format_age, format_value, normalize_lang, t
+from ioc.queries import worst_status
 
 from ._figures import GRAPH_CONFIG
 
 STATUSES = ("ok", "warning", "critical", "nodata")
-_SEVERITY = {"nodata": 0, "ok": 1, "warning": 2, "critical": 3}
 
 
 def _field(row: Any, key: str, default: Any = None) -> Any:
@@ -50,15 +50,6 @@ def _status(row: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "nodata"
     return status
-
-
-def worst_status(statuses: Iterable[str]) -> str:
-    """The most severe of the statuses (critical > warning > ok > nodata); 'nodata' when empty."""
-    worst = "nodata"
-    for status in statuses:
-        if _SEVERITY.get(status, 0) > _SEVERITY[worst]:
-            worst = status
-    return worst
 
 
 def status_badge(status: str, lang: str) -> html.Span:
@@ -104,7 +95,7 @@ def metric_tile(row: Any, metric: Metric, lang: str | None = "vi") -> html.Div:
     return html.Div(
         [
             html.Div(head, className="tile-head"),
-            html.Div(format_value(value, metric.unit, lang), className="tile-value"),
+            html.Div(format_value(value, metric.unit_text(lang), lang), className="tile-value"),
             html.Div(foot, className="tile-foot"),
             *sources,
         ],

@@ -12,6 +12,7 @@ import secrets
 import shutil
 import socket
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from psycopg import sql
 from ioc.config import Config, copy_config, load_config
 from ioc.embedded import EmbeddedBroker, start_postgres, stop_postgres
 from ioc.runtime import Runtime
+from ioc.services import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "test-output"
@@ -34,12 +36,6 @@ def reachable(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -59,13 +55,8 @@ def pg_server_url() -> Iterator[str]:
 def database_url(pg_server_url: str) -> Iterator[str]:
     """A fresh database for this test run, dropped at the end."""
     name = f"ioc_test_{RUN_ID}"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    info = psycopg.conninfo.conninfo_to_dict(pg_server_url)
-    info["dbname"] = name
-    yield psycopg.conninfo.make_conninfo(**info)
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    yield fresh_database(pg_server_url, name)
+    drop_database(pg_server_url, name)
 
 
 @pytest.fixture(scope="session")
@@ -114,3 +105,67 @@ def clean_db(runtime: Runtime) -> Runtime:
 def output_dir() -> Path:
     OUTPUT.mkdir(exist_ok=True)
     return OUTPUT
+
+
+def fresh_database(server_url: str, name: str) -> str:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    info = psycopg.conninfo.conninfo_to_dict(server_url)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**info)
+
+
+def drop_database(server_url: str, name: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def simulated(tmp_path_factory, pg_server_url: str, mqtt_url: str) -> Iterator[Runtime]:
+    """The product as `python app.py` runs it, simulator included, in its own database and topics
+    (so that its live data never meets the exact counts of the pipeline tests)."""
+    name = f"ioc_test_{RUN_ID}_live"
+    folder = copy_config(tmp_path_factory.mktemp("live-config"), {
+        "database": {"url": fresh_database(pg_server_url, name)},
+        "mqtt": {"url": mqtt_url, "topic_prefix": f"ioclive{RUN_ID}", "client_id": f"ioc-live-{RUN_ID}",
+                 "protocol": 5 if mqtt_url.endswith(":1883") else 311},
+        "simulator": {"enabled": True, "backfill": "1h", "interval": "1s"},
+        "http": {"port": free_port()},
+    })
+    rt = Runtime(load_config(folder, environ={})).start()
+    yield rt
+    rt.stop()
+    drop_database(pg_server_url, name)
+
+
+@pytest.fixture(scope="session")
+def web_url(simulated: Runtime) -> Iterator[str]:
+    """The product's web server (the same app and WSGI server as app.py) on a free port."""
+    from waitress import create_server
+
+    from ioc import health
+    from ioc.web import create_app
+
+    app = create_app(simulated.config, simulated)
+    health.register(app.server, simulated)
+    server = create_server(app.server, host="127.0.0.1", port=simulated.config.settings.http.port, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{simulated.config.settings.http.port}"
+    server.close()
+
+
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                      args=BROWSER_ARGS)
+        yield chromium
+        chromium.close()

@@ -4,29 +4,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from ioc.config import StorageSettings
 from ioc.db import Partitions, migrate, open_pool, partition_start, sync_catalog
 from ioc.models import DeadLetter, Reading
 from ioc.writer import Batch
+from tests.conftest import RUN_ID, drop_database, fresh_database
 
 
 @pytest.fixture
 def empty_pool(pg_server_url):
-    name = "ioc_test_migrate"
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    info = psycopg.conninfo.conninfo_to_dict(pg_server_url)
-    info["dbname"] = name
-    pool = open_pool(psycopg.conninfo.make_conninfo(**info), 1, 2)
+    name = f"ioc_test_{RUN_ID}_migrate"
+    pool = open_pool(fresh_database(pg_server_url, name), 1, 2)
     yield pool
     pool.close()
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    drop_database(pg_server_url, name)
 
 
 def schema_snapshot(pool):

@@ -1,0 +1,57 @@
+"""The overview in a real browser (Debian's Chromium driven by Playwright) against the running product."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+
+@pytest.fixture
+def page(browser, web_url):
+    context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="vi-VN")
+    page = context.new_page()
+    page.requests = []
+    page.on("request", lambda request: page.requests.append(request.url))
+    yield page
+    context.close()
+
+
+def test_overview_shows_five_domains_with_values_and_units(page, web_url, simulated, output_dir):
+    page.goto(web_url + "/")
+    page.wait_for_function("document.querySelectorAll('.metric-tile:not(.status-nodata)').length >= 15",
+                           timeout=30_000)
+    cards = page.locator(".domain-card")
+    assert cards.count() == 5
+    titles = " ".join(cards.all_inner_texts())
+    for name in ("Giáo dục", "Y tế", "Giao thông", "Nông nghiệp", "An ninh – trật tự"):
+        assert name in titles
+    config = simulated.config
+    for domain in config.domains:
+        tiles = page.locator(f".domain-card[data-domain='{domain}'] .metric-tile")
+        assert tiles.count() == sum(m.headline and m.domain == domain for m in config.catalog.metrics)
+        for tile in tiles.all():
+            metric = config.metrics[tile.get_attribute("data-metric")]
+            value = tile.locator(".tile-value").inner_text()
+            assert re.search(r"\d", value), (metric.key, value)
+            assert metric.unit_text("vi") in value, (metric.key, value)
+            assert tile.locator(".tile-age").inner_text().strip()
+    assert page.locator(".domain-card .js-plotly-plot").count() == 5
+    page.screenshot(path=str(output_dir / "overview.png"), full_page=True)
+    foreign = [url for url in page.requests if not url.startswith(web_url) and not url.startswith("data:")]
+    assert foreign == []
+
+
+def test_overview_refreshes_by_itself(page, web_url):
+    page.goto(web_url + "/")
+    page.wait_for_selector(".metric-tile")
+    first = page.locator("#overview-refreshed").inner_text()
+    page.wait_for_function(f"document.querySelector('#overview-refreshed').innerText !== {first!r}",
+                           timeout=12_000)
+
+
+def test_english_toggle(page, web_url):
+    page.goto(web_url + "/?lang=en")
+    page.wait_for_selector(".domain-card")
+    text = page.locator(".domain-card").first.inner_text()
+    assert "Education" in text and "Giáo dục" not in text

@@ -1,0 +1,32 @@
+"""The simulator as a feed: through the broker into PostgreSQL, every metric of every domain on time."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from ioc import queries
+
+
+def test_every_metric_of_every_domain_arrives_within_its_cadence(simulated):
+    rt = simulated
+    expected = {(e.id, m) for e in rt.config.region.entities for m in rt.config.entity_metrics(e.id)}
+    deadline = time.monotonic() + 60
+    while True:
+        latest = queries.latest_values(rt.db, list(rt.config.metrics))
+        if len(latest) >= len(expected) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert set(zip(latest["entity"], latest["metric"], strict=True)) == expected
+    now = pd.Timestamp(datetime.now(UTC))
+    ages = (now - pd.to_datetime(latest["ts"], utc=True)).dt.total_seconds()
+    cadence = latest["metric"].map(lambda m: rt.config.metrics[m].cadence.total_seconds())
+    late = latest[ages > cadence + 10]  # aligned to the cadence grid, published within seconds
+    assert late.empty, late
+    domains = {rt.config.metrics[m].domain for m in latest["metric"]}
+    assert domains == set(rt.config.domains)
+    with rt.db.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM dead_letters WHERE source LIKE %s",
+                            (f"{rt.mqtt_settings.topic_prefix}/%/simulator",)).fetchone()[0] == 0
