@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the ingest pipeline only (no web server, no simulator)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("transitions", "amqtt", "waitress.queue"):  # per-connection chatter of the embedded broker
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         config = load_config(args.config_dir)
     except ConfigError as exc:

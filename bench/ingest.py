@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import secrets
 import statistics
@@ -29,7 +30,9 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from feeds.native import encode  # noqa: E402
 from ioc.config import MqttSettings, copy_config, load_config  # noqa: E402
+from ioc.models import Reading  # noqa: E402
 from ioc.mqtt import BrokerAddress, Publisher, connect_properties, make_client  # noqa: E402
 from ioc.services import Mosquitto  # noqa: E402
 
@@ -77,11 +80,10 @@ def raw_copy_rate(url: str, n: int) -> float:
     return n / elapsed
 
 
-def raw_broker_rate(address: BrokerAddress, settings: MqttSettings, n: int) -> float:
-    """Single small QoS 1 messages from one publisher to one subscriber that only counts them."""
-    topic = f"iocbench{RUN}/raw"
-    received = 0
-    done = threading.Event()
+def _count_messages(url: str, topic: str, n: int, ready, result) -> None:
+    """A subscriber in its own process (as the ingester is) that only counts what it receives."""
+    address, settings = BrokerAddress.from_url(url), MqttSettings(client_id=f"iocbench-raw-{RUN}")
+    received, done = 0, threading.Event()
 
     def on_message(client, userdata, message):
         nonlocal received
@@ -89,24 +91,36 @@ def raw_broker_rate(address: BrokerAddress, settings: MqttSettings, n: int) -> f
         if received == n:
             done.set()
 
-    sub = make_client(address, settings, client_id=f"iocbench-raw-{RUN}")
+    sub = make_client(address, settings, client_id=settings.client_id)
     sub.on_message = on_message
+    sub.on_subscribe = lambda *args: ready.set()
     sub.connect(address.host, address.port, properties=connect_properties(settings))
     sub.subscribe(topic, qos=1)
     sub.loop_start()
-    time.sleep(0.5)
-    pub = Publisher(address, settings)
+    done.wait(300)
+    result.put((received, time.perf_counter()))
+    sub.disconnect()
+    sub.loop_stop()
+
+
+def raw_broker_rate(url: str, settings: MqttSettings, n: int) -> float:
+    """Single small QoS 1 messages from one publisher to one subscriber that does nothing with them."""
+    topic = f"iocbench{RUN}/raw"
+    spawn = multiprocessing.get_context("spawn")
+    ready, result = spawn.Event(), spawn.Queue()
+    counter = spawn.Process(target=_count_messages, args=(url, topic, n, ready, result))
+    counter.start()
+    ready.wait(30)
+    pub = Publisher(BrokerAddress.from_url(url), settings)
     pub.connect()
     payload = json.dumps({"ts": time.time(), "values": {"bed_occupancy": 81.5}}).encode()
     began = time.perf_counter()
     for _ in range(n):
         pub.publish(topic, payload)
-    done.wait(300)
-    elapsed = time.perf_counter() - began
+    received, finished = result.get(timeout=330)
+    counter.join(10)
     pub.close()
-    sub.disconnect()
-    sub.loop_stop()
-    return received / elapsed
+    return received / (finished - began)
 
 
 def count(url: str) -> int:
@@ -123,27 +137,39 @@ def wait_for(url: str, target: int, timeout: float = 600) -> float:
     raise TimeoutError(f"only {count(url)} of {target} readings committed")
 
 
-def publish_run(pub: Publisher, prefix: str, items, per_message: int, rate: float | None = None,
-                sent_at: list[float] | None = None) -> None:
-    """Publish items as messages of up to per_message readings (one domain each), optionally paced."""
-    began = time.perf_counter()
+def encode_messages(prefix: str, items, per_message: int) -> list[tuple[str, bytes, int]]:
+    """(topic, payload, readings) for messages of up to per_message readings of one domain, in the
+    native format a gateway sends (feeds.native.encode: one object per entity and time).
+
+    Encoded before the clock starts: a gateway encodes on its own machine, so the load generator's
+    JSON work should not share this box's two cores with what is being measured."""
+    messages = []
     for i in range(0, len(items), per_message):
-        if rate and (wait := began + i / rate - time.perf_counter()) > 0:
+        by_domain: dict[str, list[Reading]] = {}
+        for domain, entity, metric, ts, value in items[i:i + per_message]:
+            by_domain.setdefault(domain, []).append(Reading(entity, metric, datetime.fromtimestamp(ts, UTC), value))
+        for domain, readings in by_domain.items():
+            payload = encode(readings)
+            if per_message == 1:
+                payload = payload[1:-1]  # the single object, not a one-element array
+            messages.append((f"{prefix}/{domain}/bench", payload, len(readings)))
+    return messages
+
+
+def publish_run(pub: Publisher, messages, rate: float | None = None, sent_at: list[float] | None = None) -> None:
+    """Publish pre-encoded messages, optionally paced at `rate` readings/s."""
+    began, readings = time.perf_counter(), 0
+    for topic, payload, n in messages:
+        if rate and (wait := began + readings / rate - time.perf_counter()) > 0:
             time.sleep(wait)
-        by_domain: dict[str, list] = {}
-        for k in range(i, min(i + per_message, len(items))):
-            domain, entity, metric, ts, value = items[k]
-            by_domain.setdefault(domain, []).append({"entity": entity, "ts": ts, "values": {metric: value}})
-        for domain, objects in by_domain.items():
-            body = objects if per_message > 1 else objects[0]
-            pub.publish(f"{prefix}/{domain}/bench", json.dumps(body, separators=(",", ":")).encode())
+        pub.publish(topic, payload)
+        readings += n
         if sent_at is not None:
             sent_at.append(time.perf_counter())
     pub.drain()
 
 
-def latency_run(url: str, pub: Publisher, prefix: str, items, per_message: int, rate: float
-                ) -> list[float]:
+def latency_run(url: str, pub: Publisher, messages, rate: float) -> list[float]:
     """Publish at `rate` readings/s; a message's commit time is the first poll that sees its rows."""
     base = count(url)
     sent_at: list[float] = []
@@ -159,14 +185,15 @@ def latency_run(url: str, pub: Publisher, prefix: str, items, per_message: int, 
 
     poller = threading.Thread(target=poll)
     poller.start()
-    publish_run(pub, prefix, items, per_message, rate, sent_at)
-    wait_for(url, base + len(items))
+    publish_run(pub, messages, rate, sent_at)
+    total = sum(n for _, _, n in messages)
+    wait_for(url, base + total)
     time.sleep(0.1)
     stop.set()
     poller.join()
-    latencies, p = [], 0
-    for k, sent in enumerate(sent_at):
-        needed = min((k + 1) * per_message, len(items))
+    latencies, p, needed = [], 0, 0
+    for (_, _, n), sent in zip(messages, sent_at, strict=True):
+        needed += n
         while polls[p][1] < needed:
             p += 1
         latencies.append((polls[p][0] - sent) * 1000)
@@ -193,7 +220,8 @@ def main() -> int:
         folder = copy_config(Path(tmp) / "config", {
             "database": {"url": url},
             "mqtt": {"url": mqtt_url, "topic_prefix": prefix, "client_id": f"iocbench-{RUN}"},
-            "storage": {"raw_retention": "400d"}})
+            "storage": {"raw_retention": "400d"},
+            "ingest": {"batch_max_rows": int(os.environ.get("BATCH", 5000))}})
         config = load_config(folder, environ={})
         address, settings = BrokerAddress.from_url(mqtt_url), config.settings.mqtt
         ingester = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--ingest-only", "--config-dir",
@@ -201,24 +229,26 @@ def main() -> int:
         try:
             assert ingester.stdout.readline().strip() == "ingest running", "ingester did not start"
             copy_rate = raw_copy_rate(url, 200_000)
-            broker_rate = raw_broker_rate(address, settings, args.single)
+            broker_rate = raw_broker_rate(mqtt_url, settings, args.single)
             pub = Publisher(address, settings)
             pub.connect()
 
             items = workload(config, args.readings, datetime.now(UTC) - timedelta(days=300))
+            messages = encode_messages(prefix, items, 100)
             began = time.perf_counter()
-            publish_run(pub, prefix, items, 100)
+            publish_run(pub, messages)
             batched_rate = len(items) / (wait_for(url, len(items)) - began)
 
             single = workload(config, args.single, datetime.now(UTC) - timedelta(days=200))
+            messages = encode_messages(prefix, single, 1)
             base = count(url)
             began = time.perf_counter()
-            publish_run(pub, prefix, single, 1)
+            publish_run(pub, messages)
             single_rate = len(single) / (wait_for(url, base + len(single)) - began)
 
             lat_items = workload(config, min(args.readings, int(batched_rate / 2 * 10)),
                                  datetime.now(UTC) - timedelta(days=100))
-            latencies = latency_run(url, pub, prefix, lat_items, 100, batched_rate / 2)
+            latencies = latency_run(url, pub, encode_messages(prefix, lat_items, 100), batched_rate / 2)
             pub.close()
         finally:
             ingester.terminate()

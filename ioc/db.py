@@ -179,3 +179,7 @@ def sync_catalog(pool: ConnectionPool, config: Config) -> None:
             "domain=excluded.domain, area=excluded.area, name_vi=excluded.name_vi, name_en=excluded.name_en, "
             "lat=excluded.lat, lon=excluded.lon, attrs=excluded.attrs, active=true", entities)
         cur.execute("UPDATE entities SET active = false WHERE NOT (id = ANY(%s))", ([e[0] for e in entities],))
+        # Every series the catalog expects exists up front, so the writer's hot path never creates one.
+        series = [(e.id, m) for e in config.region.entities for m in config.kinds[e.kind].metrics]
+        cur.execute("INSERT INTO series (entity, metric) SELECT * FROM unnest(%s::text[], %s::text[]) "
+                    "ON CONFLICT (entity, metric) DO NOTHING", ([e for e, _ in series], [m for _, m in series]))

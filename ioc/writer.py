@@ -50,25 +50,19 @@ class WriterStats:
 
 
 class SeriesIds:
-    """Maps (entity, metric) to the integer series id, creating missing series on first sight."""
+    """Maps (entity, metric) to the integer series id; a series seen for the first time is created."""
 
     def __init__(self) -> None:
-        self._ids: dict[tuple[str, str], int] = {}
+        self.ids: dict[tuple[str, str], int] = {}
 
     def load(self, conn: psycopg.Connection) -> None:
-        self._ids = {(e, m): i for i, e, m in conn.execute("SELECT id, entity, metric FROM series")}
+        self.ids = {(e, m): i for i, e, m in conn.execute("SELECT id, entity, metric FROM series")}
 
-    def resolve(self, conn: psycopg.Connection, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
-        missing = [k for k in keys if k not in self._ids]
-        if missing:
-            with conn.cursor() as cur:
-                cur.executemany("INSERT INTO series (entity, metric) VALUES (%s, %s) "
-                                "ON CONFLICT (entity, metric) DO NOTHING", missing)
-                cur.execute("SELECT id, entity, metric FROM series WHERE (entity, metric) IN "
-                            "(SELECT * FROM unnest(%s::text[], %s::text[]))",
-                            ([k[0] for k in missing], [k[1] for k in missing]))
-                self._ids.update({(e, m): i for i, e, m in cur.fetchall()})
-        return self._ids
+    def create(self, conn: psycopg.Connection, key: tuple[str, str]) -> int:
+        conn.execute("INSERT INTO series (entity, metric) VALUES (%s, %s) ON CONFLICT (entity, metric) DO NOTHING",
+                     key)
+        self.ids[key] = conn.execute("SELECT id FROM series WHERE entity = %s AND metric = %s", key).fetchone()[0]
+        return self.ids[key]
 
 
 _TYPES = ["int4", "timestamptz", "float8"]
@@ -174,14 +168,10 @@ class BatchWriter:
                     log.exception("commit listener failed")
 
     def _write(self, batches: list[Batch]) -> None:
-        unique: dict[tuple[str, str, datetime], float] = {}
-        dead: list[DeadLetter] = []
-        for batch in batches:
-            for r in batch.readings:
-                unique.setdefault((r.entity, r.metric, r.ts), r.value)
-            dead.extend(batch.dead_letters)
+        received = sum(len(b.readings) for b in batches)
+        dead = [d for b in batches for d in b.dead_letters]
         with self.pool.connection() as conn, conn.transaction():
-            stored = self._write_readings(conn, unique) if unique else 0
+            stored = self._write_readings(conn, batches) if received else 0
             if dead:
                 with conn.cursor().copy("COPY dead_letters (received, source, reason, payload) "
                                         "FROM STDIN") as copy:
@@ -190,14 +180,19 @@ class BatchWriter:
         self.stats.batches += len(batches)
         self.stats.commits += 1
         self.stats.readings_stored += stored
-        self.stats.readings_duplicate += sum(len(b.readings) for b in batches) - stored
+        self.stats.readings_duplicate += received - stored
         self.stats.dead_letters += len(dead)
         self.stats.last_commit = time.time()
 
-    def _write_readings(self, conn: psycopg.Connection, unique: dict[tuple[str, str, datetime], float]) -> int:
-        ids = self._series.resolve(conn, {(e, m) for e, m, _ in unique})
-        rows = [(ids[(e, m)], ts, v) for (e, m, ts), v in unique.items()]
-        self.partitions.ensure(conn, min(r[1] for r in rows), max(r[1] for r in rows))
+    def _write_readings(self, conn: psycopg.Connection, batches: list[Batch]) -> int:
+        ids = self._series.ids
+        rows: dict[tuple[int, datetime], float] = {}  # one per (series, time): repeats in the batch collapse
+        for batch in batches:
+            for r in batch.readings:
+                sid = ids.get((r.entity, r.metric)) or self._series.create(conn, (r.entity, r.metric))
+                rows.setdefault((sid, r.ts), r.value)
+        times = [ts for _, ts in rows]
+        self.partitions.ensure(conn, min(times), max(times))
         cur = conn.cursor()
         try:
             # Fast path: straight into readings. A repeated reading makes the COPY fail as a whole,
@@ -205,20 +200,20 @@ class BatchWriter:
             with conn.transaction(), cur.copy("COPY readings (series_id, ts, value) FROM STDIN "
                                               "(FORMAT BINARY)") as copy:
                 copy.set_types(_TYPES)
-                for row in rows:
-                    copy.write_row(row)
+                for (sid, ts), value in rows.items():
+                    copy.write_row((sid, ts, value))
             stored = len(rows)
         except psycopg.errors.UniqueViolation:
             cur.execute("CREATE TEMP TABLE IF NOT EXISTS readings_in (series_id int, ts timestamptz, "
                         "value float8) ON COMMIT DELETE ROWS")
             with cur.copy("COPY readings_in FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types(_TYPES)
-                for row in rows:
-                    copy.write_row(row)
+                for (sid, ts), value in rows.items():
+                    copy.write_row((sid, ts, value))
             cur.execute("INSERT INTO readings SELECT * FROM readings_in ON CONFLICT DO NOTHING")
             stored = cur.rowcount
         newest: dict[int, tuple[datetime, float]] = {}
-        for sid, ts, value in rows:
+        for (sid, ts), value in rows.items():
             if sid not in newest or ts > newest[sid][0]:
                 newest[sid] = (ts, value)
         cur.execute(
