@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 
+from feeds.base import feed_parsers
 from ioc.config import ConfigError, load_config
 
 
@@ -27,16 +28,17 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         config = load_config(args.config_dir)
+        feed_parsers(config)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     if args.check_config:
         print(f"configuration OK: {config.config_dir} — {len(config.areas)} areas, "
-              f"{len(config.entities)} entities, {len(config.metrics)} metrics")
+              f"{len(config.entities)} entities, {len(config.metrics)} metrics, {len(config.feeds)} feeds")
         return 0
     if args.ingest_only:
         return ingest_only(config)
-    return serve(config, with_simulator=False if args.no_simulator else None)
+    return serve(config, with_simulator=not args.no_simulator)
 
 
 def ingest_only(config) -> int:
@@ -58,7 +60,7 @@ def ingest_only(config) -> int:
     return 0
 
 
-def serve(config, with_simulator: bool | None = None) -> int:
+def serve(config, with_simulator: bool = True) -> int:
     from waitress import create_server
 
     from ioc import health

@@ -1,6 +1,6 @@
-"""Feed adapters: payload parsers and sources, registered by name.
+"""Feed adapters: payload parsers and transports, registered by name.
 
 Importing the package registers the built-in parsers.
 """
 
-from feeds import native  # noqa: F401
+from feeds import native, openmeteo  # noqa: F401

@@ -6,9 +6,14 @@ entity, metric and value make sense is checked once, for every feed alike, by io
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ioc.config import Config, ConfigError
 from ioc.models import Reading
 
 
@@ -26,16 +31,61 @@ class Parsed:
 
 
 Parser = Callable[[str, bytes], Parsed]
-PARSERS: dict[str, Parser] = {}
 
 
-def register_parser(name: str) -> Callable[[Parser], Parser]:
-    def register(parser: Parser) -> Parser:
+class ParserOptions(BaseModel):
+    """Base of a parser's options (the `options:` of a feed in feeds.yaml); unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class ParserContext:
+    config: Config
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+ParserFactory = Callable[[Any, ParserContext], Parser]
+
+
+@dataclass(frozen=True)
+class ParserSpec:
+    factory: ParserFactory
+    options: type[ParserOptions]
+
+
+PARSERS: dict[str, ParserSpec] = {}
+
+
+def register_parser(name: str, options: type[ParserOptions] = ParserOptions
+                    ) -> Callable[[ParserFactory], ParserFactory]:
+    """Register a parser factory: factory(validated options, context) -> Parser."""
+    def register(factory: ParserFactory) -> ParserFactory:
         if name in PARSERS:
             raise ValueError(f"parser '{name}' is already registered")
-        PARSERS[name] = parser
-        return parser
+        PARSERS[name] = ParserSpec(factory, options)
+        return factory
     return register
+
+
+class ParserOptionsError(ValueError):
+    def __init__(self, key: str, reason: str):
+        self.key, self.reason = key, reason
+        super().__init__(f"{key}: {reason}" if key else reason)
+
+
+def build_parser(name: str, options: Mapping[str, Any] | None, context: ParserContext) -> Parser:
+    """The parser `name` configured with `options`; ParserOptionsError names the bad option."""
+    spec = PARSERS.get(name)
+    if spec is None:
+        raise ParserOptionsError("", f"unknown parser '{name}' (known: {', '.join(sorted(PARSERS))})")
+    try:
+        validated = spec.options.model_validate(dict(options or {}))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        reason = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        raise ParserOptionsError(".".join(str(p) for p in first["loc"]), reason) from None
+    return spec.factory(validated, context)
 
 
 def excerpt(data: bytes | str, limit: int = 512) -> str:
@@ -43,3 +93,29 @@ def excerpt(data: bytes | str, limit: int = 512) -> str:
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
     text = text.replace("\x00", "\\x00")
     return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"
+
+
+def feed_parsers(config: Config, clock: Callable[[], datetime] | None = None) -> dict[str, Parser]:
+    """Every configured feed's parser, built and checked before anything connects."""
+    import feeds  # noqa: F401  (registers the built-in parsers)
+
+    context = ParserContext(config, clock) if clock else ParserContext(config)
+    parsers = {}
+    for i, spec in enumerate(config.feeds):
+        try:
+            parsers[spec.name] = build_parser(spec.parser, spec.options if spec.transport != "simulator" else {},
+                                              context)
+        except ParserOptionsError as exc:
+            where = f"feeds.{i}.options.{exc.key}" if exc.key else f"feeds.{i}.parser"
+            raise ConfigError(config.config_dir / "feeds.yaml", where, exc.reason) from None
+        except ValueError as exc:
+            raise ConfigError(config.config_dir / "feeds.yaml", f"feeds.{i}.options", str(exc)) from None
+    return parsers
+
+
+def expand_topic(config: Config, topic: str) -> list[str]:
+    """A feed's topic below the configured prefix, once per domain where it says {domain}."""
+    prefix = config.settings.mqtt.topic_prefix
+    if "{domain}" in topic:
+        return [f"{prefix}/{topic.replace('{domain}', d)}" for d in config.domains]
+    return [f"{prefix}/{topic}"]

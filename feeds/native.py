@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from feeds.base import Parsed, ParseError, excerpt, register_parser
+from feeds.base import Parsed, ParseError, ParserContext, ParserOptions, excerpt, register_parser
 from ioc.models import Reading
 
 
@@ -72,7 +72,6 @@ def _parse_object(obj: Any, default_entity: str | None, out: Parsed) -> None:
         out.readings.append(Reading(entity, metric, ts, number))
 
 
-@register_parser("native")
 def parse(topic: str, payload: bytes) -> Parsed:
     levels = topic.split("/")
     out = Parsed(domain=levels[1] if len(levels) == 3 else None)
@@ -100,3 +99,8 @@ def encode(readings: Iterable[Reading]) -> bytes:
         grouped.setdefault((r.entity, r.ts), {})[r.metric] = r.value
     return json.dumps([{"entity": e, "ts": ts.timestamp(), "values": v} for (e, ts), v in grouped.items()],
                       separators=(",", ":")).encode()
+
+
+@register_parser("native")
+def native_parser(options: ParserOptions, context: ParserContext):
+    return parse

@@ -48,7 +48,7 @@ _DECIMALS = {
     "rainfall_24h": 1, "river_level": 2, "temp_daily_mean": 1, "temp_max": 1, "disaster_risk_level": 0,
     "lychee_harvest": 0, "lychee_price": -2, "animal_disease_outbreaks": 0, "info_security_alerts": 0,
     "emergency_calls": 0, "security_incidents": 0, "fire_incidents": 0, "fire_response_time": 1,
-    "ed_los_p90": 2,
+    "ed_los_p90": 2, "humidity": 0, "river_discharge": 1,
 }
 _PCT_DECIMALS = 1
 
@@ -170,7 +170,7 @@ class Simulator:
 
     def __init__(self, config: Config, settings: SimulatorSettings | None = None):
         self.config = config
-        self.settings = settings or config.settings.simulator
+        self.settings = settings or SimulatorSettings()
         self.seed = int(self.settings.seed)
         self.anomaly_rate = float(self.settings.anomaly_rate)
         entities = list(config.region.entities)
@@ -679,6 +679,29 @@ class Simulator:
         ref = np.where(np.isfinite(bd1), bd1, np.where(np.isfinite(bd3), bd3 - 2.0, 4.3))
         base = ref - 3.0 + 1.2 * _wet(c.doy) + 0.15 * self._smooth(c.t, 5 * 86400, 121, c.ek)
         return base + c.attr("rise_per_mm", 0.02) * response + 0.01 * self._n(122, c.ek, c.t)
+
+    def _m_humidity(self, c: _Ctx) -> np.ndarray:
+        # Relative humidity (%): highest before dawn, lowest mid-afternoon (the inverse of temperature), moister
+        # in the rainy season, drier in north-east monsoon cold surges, near saturation while it rains.
+        w = _wet(c.doy)
+        diurnal = 10 * np.cos(2 * np.pi * (c.hour - 4.5) / 24)
+        dry_surge = -10 * (1 - w) * np.clip(self._smooth(c.t, 5 * 86400, 33) - 0.25, 0, None) / 0.75
+        rain = np.minimum(18.0, 4.0 * self._rain_sum(c.area, c.t, 3))
+        value = (76 + 6 * w + diurnal + dry_surge + rain + 5 * self._smooth(c.t, 2 * 86400, 125, c.ek)
+                 + 1.5 * self._n(126, c.ek, c.t))
+        return np.clip(value, 25.0, 100.0)
+
+    def _m_river_discharge(self, c: _Ctx) -> np.ndarray:
+        # Discharge follows the gauge's level through a rating curve Q = Q3 * ((h - h0) / (BD3 - h0))^2, h0 a
+        # zero-flow stage below the dry-season level; Q3 (attr discharge_bd3, m³/s) is the flow at alarm level 3.
+        level = self._m_river_level(c)
+        bd1 = c.attr("bd1", float("nan"))
+        bd3 = c.attr("bd3", float("nan"))
+        ref = np.where(np.isfinite(bd1), bd1, np.where(np.isfinite(bd3), bd3 - 2.0, 4.3))
+        top = np.where(np.isfinite(bd3), bd3, ref + 2.0)
+        h0 = ref - 3.5
+        stage = np.maximum(0.0, level - h0) / np.maximum(0.5, top - h0)
+        return c.attr("discharge_bd3", 1500.0) * stage**2
 
     def _m_reservoir_level_pct(self, c: _Ctx) -> np.ndarray:
         # Storage is low at the end of the dry season (Apr–May), high after the rains (Sep–Oct); big storms

@@ -100,7 +100,8 @@ class UiSettings(Strict):
 
 
 class SimulatorSettings(Strict):
-    enabled: bool = True
+    """The `options:` of a feed with `transport: simulator`."""
+
     seed: int = 42
     interval: Duration = timedelta(seconds=5)  # wall-clock time between published rounds
     entity_limit: int | None = Field(None, ge=1)  # publish for the first N entities only
@@ -115,7 +116,6 @@ class Settings(Strict):
     ingest: IngestSettings = IngestSettings()
     http: HttpSettings = HttpSettings()
     ui: UiSettings = UiSettings()
-    simulator: SimulatorSettings = SimulatorSettings()
     region_file: str = "region.yaml"
 
 
@@ -226,6 +226,47 @@ class Catalog(Strict):
     metrics: list[Metric] = Field(min_length=1)
 
 
+# --- feeds.yaml -----------------------------------------------------------------------------
+
+class FeedAuth(Strict):
+    """A credential sent with each request. Only the name of the environment variable is configured;
+    the secret itself never appears in config files, logs or dead letters."""
+
+    env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]*$")
+    header: str = "Authorization"
+    scheme: str | None = "Bearer"
+
+
+class FeedSpec(Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$", max_length=64)
+    transport: Literal["mqtt", "http_poll", "simulator"]
+    parser: str = "native"
+    domain: str | None = None
+    topic: str | None = None  # mqtt, simulator: below mqtt.topic_prefix; "{domain}" expands to each domain
+    url: str | None = None  # http_poll
+    interval: Duration | None = None  # http_poll
+    timeout: Duration = timedelta(seconds=10)
+    retries: int = Field(2, ge=0, le=10)
+    auth: FeedAuth | None = None
+    stale_after: Duration
+    enabled: bool = True
+    options: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _transport_fields(self) -> FeedSpec:
+        if self.transport in ("mqtt", "simulator") and not self.topic:
+            raise ValueError(f"a feed with transport '{self.transport}' needs a topic")
+        if self.transport == "http_poll" and not (self.url and self.interval):
+            raise ValueError("a feed with transport 'http_poll' needs a url and an interval")
+        if self.url and not self.url.startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        return self
+
+
+class FeedsFile(Strict):
+    feeds: list[FeedSpec]
+
+
 # --- errors and loading ---------------------------------------------------------------------
 
 class ConfigError(Exception):
@@ -289,8 +330,10 @@ def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
 class Config:
     """The whole validated configuration, with lookups the rest of the code needs."""
 
-    def __init__(self, config_dir: Path, settings: Settings, region: Region, catalog: Catalog):
+    def __init__(self, config_dir: Path, settings: Settings, region: Region, catalog: Catalog,
+                 feeds: list[FeedSpec]):
         self.config_dir = config_dir
+        self.feeds = feeds
         self.settings = settings
         self.region = region
         self.catalog = catalog
@@ -370,12 +413,33 @@ def load_config(config_dir: Path | str | None = None, environ: dict[str, str] | 
     metrics_path = config_dir / "metrics.yaml"
     catalog: Catalog = _validate(Catalog, _read_yaml(metrics_path), metrics_path)
     _check_references(catalog, region, metrics_path, region_path)
-    return Config(config_dir, settings, region, catalog)
+    feeds_path = config_dir / "feeds.yaml"
+    feeds: FeedsFile = _validate(FeedsFile, _read_yaml(feeds_path), feeds_path)
+    names: set[str] = set()
+    for i, feed in enumerate(feeds.feeds):
+        if feed.name in names:
+            raise ConfigError(feeds_path, f"feeds.{i}.name", f"duplicate feed name '{feed.name}'")
+        names.add(feed.name)
+        if feed.domain is not None and feed.domain not in {d.key for d in catalog.domains}:
+            raise ConfigError(feeds_path, f"feeds.{i}.domain", f"unknown domain '{feed.domain}'")
+    return Config(config_dir, settings, region, catalog, feeds.feeds)
 
 
-def copy_config(target: Path, overrides: dict[str, Any], source: Path = DEFAULT_CONFIG_DIR) -> Path:
-    """Copy a config folder and override sections of its ioc.yaml (tests, benchmarks, fault runs)."""
+def copy_config(target: Path, overrides: dict[str, Any], source: Path = DEFAULT_CONFIG_DIR,
+                feeds: dict[str, dict[str, Any]] | None = None) -> Path:
+    """Copy a config folder, overriding sections of its ioc.yaml and fields of named feeds in
+    feeds.yaml (tests, benchmarks, fault runs)."""
     shutil.copytree(source, target, dirs_exist_ok=True)
+    if feeds:
+        document = yaml.safe_load((target / "feeds.yaml").read_text(encoding="utf-8"))
+        for feed in document["feeds"]:
+            for key, value in feeds.get(feed["name"], {}).items():
+                if isinstance(value, dict):
+                    feed.setdefault(key, {}).update(value)
+                else:
+                    feed[key] = value
+        (target / "feeds.yaml").write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False),
+                                           encoding="utf-8")
     settings = yaml.safe_load((target / "ioc.yaml").read_text(encoding="utf-8")) or {}
     for section, values in overrides.items():
         if isinstance(values, dict):

@@ -63,6 +63,26 @@ MESSAGES: dict[str, dict[str, str]] = {
     "tile.sources": {"vi": "{n} nguồn", "en": "{n} sources"},
     "tile.stale_sources": {"vi": "{n}/{total} nguồn chậm", "en": "{n}/{total} sources late"},
     # status
+    "feeds.title": {"vi": "Tình trạng nguồn dữ liệu", "en": "Feed health"},
+    "feeds.summary": {"vi": "{ok} tốt · {late} chậm · {failing} lỗi · {disabled} tắt",
+                      "en": "{ok} ok · {late} late · {failing} failing · {disabled} disabled"},
+    "feeds.col.feed": {"vi": "Nguồn", "en": "Feed"},
+    "feeds.col.transport": {"vi": "Kênh", "en": "Transport"},
+    "feeds.col.state": {"vi": "Trạng thái", "en": "State"},
+    "feeds.col.last_success": {"vi": "Lần nhận tốt gần nhất", "en": "Last success"},
+    "feeds.col.last_error": {"vi": "Lỗi gần nhất", "en": "Last error"},
+    "feeds.col.readings": {"vi": "Số đo/phút", "en": "Readings/min"},
+    "feeds.col.dead": {"vi": "Bản tin lỗi/phút", "en": "Dead letters/min"},
+    "feeds.col.stale_after": {"vi": "Coi là chậm sau", "en": "Late after"},
+    "unit.day": {"vi": "ngày", "en": "d"},
+    "unit.hour": {"vi": "giờ", "en": "h"},
+    "unit.minute": {"vi": "phút", "en": "min"},
+    "unit.second": {"vi": "giây", "en": "s"},
+    "feed_state.ok": {"vi": "Tốt", "en": "OK"},
+    "feed_state.late": {"vi": "Chậm", "en": "Late"},
+    "feed_state.failing": {"vi": "Lỗi", "en": "Failing"},
+    "feed_state.disabled": {"vi": "Đã tắt", "en": "Disabled"},
+    "feed_state.waiting": {"vi": "Đang chờ", "en": "Waiting"},
     "status.ok": {"vi": "Bình thường", "en": "Normal"},
     "status.warning": {"vi": "Cảnh báo", "en": "Warning"},
     "status.critical": {"vi": "Nguy hiểm", "en": "Critical"},
@@ -177,6 +197,17 @@ def format_age(seconds: float | None, lang: str | None = DEFAULT_LANG) -> str:
     if secs < 86400:
         return t("age.hours", lang, n=int(secs // 3600))
     return t("age.days", lang, n=int(secs // 86400))
+
+
+def format_duration(seconds: float, lang: str | None = DEFAULT_LANG) -> str:
+    """90 → '1 phút 30 giây' / '1 min 30 s'; 7200 → '2 giờ' / '2 h' (the two largest units)."""
+    units = [(86400, "unit.day"), (3600, "unit.hour"), (60, "unit.minute"), (1, "unit.second")]
+    parts, rest = [], int(seconds)
+    for size, key in units:
+        if rest >= size and len(parts) < 2:
+            parts.append(f"{rest // size} {t(key, lang)}")
+            rest %= size
+    return " ".join(parts) or f"0 {t('unit.second', lang)}"
 
 
 @lru_cache(maxsize=16)

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from feeds.base import Parsed, Parser
+from feeds.base import Parsed, ParseError, Parser
 from feeds.base import excerpt as make_excerpt
 from ioc.config import Config
+from ioc.feed_health import FeedHealth
 from ioc.models import DeadLetter, Reading
 from ioc.writer import Batch, BatchWriter
 
@@ -66,23 +67,30 @@ class Validator:
 
 
 class Ingestor:
-    def __init__(self, config: Config, writer: BatchWriter, clock: Callable[[], datetime] = utcnow):
+    def __init__(self, config: Config, writer: BatchWriter, clock: Callable[[], datetime] = utcnow,
+                 health: FeedHealth | None = None):
         self.validator = Validator(config, clock)
         self.writer = writer
+        self.health = health
         self.clock = clock
         self.max_payload = config.settings.ingest.max_payload_bytes
         self.accepted = 0
         self.rejected: Counter[str] = Counter()  # by source kind of problem, for /healthz and /metrics
 
     def ingest(self, source: str, payload: bytes, parser: Parser,
-               on_commit: Callable[[], None] | None = None) -> IngestResult:
+               on_commit: Callable[[], None] | None = None, feed: str | None = None) -> IngestResult:
         now = self.clock()
         if len(payload) > self.max_payload:
             parsed = Parsed()
             dead = [DeadLetter(source, f"payload too large: {len(payload)} bytes > {self.max_payload}",
                                make_excerpt(payload[:1024]), now)]
         else:
-            parsed = parser(source, payload)
+            try:
+                parsed = parser(source, payload)
+            except Exception as exc:  # a parser bug must cost one dead letter, not the consumer
+                parsed = Parsed()
+                parsed.errors.append(ParseError(f"parser error: {type(exc).__name__}: {exc}",
+                                                make_excerpt(payload)))
             dead = [DeadLetter(source, e.reason, e.excerpt, now) for e in parsed.errors]
         readings = []
         for r in parsed.readings:
@@ -93,7 +101,12 @@ class Ingestor:
                 dead.append(DeadLetter(source, reason, make_excerpt(json.dumps(
                     {"entity": r.entity, "metric": r.metric, "ts": r.ts.isoformat(), "value": r.value},
                     ensure_ascii=False)), now))
-        self.writer.submit(Batch(readings, dead, on_commit))
+        self.writer.submit(Batch(readings, dead, on_commit, feed))
+        if feed is not None and self.health is not None:
+            if readings:
+                self.health.success(feed, len(readings), len(dead))
+            else:
+                self.health.failure(feed, dead[0].reason if dead else "no readings", len(dead))
         self.accepted += len(readings)
         for d in dead:
             self.rejected[d.reason.split(":")[0].split(" '")[0]] += 1

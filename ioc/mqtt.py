@@ -78,16 +78,31 @@ def connect_properties(settings: MqttSettings) -> Properties | None:
     return props
 
 
-class MqttIngest:
-    """Subscribes to the native topics of every domain and feeds messages to the ingestor."""
+@dataclass(frozen=True)
+class Route:
+    """Messages on `topic` (an MQTT filter) belong to `feed` and are read by `parser`."""
 
-    def __init__(self, address: BrokerAddress, settings: MqttSettings, ingestor: Ingestor,
-                 parser: Parser, domains: list[str]):
+    topic: str
+    feed: str | None
+    parser: Parser
+
+    @property
+    def specificity(self) -> tuple[int, int]:
+        levels = self.topic.split("/")
+        return (levels.count("#"), levels.count("+"))
+
+
+class MqttIngest:
+    """Subscribes to every route's topic and hands each message to the ingestor with the parser of
+    the most specific route that matches it (so `ioc/health/simulator` goes to the simulator feed,
+    not to the catch-all `ioc/health/+`)."""
+
+    def __init__(self, address: BrokerAddress, settings: MqttSettings, ingestor: Ingestor, routes: list[Route]):
         self.address = address
         self.settings = settings
         self.ingestor = ingestor
-        self.parser = parser
-        self.topics = [f"{settings.topic_prefix}/{d}/+" for d in domains]
+        self.routes = sorted(routes, key=lambda r: r.specificity)
+        self.topics = list(dict.fromkeys(r.topic for r in self.routes))
         self.connected = threading.Event()
         self.messages = 0
         self.client = make_client(address, settings, client_id=settings.client_id, manual_ack=True)
@@ -119,11 +134,19 @@ class MqttIngest:
             log.warning("MQTT disconnected from %s (%s); reconnecting", self.address, reason_code)
         self.connected.clear()
 
+    def route(self, topic: str) -> Route | None:
+        return next((r for r in self.routes if mqtt.topic_matches_sub(r.topic, topic)), None)
+
     def _on_message(self, client: mqtt.Client, userdata, message: mqtt.MQTTMessage) -> None:
         self.messages += 1
         ack = partial(client.ack, message.mid, message.qos) if message.qos > 0 else None
+        route = self.route(message.topic)
+        if route is None:  # a retained or stale subscription of this session: nothing reads it
+            if ack:
+                ack()
+            return
         try:
-            self.ingestor.ingest(message.topic, message.payload, self.parser, on_commit=ack)
+            self.ingestor.ingest(message.topic, message.payload, route.parser, on_commit=ack, feed=route.feed)
         except Exception:
             # A parser bug must not stop the consumer; the message is not acknowledged, so the
             # broker redelivers it after a reconnect.

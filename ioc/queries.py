@@ -23,6 +23,8 @@ from ioc.db import frame
 STALE_FACTOR = 1.5
 
 # How entities combine into one province figure, in SQL and in pandas ("last" is per entity).
+LATE_STATES = ("late", "failing")
+
 _COMBINE = {"avg": "avg", "sum": "sum", "max": "max", "min": "min", "last": "avg"}
 _COMBINE_PANDAS = {"avg": "mean", "sum": "sum", "max": "max", "min": "min", "last": "mean"}
 
@@ -56,12 +58,21 @@ def _combine(values: pd.Series, aggregation: str) -> float:
 
 
 def latest_values(db: ConnectionPool, metrics: list[str]) -> pd.DataFrame:
-    """The latest reading of every active entity for the given metrics: entity, metric, ts, value."""
+    """The latest reading of every active entity for the given metrics: entity, metric, ts, value,
+    the feed that wrote it and that feed's state (None when unknown)."""
     with db.connection() as conn:
         return frame(conn, """
-            SELECT s.entity, s.metric, l.ts, l.value
+            SELECT s.entity, s.metric, l.ts, l.value, l.feed, h.state AS feed_state
             FROM series s JOIN latest l ON l.series_id = s.id JOIN entities e ON e.id = s.entity
+            LEFT JOIN feed_health h ON h.feed = l.feed
             WHERE e.active AND s.metric = ANY(%s)""", (metrics,))
+
+
+def feed_health(db: ConnectionPool) -> pd.DataFrame:
+    """Every feed's health as last written by the runtime."""
+    with db.connection() as conn:
+        return frame(conn, "SELECT feed, state, since, last_success, last_error, last_error_at, readings_per_min, "
+                           "dead_letters_per_min, updated FROM feed_health ORDER BY feed")
 
 
 def overview(db: ConnectionPool, config: Config, now: datetime) -> pd.DataFrame:
@@ -73,7 +84,8 @@ def overview(db: ConnectionPool, config: Config, now: datetime) -> pd.DataFrame:
         mine = latest[latest["metric"] == metric.key]
         stale_after = (metric.cadence * STALE_FACTOR).total_seconds()
         ages = (pd.Timestamp(now) - pd.to_datetime(mine["ts"], utc=True)).dt.total_seconds()
-        fresh = mine[ages <= stale_after]
+        # A value is fresh while it is younger than its cadence allows and its feed is not late or failing.
+        fresh = mine[(ages <= stale_after) & ~mine["feed_state"].isin(LATE_STATES)]
         # Averaging silent entities' old values with fresh ones would mislead: use the fresh ones,
         # and fall back to the old values (marked stale) only when nothing is fresh.
         used = fresh if not fresh.empty else mine

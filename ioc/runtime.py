@@ -7,46 +7,52 @@ stop runs it backwards so that what is in flight is committed before the databas
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 from psycopg_pool import ConnectionPool
 
-from feeds.base import PARSERS
+from feeds.base import Parser, expand_topic, feed_parsers
+from feeds.http_poll import HttpPoller
 from ioc.config import Config
 from ioc.db import Partitions, Storage, migrate, open_pool, sync_catalog
 from ioc.embedded import EmbeddedBroker, start_postgres, stop_postgres
+from ioc.feed_health import FeedHealth
 from ioc.ingest import Ingestor
-from ioc.mqtt import BrokerAddress, MqttIngest
+from ioc.mqtt import BrokerAddress, MqttIngest, Route
 from ioc.writer import BatchWriter
 
 log = logging.getLogger(__name__)
 
+HEALTH_INTERVAL = 5  # seconds between feed-health evaluations written to the database
+
 class Runtime:
-    def __init__(self, config: Config, with_simulator: bool | None = None):
+    def __init__(self, config: Config, with_simulator: bool = True):
         self.config = config
-        self.with_simulator = config.settings.simulator.enabled if with_simulator is None else with_simulator
+        self.with_simulator = with_simulator
         self.db: ConnectionPool | None = None
         self.storage: Storage | None = None
         self.writer: BatchWriter | None = None
         self.ingestor: Ingestor | None = None
         self.mqtt: MqttIngest | None = None
+        self.health = FeedHealth(config.feeds)
         self.broker_address: BrokerAddress | None = None
+        self.scheduler: BackgroundScheduler | None = None
         self.started = datetime.now(UTC)
-        self._embedded_pg = False
         self._broker: EmbeddedBroker | None = None
-        self._simulator_stop = threading.Event()
-        self._simulator_thread: threading.Thread | None = None
         self._stops: list[Callable[[], None]] = []
 
     def start(self) -> Runtime:
         try:
+            parsers = feed_parsers(self.config)  # a bad feed stops start-up before anything connects
             self._start_storage()
-            self._start_mqtt()
+            self._start_mqtt(parsers)
+            self._start_polling(parsers)
             if self.with_simulator:
-                self._start_simulator()
+                self._start_simulators()
         except BaseException:
             self.stop()
             raise
@@ -58,7 +64,6 @@ class Runtime:
         url = settings.database.url
         if url is None:
             url = start_postgres(self._pg_dir())
-            self._embedded_pg = True
             self._stops.append(lambda: stop_postgres(self._pg_dir()))
         self.db = open_pool(url, settings.database.pool_min, settings.database.pool_max)
         self._stops.append(self.db.close)
@@ -67,43 +72,54 @@ class Runtime:
         self.writer = BatchWriter(self.db, Partitions(self.storage), settings.ingest)
         self.writer.start()
         self._stops.append(self.writer.stop)
-        self.ingestor = Ingestor(self.config, self.writer)
+        self.ingestor = Ingestor(self.config, self.writer, health=self.health)
 
     def _pg_dir(self) -> Path:
         directory = self.config.settings.database.embedded_dir
         return directory if directory.is_absolute() else self.config.config_dir.parent / directory
 
-    def _start_mqtt(self) -> None:
+    def _start_mqtt(self, parsers: dict[str, Parser]) -> None:
         settings = self.config.settings.mqtt
         if settings.url is None:
             self._broker = EmbeddedBroker(settings.embedded_port)
             self._broker.start()
             self._stops.append(self._broker.stop)
-            # amqtt speaks MQTT 3.1.1 only.
-            settings = settings.model_copy(update={"protocol": 311})
-            self.mqtt_settings = settings
+            settings = settings.model_copy(update={"protocol": 311})  # amqtt speaks MQTT 3.1.1 only
             self.broker_address = BrokerAddress.from_url(self._broker.url)
         else:
-            self.mqtt_settings = settings
             self.broker_address = BrokerAddress.from_url(settings.url)
-        self.mqtt = MqttIngest(self.broker_address, settings, self.ingestor, PARSERS["native"],
-                               list(self.config.domains))
+        self.mqtt_settings = settings
+        routes = [Route(topic, spec.name, parsers[spec.name]) for spec in self.config.feeds
+                  if spec.enabled and spec.transport in ("mqtt", "simulator")
+                  for topic in expand_topic(self.config, spec.topic)]
+        self.mqtt = MqttIngest(self.broker_address, settings, self.ingestor, routes)
         self.mqtt.start()
         self._stops.append(self.mqtt.stop)
 
-    def _start_simulator(self) -> None:
-        from feeds.simulator_feed import run_simulator
+    def _start_polling(self, parsers: dict[str, Parser]) -> None:
+        self.scheduler = BackgroundScheduler(timezone=UTC)
+        max_bytes = self.config.settings.ingest.max_payload_bytes
+        for spec in self.config.feeds:
+            if spec.enabled and spec.transport == "http_poll":
+                poller = HttpPoller(spec, parsers[spec.name], self.ingestor, max_bytes)
+                seconds = spec.interval.total_seconds()
+                self.scheduler.add_job(poller.poll, IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, 30)),
+                                       id=f"poll:{spec.name}", max_instances=1, coalesce=True,
+                                       next_run_time=datetime.now(UTC))
+        self.health.persist(self.db, prune=True)
+        self.scheduler.add_job(self.health.persist, "interval", seconds=HEALTH_INTERVAL, args=[self.db],
+                               id="feed-health", max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+        self.scheduler.start()
+        self._stops.append(lambda: self.scheduler.shutdown(wait=False))
 
-        self._simulator_thread = threading.Thread(
-            target=run_simulator, name="ioc-simulator",
-            args=(self.config, self.broker_address, self.mqtt_settings, self._simulator_stop), daemon=True)
-        self._simulator_thread.start()
-        self._stops.append(self._stop_simulator)
+    def _start_simulators(self) -> None:
+        from feeds.simulator_feed import SimulatorFeed
 
-    def _stop_simulator(self) -> None:
-        self._simulator_stop.set()
-        if self._simulator_thread:
-            self._simulator_thread.join(timeout=10)
+        for spec in self.config.feeds:
+            if spec.enabled and spec.transport == "simulator":
+                feed = SimulatorFeed(self.config, spec, self.broker_address, self.mqtt_settings)
+                feed.start()
+                self._stops.append(feed.stop)
 
     def stop(self) -> None:
         while self._stops:

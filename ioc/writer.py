@@ -34,6 +34,7 @@ class Batch:
     readings: list[Reading]
     dead_letters: list[DeadLetter] = field(default_factory=list)
     on_commit: Callable[[], None] | None = None
+    feed: str | None = None
     received: float = field(default_factory=time.monotonic)
 
 
@@ -187,10 +188,12 @@ class BatchWriter:
     def _write_readings(self, conn: psycopg.Connection, batches: list[Batch]) -> int:
         ids = self._series.ids
         rows: dict[tuple[int, datetime], float] = {}  # one per (series, time): repeats in the batch collapse
+        feeds: dict[int, str | None] = {}
         for batch in batches:
             for r in batch.readings:
                 sid = ids.get((r.entity, r.metric)) or self._series.create(conn, (r.entity, r.metric))
                 rows.setdefault((sid, r.ts), r.value)
+                feeds[sid] = batch.feed
         times = [ts for _, ts in rows]
         self.partitions.ensure(conn, min(times), max(times))
         cur = conn.cursor()
@@ -217,8 +220,9 @@ class BatchWriter:
             if sid not in newest or ts > newest[sid][0]:
                 newest[sid] = (ts, value)
         cur.execute(
-            "INSERT INTO latest (series_id, ts, value) SELECT * FROM unnest(%s::int[], %s::timestamptz[], "
-            "%s::float8[]) ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value "
-            "WHERE excluded.ts > latest.ts",
-            (list(newest), [t for t, _ in newest.values()], [v for _, v in newest.values()]))
+            "INSERT INTO latest (series_id, ts, value, feed) SELECT * FROM unnest(%s::int[], %s::timestamptz[], "
+            "%s::float8[], %s::text[]) ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, "
+            "value = excluded.value, feed = excluded.feed WHERE excluded.ts > latest.ts",
+            (list(newest), [t for t, _ in newest.values()], [v for _, v in newest.values()],
+             [feeds[sid] for sid in newest]))
         return stored

@@ -7,13 +7,18 @@ else the embedded broker. Each run uses its own topic prefix and client id on th
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import secrets
 import shutil
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg
@@ -78,9 +83,8 @@ def test_config(tmp_path_factory, database_url: str, mqtt_url: str) -> Config:
         "mqtt": {"url": mqtt_url, "topic_prefix": f"ioctest{RUN_ID}", "client_id": f"ioc-test-{RUN_ID}",
                  "protocol": 5 if mqtt_url.endswith(":1883") else 311},
         "ingest": {"batch_max_delay": "50ms"},
-        "simulator": {"enabled": False},
         "http": {"port": free_port()},
-    })
+    }, feeds={"simulator": {"enabled": False}})
     return load_config(folder, environ={})
 
 
@@ -130,9 +134,8 @@ def simulated(tmp_path_factory, pg_server_url: str, mqtt_url: str) -> Iterator[R
         "database": {"url": fresh_database(pg_server_url, name)},
         "mqtt": {"url": mqtt_url, "topic_prefix": f"ioclive{RUN_ID}", "client_id": f"ioc-live-{RUN_ID}",
                  "protocol": 5 if mqtt_url.endswith(":1883") else 311},
-        "simulator": {"enabled": True, "backfill": "1h", "interval": "1s"},
         "http": {"port": free_port()},
-    })
+    }, feeds={"simulator": {"options": {"backfill": "1h", "interval": "1s"}}})
     rt = Runtime(load_config(folder, environ={})).start()
     yield rt
     rt.stop()
@@ -169,3 +172,55 @@ def browser() -> Iterator:
                                       args=BROWSER_ARGS)
         yield chromium
         chromium.close()
+
+
+class FakeApi(BaseHTTPRequestHandler):
+    """Serves `self.server.script`: a list of (status, body, headers) answered in turn (the last repeats)."""
+
+    def do_GET(self):  # noqa: N802 (the http.server API)
+        server = self.server
+        if self.path in server.routes:  # fixed answers by path, for feeds polled on a schedule
+            status, body, headers = server.routes[self.path]
+            server.requests.append(dict(self.headers))
+            return self._answer(status, body, headers)
+        server.requests.append(dict(self.headers))
+        status, body, headers = server.script[min(len(server.requests) - 1, len(server.script) - 1)]
+        if status == "sleep":
+            time.sleep(body)
+            status, body, headers = 200, b"[]", {}
+        if headers.get("ETag") and self.headers.get("If-None-Match") == headers["ETag"]:
+            status, body = 304, b""
+        self._answer(status, body, headers)
+
+    def _answer(self, status, body, headers):
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        with contextlib.suppress(BrokenPipeError):  # the client gave up (the timeout test)
+            self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def api() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeApi)
+    server.requests, server.script, server.routes = [], [], {}
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+
+
+
+def native_payload(rt: Runtime, n: int = 3) -> bytes:
+    """n valid native readings of one health entity, a minute apart, ending now."""
+    entity = next(e for e in rt.config.region.entities if rt.config.kinds[e.kind].domain == "health")
+    metric = rt.config.entity_metrics(entity.id)[0]
+    now = datetime.now(UTC).replace(microsecond=0)
+    low, high = rt.config.metrics[metric].valid_range
+    return json.dumps([{"entity": entity.id, "ts": (now - timedelta(minutes=i)).isoformat(),
+                        "values": {metric: (low + high) / 2}} for i in range(n)]).encode()

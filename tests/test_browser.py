@@ -55,3 +55,16 @@ def test_english_toggle(page, web_url):
     page.wait_for_selector(".domain-card")
     text = page.locator(".domain-card").first.inner_text()
     assert "Education" in text and "Giáo dục" not in text
+
+
+def test_feeds_page_shows_every_feed_with_its_state(page, web_url, simulated, output_dir):
+    page.goto(web_url + "/feeds")
+    page.wait_for_selector(".feeds-grid .ag-row")
+    page.wait_for_function("document.querySelector('.feeds-grid').innerText.includes('Tốt')", timeout=15_000)
+    text = page.locator(".feeds-grid").inner_text()
+    for spec in simulated.config.feeds:
+        assert spec.name in text
+    row = page.locator(".feeds-grid .ag-center-cols-container .ag-row[row-id='simulator']")
+    assert "Tốt" in row.inner_text()
+    assert "Nguồn dữ liệu" in page.locator("#nav-links").inner_text()
+    page.screenshot(path=str(output_dir / "feeds.png"), full_page=True)

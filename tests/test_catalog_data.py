@@ -25,7 +25,7 @@ def config():
 @pytest.fixture(scope="module")
 def two_tier(tmp_path_factory):
     folder: Path = tmp_path_factory.mktemp("two-tier")
-    for name in ("metrics.yaml", "region-two-tier.yaml"):
+    for name in ("metrics.yaml", "region-two-tier.yaml", "feeds.yaml"):
         shutil.copy(DEFAULT_CONFIG_DIR / name, folder / name)
     (folder / "ioc.yaml").write_text("region_file: region-two-tier.yaml\n", encoding="utf-8")
     return load_config(folder, environ={})
@@ -233,7 +233,7 @@ def test_rain_raises_rivers_hours_later(config):
     # Over a rainy season, each gauge's level peaks some hours after its catchment's heaviest rain.
     keep = [e for e in config.region.entities if e.id in ("wx-bgc", "gauge-plt")]
     small = Config(config.config_dir, config.settings, config.region.model_copy(update={"entities": keep}),
-                   config.catalog)
+                   config.catalog, config.feeds)
     sim = simulator(small, anomaly_rate=0.0)
     start = datetime(2025, 6, 1, tzinfo=UTC)
     rain: dict = defaultdict(float)

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from feeds.base import PARSERS
+from feeds import native
 from ioc.db import Partitions
 from ioc.ingest import Ingestor
-from ioc.mqtt import MqttIngest, Publisher
+from ioc.mqtt import MqttIngest, Publisher, Route
 from ioc.runtime import Runtime
 from ioc.writer import BatchWriter
 
@@ -142,8 +142,8 @@ def test_message_is_acknowledged_only_after_commit(clean_db, publisher):
     targets = pick(rt, "security", 3)
     session = rt.mqtt_settings.model_copy(update={"client_id": f"{rt.mqtt_settings.client_id}-ack"})
     stalled_writer = BatchWriter(rt.db, Partitions(rt.storage), rt.config.settings.ingest)  # not started
-    first = MqttIngest(rt.broker_address, session, Ingestor(rt.config, stalled_writer), PARSERS["native"],
-                       ["security"])
+    routes = [Route(f"{session.topic_prefix}/security/+", None, native.parse)]
+    first = MqttIngest(rt.broker_address, session, Ingestor(rt.config, stalled_writer), routes)
     first.start()
     assert first.connected.wait(10)
     now = datetime.now(UTC)
@@ -161,7 +161,7 @@ def test_message_is_acknowledged_only_after_commit(clean_db, publisher):
         conn.execute("TRUNCATE readings, latest")
     first.client.loop_stop()  # vanish without acknowledging, as a crashed process would
     first.client.socket().close()
-    second = MqttIngest(rt.broker_address, session, rt.ingestor, PARSERS["native"], ["security"])
+    second = MqttIngest(rt.broker_address, session, rt.ingestor, routes)
     second.start()
     try:
         assert wait_for_counts(rt, len(targets), 0) == (len(targets), 0)

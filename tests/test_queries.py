@@ -95,3 +95,22 @@ def test_sites_with_their_own_levels_are_judged_by_them(clean_db):
     assert rt.writer.flush()
     row = queries.overview(rt.db, rt.config, now + timedelta(seconds=2)).set_index("metric").loc["river_level"]
     assert row["status"] == "critical"
+
+
+def test_values_from_a_late_feed_are_stale(clean_db):
+    rt = clean_db
+    metric = headline(rt, "avg")
+    entity = entities_with(rt, metric.key)[0]
+    now = datetime.now(UTC)
+    rt.writer.submit(Batch([Reading(entity, metric.key, now, metric.valid_range[0])], feed="dept-api"))
+    assert rt.writer.flush()
+    with rt.db.connection() as conn:
+        conn.execute("INSERT INTO feed_health (feed, state, since, updated) VALUES ('dept-api', 'ok', now(), now())")
+    assert not queries.overview(rt.db, rt.config, now).set_index("metric").loc[metric.key, "stale"]
+    with rt.db.connection() as conn:
+        conn.execute("UPDATE feed_health SET state = 'late' WHERE feed = 'dept-api'")
+    try:
+        assert queries.overview(rt.db, rt.config, now).set_index("metric").loc[metric.key, "stale"]
+    finally:
+        with rt.db.connection() as conn:
+            conn.execute("DELETE FROM feed_health WHERE feed = 'dept-api'")

@@ -30,3 +30,6 @@ def test_every_metric_of_every_domain_arrives_within_its_cadence(simulated):
     with rt.db.connection() as conn:
         assert conn.execute("SELECT count(*) FROM dead_letters WHERE source LIKE %s",
                             (f"{rt.mqtt_settings.topic_prefix}/%/simulator",)).fetchone()[0] == 0
+        sources = {feed for (feed,) in conn.execute("SELECT DISTINCT feed FROM latest")}
+    assert sources == {"simulator"}
+    assert rt.health.feeds["simulator"].state == "ok"

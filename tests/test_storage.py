@@ -37,11 +37,11 @@ def test_migrations_on_empty_database_then_again(empty_pool, test_config):
             "schema_migrations"} <= tables
     with empty_pool.connection() as conn:
         applied = conn.execute("SELECT version, variant FROM schema_migrations ORDER BY 1").fetchall()
-    assert applied == [("001_catalog", "any"), ("002_readings", "plain")]
+    assert applied == [("001_catalog", "any"), ("002_readings", "plain"), ("003_feeds", "any")]
     assert migrate(empty_pool, StorageSettings()).path == "postgresql"
     assert schema_snapshot(empty_pool) == first
     with empty_pool.connection() as conn:
-        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 2
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 3
     sync_catalog(empty_pool, test_config)
     sync_catalog(empty_pool, test_config)
     with empty_pool.connection() as conn:
