@@ -63,14 +63,13 @@ def ingest_only(config) -> int:
 def serve(config, with_simulator: bool = True) -> int:
     from waitress import create_server
 
-    from ioc import health
     from ioc.runtime import Runtime
     from ioc.web import create_app
 
     runtime = Runtime(config, with_simulator=with_simulator).start()
     try:
         app = create_app(config, runtime)
-        health.register(app.server, runtime)
+        runtime.register_http(app.server)
         http = config.settings.http
         server = create_server(app.server, host=http.host, port=http.port, threads=http.threads)
         signal.signal(signal.SIGTERM, lambda *_: server.close())

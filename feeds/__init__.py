@@ -3,4 +3,4 @@
 Importing the package registers the built-in parsers.
 """
 
-from feeds import native, openmeteo  # noqa: F401
+from feeds import csv_table, json_mapping, native, ngsi_ld, openmeteo, senml  # noqa: F401

@@ -83,7 +83,7 @@ def build_parser(name: str, options: Mapping[str, Any] | None, context: ParserCo
         validated = spec.options.model_validate(dict(options or {}))
     except ValidationError as exc:
         first = exc.errors()[0]
-        reason = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        reason = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
         raise ParserOptionsError(".".join(str(p) for p in first["loc"]), reason) from None
     return spec.factory(validated, context)
 

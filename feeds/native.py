@@ -2,7 +2,7 @@
 
 Topic ``<prefix>/<domain>/<entity_id>``; payload one object or a JSON array of objects::
 
-    {"ts": "2026-11-27T08:00:00+07:00" | 1764205200, "values": {"<metric>": <number>, ...},
+    {"ts": "2026-11-27T08:00:00+07:00" | 1795741200, "values": {"<metric>": <number>, ...},
      "entity": "<optional override of the topic's entity>"}
 """
 
@@ -18,7 +18,7 @@ from feeds.base import Parsed, ParseError, ParserContext, ParserOptions, excerpt
 from ioc.models import Reading
 
 
-def _parse_ts(raw: Any) -> datetime:
+def parse_ts(raw: Any) -> datetime:
     if isinstance(raw, bool) or raw is None:
         raise ValueError(f"ts must be ISO 8601 with an offset or epoch seconds, got {raw!r}")
     if isinstance(raw, int | float):
@@ -52,7 +52,7 @@ def _parse_object(obj: Any, default_entity: str | None, out: Parsed) -> None:
         problem = "'values' must be a non-empty object of metric: number"
     else:
         try:
-            ts = _parse_ts(obj.get("ts"))
+            ts = parse_ts(obj.get("ts"))
         except ValueError as exc:
             problem = str(exc)
     if problem:

@@ -239,7 +239,7 @@ class FeedAuth(Strict):
 
 class FeedSpec(Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$", max_length=64)
-    transport: Literal["mqtt", "http_poll", "simulator"]
+    transport: Literal["mqtt", "http_poll", "http_push", "simulator"]
     parser: str = "native"
     domain: str | None = None
     topic: str | None = None  # mqtt, simulator: below mqtt.topic_prefix; "{domain}" expands to each domain
@@ -248,6 +248,7 @@ class FeedSpec(Strict):
     timeout: Duration = timedelta(seconds=10)
     retries: int = Field(2, ge=0, le=10)
     auth: FeedAuth | None = None
+    token_env: str | None = Field(None, pattern=r"^[A-Z_][A-Z0-9_]*$")  # http_push: the source's token
     stale_after: Duration
     enabled: bool = True
     options: dict[str, Any] = {}
@@ -258,6 +259,8 @@ class FeedSpec(Strict):
             raise ValueError(f"a feed with transport '{self.transport}' needs a topic")
         if self.transport == "http_poll" and not (self.url and self.interval):
             raise ValueError("a feed with transport 'http_poll' needs a url and an interval")
+        if self.transport == "http_push" and not self.token_env:
+            raise ValueError("a feed with transport 'http_push' needs token_env (the variable holding its token)")
         if self.url and not self.url.startswith(("http://", "https://")):
             raise ValueError("url must start with http:// or https://")
         return self
@@ -301,7 +304,7 @@ def _validate(model: type[BaseModel], data: Any, path: Path) -> Any:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        reason = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        reason = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
         raise ConfigError(path, _key_path(first["loc"]), reason) from None
 
 

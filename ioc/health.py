@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, jsonify
 
-from ioc.runtime import Runtime
+if TYPE_CHECKING:
+    from ioc.runtime import Runtime
 
 
 def health(runtime: Runtime) -> tuple[dict[str, Any], bool]:
@@ -27,6 +28,9 @@ def health(runtime: Runtime) -> tuple[dict[str, Any], bool]:
         "seconds_since_commit": None if stats.last_commit is None else round(time.time() - stats.last_commit, 1),
     }
     checks["storage"] = {"ok": True, "path": runtime.storage.path}
+    feeds = runtime.health.snapshot()
+    checks["feeds"] = {"ok": not any(f["state"] == "failing" for f in feeds),
+                       "states": {f["feed"]: f["state"] for f in feeds}}
     ok = all(c["ok"] for c in checks.values())
     return {"status": "ok" if ok else "degraded", "checks": checks}, ok
 

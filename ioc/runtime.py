@@ -13,16 +13,19 @@ from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from flask import Flask
 from psycopg_pool import ConnectionPool
 
 from feeds.base import Parser, expand_topic, feed_parsers
 from feeds.http_poll import HttpPoller
+from ioc import health
 from ioc.config import Config
 from ioc.db import Partitions, Storage, migrate, open_pool, sync_catalog
 from ioc.embedded import EmbeddedBroker, start_postgres, stop_postgres
 from ioc.feed_health import FeedHealth
 from ioc.ingest import Ingestor
 from ioc.mqtt import BrokerAddress, MqttIngest, Route
+from ioc.push import PushEndpoint
 from ioc.writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,7 @@ class Runtime:
         self.health = FeedHealth(config.feeds)
         self.broker_address: BrokerAddress | None = None
         self.scheduler: BackgroundScheduler | None = None
+        self.push: PushEndpoint | None = None
         self.started = datetime.now(UTC)
         self._broker: EmbeddedBroker | None = None
         self._stops: list[Callable[[], None]] = []
@@ -49,6 +53,8 @@ class Runtime:
         try:
             parsers = feed_parsers(self.config)  # a bad feed stops start-up before anything connects
             self._start_storage()
+            self.push = PushEndpoint(self.config.feeds, parsers, self.ingestor,
+                                     self.config.settings.ingest.max_payload_bytes)
             self._start_mqtt(parsers)
             self._start_polling(parsers)
             if self.with_simulator:
@@ -58,6 +64,11 @@ class Runtime:
             raise
         log.info("IOC runtime started (storage: %s, broker: %s)", self.storage.path, self.broker_address)
         return self
+
+    def register_http(self, server: Flask) -> None:
+        """The runtime's HTTP routes on the web server: /healthz and the push endpoint."""
+        health.register(server, self)
+        self.push.register(server)
 
     def _start_storage(self) -> None:
         settings = self.config.settings

@@ -147,11 +147,10 @@ def web_url(simulated: Runtime) -> Iterator[str]:
     """The product's web server (the same app and WSGI server as app.py) on a free port."""
     from waitress import create_server
 
-    from ioc import health
     from ioc.web import create_app
 
     app = create_app(simulated.config, simulated)
-    health.register(app.server, simulated)
+    simulated.register_http(app.server)
     server = create_server(app.server, host="127.0.0.1", port=simulated.config.settings.http.port, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
