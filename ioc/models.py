@@ -24,3 +24,12 @@ class DeadLetter:
     reason: str
     payload: str  # an excerpt, never the whole of an oversized payload
     received: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ManualEntry:
+    """A figure entered by a person; a later entry for the same (entity, metric, ts) corrects it."""
+
+    reading: Reading
+    entered_by: str
+    note: str = ""

@@ -128,3 +128,10 @@ def metric_series(db: ConnectionPool, metric: str, start: datetime, end: datetim
     df["bucket"] = pd.to_datetime(df["bucket"], utc=True)
     df["value"] = df["value"].astype(np.float64)
     return df
+
+
+def manual_entries(db: ConnectionPool, limit: int = 50) -> pd.DataFrame:
+    """The latest manual entries and corrections, newest first, with the value each replaced."""
+    with db.connection() as conn:
+        return frame(conn, "SELECT id, entered_at, entered_by, entity, metric, ts, value, previous_value, note "
+                           "FROM manual_entries ORDER BY id DESC LIMIT %s", (limit,))

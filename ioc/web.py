@@ -76,6 +76,13 @@ def current_context() -> tuple[Config, Any]:
     return flask.current_app.config[CONFIG_KEY], runtime.db if runtime is not None else None
 
 
+def current_runtime() -> Runtime | None:
+    """The runtime behind the app serving this request (None for an app made without one)."""
+    import flask
+
+    return flask.current_app.config[RUNTIME_KEY]
+
+
 def resolve_lang(query_lang: str | None, stored_lang: str | None, config: Config | None = None) -> str:
     """The URL's ?lang= wins, then the stored choice, then the configured default."""
     default = config.settings.ui.language if config is not None else DEFAULT_LANG

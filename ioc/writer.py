@@ -22,7 +22,7 @@ from psycopg_pool import ConnectionPool
 
 from ioc.config import IngestSettings
 from ioc.db import Partitions
-from ioc.models import DeadLetter, Reading
+from ioc.models import DeadLetter, ManualEntry, Reading
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class Batch:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     on_commit: Callable[[], None] | None = None
     feed: str | None = None
+    manual: list[ManualEntry] = field(default_factory=list)  # written with replace semantics and an audit row
     received: float = field(default_factory=time.monotonic)
 
 
@@ -155,6 +156,7 @@ class BatchWriter:
         readings: list[Reading] = []
         for batch in batches:
             readings.extend(batch.readings)
+            readings.extend(e.reading for e in batch.manual)
             if batch.on_commit:
                 try:
                     batch.on_commit()
@@ -173,6 +175,8 @@ class BatchWriter:
         dead = [d for b in batches for d in b.dead_letters]
         with self.pool.connection() as conn, conn.transaction():
             stored = self._write_readings(conn, batches) if received else 0
+            for entry in (e for b in batches for e in b.manual):
+                self._write_manual(conn, entry)
             if dead:
                 with conn.cursor().copy("COPY dead_letters (received, source, reason, payload) "
                                         "FROM STDIN") as copy:
@@ -184,6 +188,20 @@ class BatchWriter:
         self.stats.readings_duplicate += received - stored
         self.stats.dead_letters += len(dead)
         self.stats.last_commit = time.time()
+
+    def _write_manual(self, conn: psycopg.Connection, entry: ManualEntry) -> None:
+        r = entry.reading
+        sid = self._series.ids.get((r.entity, r.metric)) or self._series.create(conn, (r.entity, r.metric))
+        self.partitions.ensure(conn, r.ts, r.ts)
+        conn.execute(
+            "INSERT INTO manual_entries (entered_by, entity, metric, ts, value, previous_value, note) "
+            "VALUES (%s, %s, %s, %s, %s, (SELECT value FROM readings WHERE series_id = %s AND ts = %s), %s)",
+            (entry.entered_by, r.entity, r.metric, r.ts, r.value, sid, r.ts, entry.note))
+        conn.execute("INSERT INTO readings (series_id, ts, value) VALUES (%s, %s, %s) "
+                     "ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value", (sid, r.ts, r.value))
+        conn.execute("INSERT INTO latest (series_id, ts, value, feed) VALUES (%s, %s, %s, 'manual') "
+                     "ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value, "
+                     "feed = excluded.feed WHERE excluded.ts >= latest.ts", (sid, r.ts, r.value))
 
     def _write_readings(self, conn: psycopg.Connection, batches: list[Batch]) -> int:
         ids = self._series.ids

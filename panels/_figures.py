@@ -62,12 +62,14 @@ def series_figure(
     start: datetime | None = None,
     end: datetime | None = None,
     height: int = CHART_HEIGHT,
+    stale: bool = False,
 ) -> go.Figure:
     """A line of `df` (columns bucket: UTC Timestamp, value: float) in local time.
 
     Warning and critical thresholds are horizontal dashed lines; an empty or all-NaN frame gives
     a figure with a "no data" note instead of an error. `start`/`end` (UTC) fix the x range, so a
-    feed that stopped shows as a gap at the right edge rather than a line that looks current.
+    feed that stopped shows as a gap at the right edge rather than a line that looks current;
+    `stale` (old data, or a late feed) also writes "stale" in the corner.
     """
     lang = normalize_lang(lang)
     fig = go.Figure()
@@ -86,11 +88,16 @@ def series_figure(
                 line={"color": LINE_COLOR, "width": 2},
                 marker={"size": 5},
                 name=metric.label.get(lang),
-                hovertemplate="%{x|%H:%M %d/%m}<br>%{y}" + (f" {metric.unit}" if metric.unit else "")
+                hovertemplate="%{x|%H:%M %d/%m}<br>%{y}" + (f" {metric.unit_text(lang)}" if metric.unit else "")
                 + "<extra></extra>",
                 connectgaps=False,
             )
         )
+        if stale:
+            fig.add_annotation(text=t("tile.stale", lang), name="stale", xref="paper", yref="paper", x=1, y=1,
+                               xanchor="right", yanchor="top", showarrow=False,
+                               font={"size": 13, "color": STATUS_COLORS["warning"]},
+                               bgcolor="rgba(255,255,255,0.85)")
     else:
         fig.add_annotation(
             text=t("chart.nodata", lang),

@@ -66,7 +66,7 @@ def _overview_rows(config: Config, db, now: datetime) -> tuple[dict[str, pd.Seri
     return {row["metric"]: row for _, row in frame.iterrows()}, False
 
 
-def _chart(config: Config, db, metric: Metric, lang: str, now: datetime):
+def _chart(config: Config, db, metric: Metric, lang: str, now: datetime, rows: dict[str, pd.Series]):
     ui = config.settings.ui
     bucket = pick_bucket(ui.chart_window, metric.cadence)
     epoch = datetime(2000, 1, 1, tzinfo=UTC)  # same origin as the query's date_bin
@@ -79,7 +79,9 @@ def _chart(config: Config, db, metric: Metric, lang: str, now: datetime):
             _note_failure(f"series {metric.key}", None)
         except Exception as exc:
             _note_failure(f"series {metric.key}", exc)
-    return series_figure(df, metric, lang, ui.timezone, start=start, end=now)
+    row = rows.get(metric.key)
+    stale = row is not None and bool(row["stale"])
+    return series_figure(df, metric, lang, ui.timezone, start=start, end=now, stale=stale)
 
 
 def _chart_note(config: Config, lang: str) -> str:
@@ -108,7 +110,7 @@ def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> htm
     cards = []
     for domain in config.catalog.domains:
         metrics = headline_metrics(config, domain.key)
-        figure = _chart(config, db, metrics[0], lang, now) if metrics else None
+        figure = _chart(config, db, metrics[0], lang, now, rows) if metrics else None
         cards.append(domain_card(domain, metrics, rows, lang, figure=figure, chart_note=note))
     refresh_ms = _refresh_ms(config)
     return html.Div(
@@ -175,10 +177,11 @@ def refresh_charts(_n, lang):
     config, db = current_context()
     lang = normalize_lang(lang, config.settings.ui.language)
     now = datetime.now(UTC)
+    rows, _ = _overview_rows(config, db, now)
     figures = []
     for spec in ctx.outputs_list:
         metrics = headline_metrics(config, spec["id"]["domain"])
-        figures.append(_chart(config, db, metrics[0], lang, now) if metrics else dash.no_update)
+        figures.append(_chart(config, db, metrics[0], lang, now, rows) if metrics else dash.no_update)
     return figures
 
 

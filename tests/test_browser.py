@@ -68,3 +68,29 @@ def test_feeds_page_shows_every_feed_with_its_state(page, web_url, simulated, ou
     assert "Tốt" in row.inner_text()
     assert "Nguồn dữ liệu" in page.locator("#nav-links").inner_text()
     page.screenshot(path=str(output_dir / "feeds.png"), full_page=True)
+
+
+def test_manual_entry_from_the_form(page, web_url, simulated, output_dir):
+    config = simulated.config
+    office = next(e for e in config.region.entities if e.kind == "education_office")
+    metric = config.metrics[config.entity_metrics(office.id)[0]]
+    page.goto(web_url + "/manual")
+    page.wait_for_selector("#manual-domain")
+    page.click("#manual-entity")
+    page.get_by_role("option", name=office.name.vi, exact=True).click()  # waits for the options to load
+    page.wait_for_function("document.querySelector('#manual-entity').innerText.length > 0")
+    page.click("#manual-metric")
+    page.get_by_role("option", name=f"{metric.label.vi} ({metric.unit_text('vi')})", exact=True).click()
+    page.fill("#manual-time", "2026-11-27T07:30")
+    page.fill("#manual-value", str(metric.valid_range[0] + 1))
+    page.fill("#manual-who", "Nguyễn Thị Hoa")
+    page.fill("#manual-note", "báo qua điện thoại")
+    page.click("#manual-submit")
+    page.wait_for_selector("#manual-result .alert-success", timeout=15_000)
+    page.wait_for_function("document.querySelector('#manual-grid').innerText.includes('Nguyễn Thị Hoa')")
+    page.screenshot(path=str(output_dir / "manual.png"), full_page=True)
+    with simulated.db.connection() as conn:
+        row = conn.execute("SELECT entity, metric, ts, entered_by FROM manual_entries "
+                           "ORDER BY id DESC LIMIT 1").fetchone()
+    assert row[:2] == (office.id, metric.key) and row[3] == "Nguyễn Thị Hoa"
+    assert row[2].isoformat() == "2026-11-27T00:30:00+00:00"  # 07:30 in Asia/Ho_Chi_Minh

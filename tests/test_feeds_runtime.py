@@ -59,8 +59,8 @@ def test_http_feeds_run_on_schedule_and_report_health(feeds_runtime):
     rt = feeds_runtime
     states = wait_until(lambda: (h := health_rows(rt)).get("dept-health") == "ok"
                         and h.get("dept-broken") == "failing" and h)
-    expected = {spec.name: "disabled" for spec in rt.config.feeds if not spec.enabled}
-    expected.update({"dept-health": "ok", "dept-broken": "failing", "mqtt-native": "waiting"})
+    expected = {spec.name: "waiting" if spec.enabled else "disabled" for spec in rt.config.feeds}
+    expected.update({"dept-health": "ok", "dept-broken": "failing"})
     assert states == expected
     with rt.db.connection() as conn:
         assert conn.execute("SELECT count(*), min(feed), max(feed) FROM latest").fetchone() == (1, "dept-health",

@@ -261,3 +261,18 @@ def test_app_serves_shell_and_overview_without_services():
         assert f'"data-domain":"{domain.key}"' in body.replace(" ", "")
         assert domain.name.en in body  # ?lang=en wins over the stored "vi"
     assert "metric-tile" in body
+
+
+def test_stale_series_says_so():
+    import pandas as pd
+
+    from ioc.config import load_config
+    from panels._figures import series_figure
+    from tests.conftest import ROOT
+
+    metric = load_config(ROOT / "config", environ={}).metrics["bed_occupancy"]
+    df = pd.DataFrame({"bucket": pd.to_datetime(["2026-11-27T00:00Z", "2026-11-27T00:05Z"], utc=True),
+                       "value": [80.0, 81.0]})
+    names = [a.name for a in series_figure(df, metric, "vi", stale=True).layout.annotations]
+    assert "stale" in names
+    assert "stale" not in [a.name for a in series_figure(df, metric, "vi").layout.annotations]

@@ -167,3 +167,16 @@ def test_message_is_acknowledged_only_after_commit(clean_db, publisher):
         assert wait_for_counts(rt, len(targets), 0) == (len(targets), 0)
     finally:
         second.stop()
+
+
+def test_senml_pack_over_mqtt(clean_db, publisher):
+    rt = clean_db
+    (entity, metric, value), = pick(rt, "agriculture")
+    base = int(datetime.now(UTC).timestamp()) - 120
+    pack = [{"bn": f"{entity}:", "bt": base, "n": metric, "v": value},
+            {"n": metric, "t": 60, "v": value},
+            {"n": "no_such_metric", "t": 60, "v": 1}]
+    publisher.publish(f"{rt.mqtt_settings.topic_prefix}/senml/gateway-7", json.dumps(pack).encode())
+    assert wait_for_counts(rt, 2, 1) == (2, 1)
+    with rt.db.connection() as conn:
+        assert conn.execute("SELECT DISTINCT feed FROM latest").fetchone()[0] == "mqtt-senml"
