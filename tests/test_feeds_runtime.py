@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 
 from ioc.config import ConfigError, copy_config, load_config
 from ioc.runtime import Runtime
-from tests.conftest import RUN_ID, drop_database, fresh_database, native_payload
+from tests.conftest import ROOT, RUN_ID, drop_database, fresh_database, native_payload
 
 
 def add_feeds(folder, *feeds):
@@ -82,3 +84,46 @@ def test_bad_parser_options_stop_start_up(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(folder, environ={})
     assert err.value.key == f"feeds.{shipped + 1}" and "http://" in err.value.reason
+
+
+def test_json_and_csv_sources_are_one_yaml_entry_each(tmp_path, pg_server_url, mqtt_url, api, runtime,
+                                                       monkeypatch):
+    """The README's two department examples, pointed at a local server, land in PostgreSQL."""
+    examples = yaml.safe_load((ROOT / "docs" / "examples" / "feeds-department.yaml").read_text(encoding="utf-8"))
+    base = f"http://127.0.0.1:{api.server_port}"
+    examples[0]["url"], examples[1]["url"] = f"{base}/beds", f"{base}/lychee.csv"
+    for entry in examples:
+        entry["interval"] = "1s"
+    today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%d/%m/%Y")
+    csv = ("\ufeffHuyện;Ngày báo cáo;Sản lượng thu hoạch (tấn);Giá tại vườn (đồng/kg)\n"
+           f"Lục Ngạn;{today};1.520,5;32.000\nTân Yên;{today};410;28.500\n").encode()
+    # The recorded answer, moved to a day inside the retention window whatever the date of the run.
+    yesterday = (datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")) - timedelta(days=1)).strftime("%Y-%m-%d")
+    beds = (ROOT / "tests" / "fixtures" / "dept_health_beds.json").read_bytes().replace(b"2026-11-27",
+                                                                                        yesterday.encode())
+    api.routes = {"/beds": (200, beds, {"Content-Type": "application/json"}),
+                  "/lychee.csv": (200, csv, {"Content-Type": "text/csv"})}
+    monkeypatch.setenv("IOC_TOKEN_SO_Y_TE", "so-y-te-secret")
+    name = f"ioc_test_{RUN_ID}_dept"
+    folder = copy_config(tmp_path / "config", {
+        "database": {"url": fresh_database(pg_server_url, name)},
+        "mqtt": {"url": mqtt_url, "topic_prefix": f"iocdept{RUN_ID}", "client_id": f"ioc-dept-{RUN_ID}",
+                 "protocol": runtime.mqtt_settings.protocol},
+    }, feeds={"simulator": {"enabled": False}})
+    add_feeds(folder, *examples)
+    rt = Runtime(load_config(folder, environ={})).start()
+    try:
+        def stored():
+            with rt.db.connection() as conn:
+                return conn.execute("SELECT s.entity, s.metric, r.value, l.feed FROM readings r "
+                                    "JOIN series s ON s.id = r.series_id JOIN latest l ON l.series_id = s.id "
+                                    "ORDER BY 1, 2").fetchall()
+        rows = wait_until(lambda: len(r := stored()) >= 6 and r)
+        assert ("agri-lng", "lychee_harvest", 1520.5, "dept-agri-lychee") in rows
+        assert ("agri-tye", "lychee_price", 28500.0, "dept-agri-lychee") in rows
+        assert ("hosp-bgc-01", "bed_occupancy", pytest.approx(93.4), "dept-health-beds") in rows
+        assert any(r.get("Authorization") == "Bearer so-y-te-secret" for r in api.requests)
+        assert rt.health.feeds["dept-health-beds"].state == "ok"
+    finally:
+        rt.stop()
+        drop_database(pg_server_url, name)
