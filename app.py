@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the ingest pipeline only (no web server, no simulator)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for chatty in ("transitions", "amqtt", "waitress.queue"):  # per-connection chatter of the embedded broker
+    # Per-connection chatter of the embedded broker and per-run lines of the scheduler.
+    for chatty in ("transitions", "amqtt", "waitress.queue", "apscheduler.executors", "apscheduler.scheduler"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         config = load_config(args.config_dir)
@@ -60,6 +61,10 @@ def ingest_only(config) -> int:
     return 0
 
 
+def _interrupt(*_args) -> None:
+    raise KeyboardInterrupt
+
+
 def serve(config, with_simulator: bool = True) -> int:
     from waitress import create_server
 
@@ -72,7 +77,7 @@ def serve(config, with_simulator: bool = True) -> int:
         runtime.register_http(app.server)
         http = config.settings.http
         server = create_server(app.server, host=http.host, port=http.port, threads=http.threads)
-        signal.signal(signal.SIGTERM, lambda *_: server.close())
+        signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop is handled like Ctrl-C
         print(f"IOC is running at http://{http.host}:{http.port}  (Ctrl-C to stop)", flush=True)
         try:
             server.run()
