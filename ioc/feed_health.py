@@ -54,6 +54,8 @@ class FeedHealth:
             status = self.feeds[feed]
             status.last_success = now
             status.recent.append((now, readings, dead_letters))
+            if status.state == "ok":
+                return  # the hot path: a healthy feed stays healthy, nothing to re-evaluate
         self.evaluate(now, only=feed)
 
     def failure(self, feed: str, reason: str, dead_letters: int = 0) -> None:

@@ -78,6 +78,9 @@ def connect_properties(settings: MqttSettings) -> Properties | None:
     return props
 
 
+ROUTE_CACHE = 100_000
+
+
 @dataclass(frozen=True)
 class Route:
     """Messages on `topic` (an MQTT filter) belong to `feed` and are read by `parser`."""
@@ -103,6 +106,7 @@ class MqttIngest:
         self.ingestor = ingestor
         self.routes = sorted(routes, key=lambda r: r.specificity)
         self.topics = list(dict.fromkeys(r.topic for r in self.routes))
+        self._routed: dict[str, Route | None] = {}  # topic → route, bounded: topics are sites, not messages
         self.connected = threading.Event()
         self.messages = 0
         self.client = make_client(address, settings, client_id=settings.client_id, manual_ack=True)
@@ -135,7 +139,12 @@ class MqttIngest:
         self.connected.clear()
 
     def route(self, topic: str) -> Route | None:
-        return next((r for r in self.routes if mqtt.topic_matches_sub(r.topic, topic)), None)
+        if topic in self._routed:
+            return self._routed[topic]
+        found = next((r for r in self.routes if mqtt.topic_matches_sub(r.topic, topic)), None)
+        if len(self._routed) < ROUTE_CACHE:
+            self._routed[topic] = found
+        return found
 
     def _on_message(self, client: mqtt.Client, userdata, message: mqtt.MQTTMessage) -> None:
         self.messages += 1
