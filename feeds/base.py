@@ -6,6 +6,7 @@ entity, metric and value make sense is checked once, for every feed alike, by io
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -86,6 +87,29 @@ def build_parser(name: str, options: Mapping[str, Any] | None, context: ParserCo
         reason = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
         raise ParserOptionsError(".".join(str(p) for p in first["loc"]), reason) from None
     return spec.factory(validated, context)
+
+
+def load_json(payload: bytes, out: Parsed) -> tuple[bool, Any]:
+    """(True, document) or (False, None) with the reason appended to out.errors; a BOM is accepted."""
+    try:
+        return True, json.loads(payload.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        out.errors.append(ParseError(f"invalid UTF-8 at byte {exc.start}", excerpt(payload)))
+    except RecursionError:
+        out.errors.append(ParseError("JSON nested too deeply", excerpt(payload)))
+    except ValueError as exc:  # JSONDecodeError, and integers longer than Python's digit limit
+        out.errors.append(ParseError(f"invalid JSON: {exc}", excerpt(payload)))
+    return False, None
+
+
+def as_number(value: Any) -> float | None:
+    """A JSON number as float; None for booleans, non-numbers and integers too large for a float."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def excerpt(data: bytes | str, limit: int = 512) -> str:

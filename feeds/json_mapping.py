@@ -35,7 +35,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from feeds.base import Parsed, ParseError, ParserContext, ParserOptions, ParserOptionsError, excerpt, register_parser
+from feeds.base import (
+    Parsed,
+    ParseError,
+    ParserContext,
+    ParserOptions,
+    ParserOptionsError,
+    excerpt,
+    load_json,
+    register_parser,
+)
 from feeds.native import parse_ts
 from ioc.models import Reading
 
@@ -137,19 +146,6 @@ def get_path(document: Any, path: str) -> Any:
 
 def is_missing(value: Any) -> bool:
     return value is _MISSING
-
-
-def load_json(payload: bytes, out: Parsed) -> tuple[bool, Any]:
-    """(True, document) or (False, None) with the reason appended to out.errors."""
-    try:
-        return True, json.loads(payload.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        out.errors.append(ParseError(f"invalid UTF-8 at byte {exc.start}", excerpt(payload)))
-    except RecursionError:
-        out.errors.append(ParseError("JSON nested too deeply", excerpt(payload)))
-    except ValueError as exc:  # JSONDecodeError, and integers longer than Python's digit limit
-        out.errors.append(ParseError(f"invalid JSON: {exc}", excerpt(payload)))
-    return False, None
 
 
 def json_excerpt(value: Any, limit: int = 512) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from feeds.base import Parsed, ParseError, ParserContext, ParserOptions, excerpt, register_parser
+from feeds.base import Parsed, ParseError, ParserContext, ParserOptions, excerpt, load_json, register_parser
 from ioc.models import Reading
 
 
@@ -76,14 +76,8 @@ def parse(topic: str, payload: bytes) -> Parsed:
     levels = topic.split("/")
     out = Parsed(domain=levels[1] if len(levels) == 3 else None)
     default_entity = levels[2] if len(levels) == 3 and levels[2] else None
-    try:
-        document = json.loads(payload.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        out.errors.append(ParseError(f"invalid UTF-8 at byte {exc.start}", excerpt(payload)))
-        return out
-    except (json.JSONDecodeError, RecursionError) as exc:
-        reason = "JSON nested too deeply" if isinstance(exc, RecursionError) else f"invalid JSON: {exc}"
-        out.errors.append(ParseError(reason, excerpt(payload)))
+    ok, document = load_json(payload, out)
+    if not ok:
         return out
     for obj in document if isinstance(document, list) else [document]:
         _parse_object(obj, default_entity, out)

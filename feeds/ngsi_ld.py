@@ -34,13 +34,21 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from feeds.base import Parsed, ParseError, ParserContext, ParserOptions, excerpt, register_parser
+from feeds.base import (
+    Parsed,
+    ParseError,
+    ParserContext,
+    ParserOptions,
+    as_number,
+    excerpt,
+    load_json,
+    register_parser,
+)
 from feeds.json_mapping import (
     Defaults,
     Scaling,
     check_catalog,
     json_excerpt,
-    load_json,
     parse_time,
     scaled,
     type_name,
@@ -95,15 +103,6 @@ class NgsiLdOptions(ParserOptions):
 def short_name(name: str) -> str:
     """The local name of an expanded or compact IRI ('https://…/dataModel.Environment/pm25' -> 'pm25')."""
     return re.split(r"[/#:]", name)[-1]
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        return float(value)
-    except OverflowError:
-        return None
 
 
 def _literal(value: Any) -> Any:
@@ -235,7 +234,7 @@ class NgsiLdParser:
             raw, unit_code, observed_at = _literal(prop["value"]), prop.get("unitCode"), prop.get("observedAt")
         else:
             raw = prop
-        value = _number(raw)
+        value = as_number(raw)
         if value is None:
             raise ValueError(f"value is not a number ({type_name(raw)})")
         expected = self.unit_codes.get(metric)

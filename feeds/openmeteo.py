@@ -25,7 +25,6 @@ Example requests (coordinates = the entities' lat/lon from region.yaml, in the o
 
 from __future__ import annotations
 
-import json
 import math
 import reprlib
 from collections.abc import Callable, Iterable
@@ -37,7 +36,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field
 
 from feeds import vn_aqi
-from feeds.base import Parsed, ParseError, ParserContext, ParserOptions, ParserOptionsError, excerpt, register_parser
+from feeds.base import (
+    Parsed,
+    ParseError,
+    ParserContext,
+    ParserOptions,
+    ParserOptionsError,
+    as_number,
+    excerpt,
+    load_json,
+    register_parser,
+)
 from ioc.models import Reading
 
 HOUR = timedelta(hours=1)
@@ -139,18 +148,6 @@ def _resolve(defaults: Iterable[str], overrides: dict[str, str | None], kind: st
 
 # ------------------------------------------------------------------------------------------ document structure
 
-def _decode(payload: bytes, out: Parsed) -> tuple[bool, Any]:
-    try:
-        return True, json.loads(payload.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        out.errors.append(ParseError(f"invalid UTF-8 at byte {exc.start}", excerpt(payload)))
-    except RecursionError:
-        out.errors.append(ParseError("JSON nested too deeply", excerpt(payload)))
-    except ValueError as exc:  # json.JSONDecodeError, and int strings beyond Python's digit limit
-        out.errors.append(ParseError(f"invalid JSON (truncated or malformed): {exc}", excerpt(payload)))
-    return False, None
-
-
 def _locations(document: Any, entities: list[str], payload: bytes, out: Parsed) -> list[tuple[str, Any]]:
     """(entity, location object) pairs; a wrong shape or count of locations is one error for the payload."""
     if isinstance(document, dict) and document.get("error") is True:
@@ -180,14 +177,9 @@ def _describe(entity: str, location: dict) -> str:
     return excerpt(f"location of '{entity}': keys [{keys}]")
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError
-    try:
-        number = float(value)
-    except OverflowError:
-        raise TypeError from None
-    if not math.isfinite(number):
+def _number(value: Any) -> float:
+    number = as_number(value)
+    if number is None or not math.isfinite(number):
         raise TypeError
     return number
 
@@ -328,7 +320,7 @@ def _parser(decode_location: Callable[[str, dict, datetime, Parsed], None], enti
             clock: Callable[[], datetime]):
     def parse(source: str, payload: bytes) -> Parsed:
         out = Parsed()
-        ok, document = _decode(payload, out)
+        ok, document = load_json(payload, out)
         if not ok:
             return out
         now = clock()

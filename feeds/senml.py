@@ -34,8 +34,8 @@ from typing import Any
 
 from pydantic import Field
 
-from feeds.base import Parsed, ParseError, ParserContext, ParserOptions, excerpt, register_parser
-from feeds.json_mapping import check_catalog, json_excerpt, load_json, show, type_name
+from feeds.base import Parsed, ParseError, ParserContext, ParserOptions, as_number, excerpt, load_json, register_parser
+from feeds.json_mapping import check_catalog, json_excerpt, show, type_name
 from feeds.native import parse_ts
 from ioc.models import Reading
 
@@ -62,15 +62,6 @@ class SenmlOptions(ParserOptions):
 
 class _StopPack(Exception):
     """A base field is unusable: every later record depends on it."""
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        return float(value)
-    except OverflowError:
-        return None
 
 
 class SenmlParser:
@@ -117,7 +108,7 @@ class SenmlParser:
             base["bn"] = record["bn"]
         for key, label in (("bt", "base time"), ("bv", "base value")):
             if key in record:
-                number = _number(record[key])
+                number = as_number(record[key])
                 if number is None or not math.isfinite(number):
                     raise _StopPack(f"{label} {key} must be a finite number, got {show(record[key])}")
                 base[key] = number
@@ -152,7 +143,7 @@ class SenmlParser:
             elif not all(k in BASE_FIELDS for k in record) or not record:
                 fail("no value (v)")
             return  # a record of base fields only sets the base for the records after it
-        value = _number(record["v"])
+        value = as_number(record["v"])
         if value is None:
             fail(f"value v must be a number, got {type_name(record['v'])}")
             return
@@ -166,7 +157,7 @@ class SenmlParser:
             fail(f"unit u must be a string, got {type_name(unit)}")
             return
         t = record.get("t", 0.0)
-        offset = _number(t)
+        offset = as_number(t)
         if offset is None:
             fail(f"time t must be a number, got {type_name(t)}")
             return
