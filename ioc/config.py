@@ -284,7 +284,7 @@ def _key_path(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def _read_yaml(path: Path) -> Any:
+def read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -299,7 +299,7 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigError(path, "", f"invalid YAML: {where}{getattr(exc, 'problem', exc)}") from None
 
 
-def _validate(model: type[BaseModel], data: Any, path: Path) -> Any:
+def validate_file(model: type[BaseModel], data: Any, path: Path) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -407,17 +407,17 @@ def load_config(config_dir: Path | str | None = None, environ: dict[str, str] | 
     environ = dict(os.environ) if environ is None else environ
     config_dir = Path(config_dir or environ.get("IOC_CONFIG_DIR") or DEFAULT_CONFIG_DIR).resolve()
     settings_path = config_dir / "ioc.yaml"
-    raw = _read_yaml(settings_path)
+    raw = read_yaml(settings_path)
     if not isinstance(raw, dict):
         raise ConfigError(settings_path, "", "top level must be a mapping")
-    settings: Settings = _validate(Settings, _apply_env(raw, environ), settings_path)
+    settings: Settings = validate_file(Settings, _apply_env(raw, environ), settings_path)
     region_path = config_dir / settings.region_file
-    region: Region = _validate(Region, _read_yaml(region_path), region_path)
+    region: Region = validate_file(Region, read_yaml(region_path), region_path)
     metrics_path = config_dir / "metrics.yaml"
-    catalog: Catalog = _validate(Catalog, _read_yaml(metrics_path), metrics_path)
+    catalog: Catalog = validate_file(Catalog, read_yaml(metrics_path), metrics_path)
     _check_references(catalog, region, metrics_path, region_path)
     feeds_path = config_dir / "feeds.yaml"
-    feeds: FeedsFile = _validate(FeedsFile, _read_yaml(feeds_path), feeds_path)
+    feeds: FeedsFile = validate_file(FeedsFile, read_yaml(feeds_path), feeds_path)
     names: set[str] = set()
     for i, feed in enumerate(feeds.feeds):
         if feed.name in names:

@@ -19,6 +19,8 @@ from psycopg_pool import ConnectionPool
 from feeds.base import Parser, expand_topic, feed_parsers
 from feeds.http_poll import HttpPoller
 from ioc import health
+from ioc.alerts.rules import Rule, load_rules
+from ioc.alerts.service import AlertService
 from ioc.config import Config
 from ioc.db import Partitions, Storage, migrate, open_pool, sync_catalog
 from ioc.embedded import EmbeddedBroker, start_postgres, stop_postgres
@@ -45,17 +47,20 @@ class Runtime:
         self.broker_address: BrokerAddress | None = None
         self.scheduler: BackgroundScheduler | None = None
         self.push: PushEndpoint | None = None
+        self.alerts: AlertService | None = None
         self.started = datetime.now(UTC)
         self._broker: EmbeddedBroker | None = None
         self._stops: list[Callable[[], None]] = []
 
     def start(self) -> Runtime:
         try:
-            parsers = feed_parsers(self.config)  # a bad feed stops start-up before anything connects
+            parsers = feed_parsers(self.config)  # bad feeds or rules stop start-up before anything connects
+            rules, notify_settings = load_rules(self.config)
             self._start_storage()
             self.push = PushEndpoint(self.config.feeds, parsers, self.ingestor,
                                      self.config.settings.ingest.max_payload_bytes)
             self._start_mqtt(parsers)
+            self._start_alerts(rules, notify_settings)
             self._start_polling(parsers)
             if self.with_simulator:
                 self._start_simulators()
@@ -76,6 +81,7 @@ class Runtime:
         if url is None:
             url = start_postgres(self._pg_dir())
             self._stops.append(lambda: stop_postgres(self._pg_dir()))
+        self.database_url = url
         self.db = open_pool(url, settings.database.pool_min, settings.database.pool_max)
         self._stops.append(self.db.close)
         self.storage = migrate(self.db, settings.storage)
@@ -106,6 +112,12 @@ class Runtime:
         self.mqtt = MqttIngest(self.broker_address, settings, self.ingestor, routes)
         self.mqtt.start()
         self._stops.append(self.mqtt.stop)
+
+    def _start_alerts(self, rules: list[Rule], notify_settings: dict) -> None:
+        self.alerts = AlertService(self.config, self.db, self.database_url, rules, health=self.health)
+        self.writer.add_listener(self.alerts.on_commit)
+        self.alerts.start()
+        self._stops.append(self.alerts.stop)
 
     def _start_polling(self, parsers: dict[str, Parser]) -> None:
         self.scheduler = BackgroundScheduler(timezone=UTC)

@@ -1,0 +1,97 @@
+"""The alert lifecycle as pure functions (the Prometheus model), so tests step through time.
+
+`judge` says how bad an observation is under a rule (None, 'warning' or 'critical'), honouring
+hysteresis for an alert already active. `step` moves one (rule, subject) through
+inactive → pending → firing → resolved with `for` and `keep_firing_for`, and says which transitions
+happened. Neither reads a clock or a database: the time is an argument.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from ioc.alerts.rules import Rule
+from ioc.config import Thresholds
+
+SEVERITY_RANK = {None: 0, "warning": 1, "critical": 2}
+
+
+@dataclass(frozen=True)
+class State:
+    """Where one (rule, subject) stands. `inactive` also means 'resolved and done'."""
+
+    state: str = "inactive"  # inactive | pending | firing
+    severity: str | None = None
+    pending_since: datetime | None = None
+    firing_since: datetime | None = None
+    last_active: datetime | None = None
+    cleared_since: datetime | None = None  # firing, but the condition has not held since then
+    value: float | None = None
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    kind: str  # pending | firing | escalated | deescalated | resolved | cancelled
+    severity: str | None
+    value: float | None
+    threshold: float | None
+    at: datetime
+
+
+def levels(rule: Rule, site: Thresholds | None = None) -> tuple[object, object]:
+    """(warning, critical) of a threshold rule: the site's own where the rule allows it."""
+    if rule.site_levels and site is not None and rule.condition in ("above", "below"):
+        return site.warning, site.critical
+    return rule.warning, rule.critical
+
+
+def judge(rule: Rule, value: float, active: bool, site: Thresholds | None = None) -> tuple[str | None, float | None]:
+    """(severity, the threshold crossed) of a value; an active alert clears only past `clear` (hysteresis)."""
+    warning, critical = levels(rule, site)
+    if rule.condition == "outside":
+        for severity, band in (("critical", critical), ("warning", warning)):
+            if band is not None and not band[0] <= value <= band[1]:
+                return severity, band[0] if value < band[0] else band[1]
+        return None, None
+    sign = -1 if rule.condition == "below" else 1  # rate_of_change: a rise of at least the threshold
+    for severity, level in (("critical", critical), ("warning", warning)):
+        if level is not None and sign * (value - level) >= 0:
+            return severity, level
+    if active and rule.clear is not None and sign * (value - rule.clear) > 0:
+        return "warning", rule.clear  # not back past the clear level yet: still active
+    return None, None
+
+
+def step(rule: Rule, severity: str | None, value: float | None, threshold: float | None, now: datetime,
+         prev: State) -> tuple[State, list[Transition]]:
+    """Advance the lifecycle given how bad things are now (severity None = condition not met)."""
+    if severity is not None:
+        if prev.state == "inactive":
+            if rule.for_.total_seconds() <= 0:
+                state = State("firing", severity, pending_since=now, firing_since=now, last_active=now,
+                              value=value, threshold=threshold)
+                return state, [Transition("firing", severity, value, threshold, now)]
+            state = State("pending", severity, pending_since=now, last_active=now, value=value, threshold=threshold)
+            return state, [Transition("pending", severity, value, threshold, now)]
+        state = replace(prev, severity=severity, last_active=now, cleared_since=None, value=value,
+                        threshold=threshold)
+        if prev.state == "pending":
+            if now - prev.pending_since >= rule.for_:
+                state = replace(state, state="firing", firing_since=now)
+                return state, [Transition("firing", severity, value, threshold, now)]
+            return state, []
+        if SEVERITY_RANK[severity] != SEVERITY_RANK[prev.severity]:
+            kind = "escalated" if SEVERITY_RANK[severity] > SEVERITY_RANK[prev.severity] else "deescalated"
+            return state, [Transition(kind, severity, value, threshold, now)]
+        return state, []
+    if prev.state == "pending":
+        return State(), [Transition("cancelled", prev.severity, value, prev.threshold, now)]
+    if prev.state == "firing":
+        # keep_firing_for counts from the first evaluation at which the condition no longer held.
+        cleared = prev.cleared_since or now
+        if now - cleared < rule.keep_firing_for:
+            return replace(prev, cleared_since=cleared, value=value if value is not None else prev.value), []
+        return State(), [Transition("resolved", prev.severity, value, prev.threshold, now)]
+    return prev, []

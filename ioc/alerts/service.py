@@ -1,0 +1,346 @@
+"""The running alert engine: evaluates rules as readings are committed and on a tick, persists each
+transition, and hands notifications to the notifier.
+
+Readings arrive from the batch writer's commit listener, so a crossing reading becomes a firing alert
+within a second; the tick (every second) moves `for` and `keep_firing_for` along, checks for missing
+data and silent feeds. State lives in the `alerts` table and is reloaded at start: a restart neither
+loses nor duplicates an alert. Only the holder of a PostgreSQL advisory lock evaluates, so several
+processes can run with one engine between them.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from ioc.alerts.engine import State, Transition, judge, step
+from ioc.alerts.events import AlertEvent
+from ioc.alerts.rules import Rule
+from ioc.config import Config
+from ioc.feed_health import FeedHealth
+from ioc.i18n import t
+from ioc.models import Reading
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = "ioc.alerts"
+NOTIFIED = ("firing", "escalated", "resolved")
+NEWS_AGE = timedelta(minutes=10)  # readings older than this are history (backfills), not news
+
+
+@dataclass
+class Tracked:
+    rule: Rule
+    subject: str
+    state: State
+    alert_id: int | None = None
+    last_notified: float = 0.0  # time.monotonic() of the last notification (repeat_interval)
+    acknowledged: bool = False
+
+
+class AlertService:
+    def __init__(self, config: Config, pool: ConnectionPool, url: str, rules: list[Rule],
+                 notify: Callable[[AlertEvent], None] | None = None, health: FeedHealth | None = None,
+                 repeat_interval: timedelta = timedelta(hours=4), tick: float = 1.0,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self.config, self.pool, self.url = config, pool, url
+        self.rules = rules
+        self.notify = notify
+        self.health = health
+        self.repeat_interval = repeat_interval
+        self.tick = tick
+        self.clock = clock
+        self.leader = threading.Event()
+        self.tracked: dict[tuple[str, str], Tracked] = {}
+        self._by_series: dict[tuple[str, str], list[Rule]] = {}
+        self._nodata: list[tuple[Rule, str]] = []
+        self._feeds: list[Rule] = []
+        self._queue: queue.Queue[Sequence[Reading]] = queue.Queue(maxsize=1000)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ioc-alerts", daemon=True)
+        self._lock_conn: psycopg.Connection | None = None
+        self._index()
+
+    # --- which rule watches what -------------------------------------------------------------
+
+    def _in_scope(self, rule: Rule, entity_id: str) -> bool:
+        entity, scope = self.config.entities[entity_id], rule.scope
+        if scope.entity and scope.entity != entity_id or scope.kind and scope.kind != entity.kind:
+            return False
+        if scope.domain and scope.domain != self.config.kinds[entity.kind].domain:
+            return False
+        if scope.area:
+            area = entity.area
+            while area is not None and area != scope.area:
+                area = self.config.areas[area][1]
+            return area == scope.area
+        return True
+
+    def _index(self) -> None:
+        for rule in self.rules:
+            if rule.condition == "feed_silent":
+                self._feeds.append(rule)
+                continue
+            for entity in self.config.region.entities:
+                if rule.metric in self.config.entity_metrics(entity.id) and self._in_scope(rule, entity.id):
+                    if rule.condition == "nodata":
+                        self._nodata.append((rule, entity.id))
+                    else:
+                        self._by_series.setdefault((entity.id, rule.metric), []).append(rule)
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        if self._lock_conn is not None:
+            self._lock_conn.close()
+
+    def on_commit(self, readings: Sequence[Reading]) -> None:
+        """Commit listener (runs in the writer thread): hand over and return at once."""
+        try:
+            self._queue.put_nowait(readings)
+        except queue.Full:
+            log.warning("alert queue full: the tick will catch up from the latest values")
+
+    def _hold_lock(self) -> bool:
+        try:
+            if self._lock_conn is None or self._lock_conn.closed:
+                self._lock_conn = psycopg.connect(self.url, autocommit=True)
+                self.leader.clear()
+            if not self.leader.is_set():
+                got = self._lock_conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (LOCK_KEY,)).fetchone()[0]
+                if got:
+                    self._load()
+                    self.leader.set()
+                    log.info("this process evaluates alerts")
+            else:
+                self._lock_conn.execute("SELECT 1")
+        except psycopg.Error as exc:
+            log.warning("alert engine lost the database: %s", exc)
+            self.leader.clear()
+            self._lock_conn = None
+        return self.leader.is_set()
+
+    def _run(self) -> None:
+        next_tick = 0.0
+        while not self._stop.is_set():
+            try:
+                batch = self._queue.get(timeout=max(0.0, next_tick - time.monotonic()))
+            except queue.Empty:
+                batch = None
+            if not self._hold_lock():
+                self._drain()
+                self._stop.wait(self.tick)
+                next_tick = time.monotonic() + self.tick
+                continue
+            try:
+                if batch is not None:
+                    self._evaluate_readings(batch)
+                if time.monotonic() >= next_tick:
+                    self._evaluate_tick()
+                    next_tick = time.monotonic() + self.tick
+            except psycopg.Error as exc:
+                log.warning("alert evaluation failed, retrying: %s", exc)
+                self.leader.clear()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                return
+
+    # --- evaluation -----------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        rules = {r.name: r for r in self.rules}
+        self.tracked.clear()
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT id, rule, subject, state, severity, pending_since, firing_since, last_active, cleared_since, "
+                "value, threshold, acknowledged_at IS NOT NULL FROM alerts WHERE state IN ('pending', 'firing')")
+            for (alert_id, name, subject, state, severity, pending, firing, active, cleared, value, threshold,
+                 acked) in rows:
+                if name in rules:
+                    self.tracked[(name, subject)] = Tracked(
+                        rules[name], subject, State(state, severity, pending, firing, active, cleared, value,
+                                                    threshold), alert_id, time.monotonic(), acked)
+
+    def _site(self, rule: Rule, subject: str):
+        entity = self.config.entities.get(subject)
+        if entity is None or rule.metric not in entity.thresholds:
+            return None
+        return self.config.metrics[rule.metric].thresholds_for(entity)
+
+    def _track(self, rule: Rule, subject: str) -> Tracked:
+        return self.tracked.setdefault((rule.name, subject), Tracked(rule, subject, State()))
+
+    def _apply(self, conn: psycopg.Connection, tracked: Tracked, severity: str | None, value: float | None,
+               threshold: float | None, now: datetime) -> None:
+        new, transitions = step(tracked.rule, severity, value, threshold, now, tracked.state)
+        if transitions or new != tracked.state:
+            self._persist(conn, tracked, new, transitions, now)
+        tracked.state = new
+        if new.state == "inactive":
+            self.tracked.pop((tracked.rule.name, tracked.subject), None)
+
+    def _evaluate_readings(self, readings: Iterable[Reading]) -> None:
+        now = self.clock()
+        with self.pool.connection() as conn:
+            for r in readings:
+                if now - r.ts > NEWS_AGE:
+                    continue
+                for rule in self._by_series.get((r.entity, r.metric), ()):
+                    tracked = self._track(rule, r.entity)
+                    value = r.value
+                    if rule.condition == "rate_of_change":
+                        before = self._value_before(conn, r.entity, r.metric, r.ts - rule.window)
+                        if before is None:
+                            continue
+                        value = r.value - before
+                    severity, threshold = judge(rule, value, tracked.state.state != "inactive",
+                                                self._site(rule, r.entity))
+                    self._apply(conn, tracked, severity, value, threshold, now)
+
+    @staticmethod
+    def _value_before(conn: psycopg.Connection, entity: str, metric: str, at: datetime) -> float | None:
+        row = conn.execute("SELECT r.value FROM readings r JOIN series s ON s.id = r.series_id "
+                           "WHERE s.entity = %s AND s.metric = %s AND r.ts <= %s ORDER BY r.ts DESC LIMIT 1",
+                           (entity, metric, at)).fetchone()
+        return row[0] if row else None
+
+    def _evaluate_tick(self) -> None:
+        now = self.clock()
+        with self.pool.connection() as conn:
+            # Time moves `for` and `keep_firing_for` along with the last value seen.
+            for tracked in list(self.tracked.values()):
+                rule, state = tracked.rule, tracked.state
+                if rule.condition in ("nodata", "feed_silent") or state.value is None:
+                    continue
+                if rule.condition == "rate_of_change":
+                    severity, threshold = state.severity, state.threshold
+                    if state.state == "firing" and state.cleared_since is not None:
+                        severity, threshold = None, None
+                else:
+                    severity, threshold = judge(rule, state.value, True, self._site(rule, tracked.subject))
+                    if state.cleared_since is not None:
+                        severity, threshold = None, None
+                self._apply(conn, tracked, severity, state.value, threshold, now)
+            self._evaluate_nodata(conn, now)
+            self._evaluate_feeds(conn, now)
+            self._repeat(now)
+
+    def _evaluate_nodata(self, conn: psycopg.Connection, now: datetime) -> None:
+        if not self._nodata:
+            return
+        latest = dict(((e, m), ts) for e, m, ts in conn.execute(
+            "SELECT s.entity, s.metric, l.ts FROM series s JOIN latest l ON l.series_id = s.id "
+            "WHERE s.metric = ANY(%s)", (list({r.metric for r, _ in self._nodata}),)))
+        for rule, entity in self._nodata:
+            after = rule.after or self.config.metrics[rule.metric].cadence * 1.5
+            last = latest.get((entity, rule.metric))
+            silent = (now - last).total_seconds() if last else None
+            active = last is None or now - last > after
+            tracked = self._track(rule, entity)
+            self._apply(conn, tracked, rule.severity if active else None, silent, after.total_seconds(), now)
+
+    def _evaluate_feeds(self, conn: psycopg.Connection, now: datetime) -> None:
+        if self.health is None:
+            return
+        states = {row["feed"]: row["state"] for row in self.health.snapshot(now)}
+        for rule in self._feeds:
+            active = states.get(rule.feed) in ("late", "failing")
+            tracked = self._track(rule, rule.feed)
+            self._apply(conn, tracked, rule.severity if active else None, None, None, now)
+
+    def _repeat(self, now: datetime) -> None:
+        interval = self.repeat_interval.total_seconds()
+        for tracked in self.tracked.values():
+            if (tracked.state.state == "firing" and not tracked.acknowledged and tracked.alert_id is not None
+                    and time.monotonic() - tracked.last_notified >= interval):
+                self._send(tracked, "repeat", tracked.state, now)
+
+    # --- persistence and notification ----------------------------------------------------------
+
+    def _persist(self, conn: psycopg.Connection, tracked: Tracked, new: State, transitions: list[Transition],
+                 now: datetime) -> None:
+        rule, subject = tracked.rule, tracked.subject
+        with conn.transaction():
+            if tracked.alert_id is None:
+                domain, area = self._where(subject, rule)
+                tracked.alert_id = conn.execute(
+                    "INSERT INTO alerts (rule, subject, domain, area, state, severity, value, threshold, "
+                    "pending_since, firing_since, last_active, labels) "
+                    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+                    (rule.name, subject, domain, area, new.state, new.severity, new.value, new.threshold,
+                     new.pending_since, new.firing_since, new.last_active, Jsonb(rule.labels))).fetchone()[0]
+            elif new.state == "inactive":
+                conn.execute("UPDATE alerts SET state = 'resolved', resolved_at = %s, value = %s, updated_at = %s "
+                             "WHERE id = %s", (now, new.value if new.value is not None else tracked.state.value,
+                                               now, tracked.alert_id))
+            else:
+                conn.execute(
+                    "UPDATE alerts SET state = %s, severity = %s, value = %s, threshold = %s, firing_since = %s, "
+                    "last_active = %s, cleared_since = %s, updated_at = %s WHERE id = %s",
+                    (new.state, new.severity, new.value, new.threshold, new.firing_since, new.last_active,
+                     new.cleared_since, now, tracked.alert_id))
+            for t in transitions:
+                conn.execute("INSERT INTO alert_events (alert_id, at, kind, detail) VALUES (%s, %s, %s, %s)",
+                             (tracked.alert_id, t.at, t.kind, Jsonb({"severity": t.severity, "value": t.value,
+                                                                     "threshold": t.threshold})))
+        for t in transitions:
+            if t.kind in NOTIFIED:
+                self._send(tracked, t.kind, new if new.state != "inactive" else replace(
+                    tracked.state, value=t.value), now)
+
+    def _where(self, subject: str, rule: Rule) -> tuple[str | None, str | None]:
+        entity = self.config.entities.get(subject)
+        if entity is not None:
+            return self.config.kinds[entity.kind].domain, entity.area
+        feed = next((f for f in self.config.feeds if f.name == subject), None)
+        return (feed.domain if feed else None), None
+
+    def _send(self, tracked: Tracked, kind: str, state: State, now: datetime) -> None:
+        tracked.last_notified = time.monotonic()
+        if self.notify is None:
+            return
+        rule, subject = tracked.rule, tracked.subject
+        entity = self.config.entities.get(subject)
+        names = (entity.name.vi, entity.name.en) if entity else (subject, subject)
+        domain, area = self._where(subject, rule)
+        vi, en = self._message(rule, names, state)
+        self.notify(AlertEvent(kind, tracked.alert_id, rule.name, subject, names[0], names[1], domain, area,
+                               state.severity or rule.severity, state.value, state.threshold, now, vi, en,
+                               dict(rule.labels)))
+
+    def _message(self, rule: Rule, names: tuple[str, str], state: State) -> tuple[str, str]:
+        metric = self.config.metrics.get(rule.metric) if rule.metric else None
+        fields = {"value": "—" if state.value is None else f"{state.value:g}",
+                  "threshold": "—" if state.threshold is None else f"{state.threshold:g}"}
+        out = []
+        for lang, name in (("vi", names[0]), ("en", names[1])):
+            label = metric.label.get(lang) if metric else rule.name
+            unit = metric.unit_text(lang) if metric else ""
+            if rule.message:
+                out.append(rule.message.get(lang).format(subject=name, metric=label, unit=unit, **fields))
+            elif rule.condition == "nodata":
+                out.append(f"{label} – {name}: {t('alert.nodata', lang)}")
+            elif rule.condition == "feed_silent":
+                out.append(f"{t('alert.feed', lang)} {name}: {t('alert.feed_silent', lang)}")
+            else:
+                out.append(f"{label} – {name}: {fields['value']} {unit} "
+                           f"({t('alert.threshold', lang)} {fields['threshold']})")
+        return out[0], out[1]

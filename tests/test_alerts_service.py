@@ -1,0 +1,126 @@
+"""The alert engine running against PostgreSQL and the broker: crossing readings fire within a second,
+`for` is honoured across a restart without duplicates, and only one of two engines evaluates."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from ioc.alerts.rules import load_rules
+from ioc.alerts.service import AlertService
+from ioc.config import copy_config, load_config
+from ioc.mqtt import Publisher
+from ioc.runtime import Runtime
+from tests.conftest import RUN_ID, drop_database, fresh_database
+
+RULES = """
+defaults: {catalog_rules: true}
+rules:
+  - name: hot-beds
+    condition: above
+    metric: bed_occupancy
+    warning: 85
+    critical: 95
+    for: 2s
+"""
+
+
+@pytest.fixture(scope="module")
+def alert_rt(tmp_path_factory, pg_server_url, mqtt_url, runtime):
+    name = f"ioc_test_{RUN_ID}_alerts"
+    folder = copy_config(tmp_path_factory.mktemp("alerts-config"), {
+        "database": {"url": fresh_database(pg_server_url, name)},
+        "mqtt": {"url": mqtt_url, "topic_prefix": f"iocalert{RUN_ID}", "client_id": f"ioc-alert-{RUN_ID}",
+                 "protocol": runtime.mqtt_settings.protocol},
+        "ingest": {"batch_max_delay": "20ms"},
+    }, feeds={"simulator": {"enabled": False}})
+    (folder / "alerts.yaml").write_text(RULES, encoding="utf-8")
+    rt = Runtime(load_config(folder, environ={})).start()
+    assert rt.mqtt.connected.wait(10)
+    publisher = Publisher(rt.broker_address, rt.mqtt_settings)
+    publisher.connect()
+    yield rt, publisher
+    publisher.close()
+    rt.stop()
+    drop_database(pg_server_url, name)
+
+
+def send(rt, publisher, entity: str, metric: str, value: float) -> float:
+    domain = rt.config.entity_domain(entity)
+    publisher.publish(f"{rt.mqtt_settings.topic_prefix}/{domain}/{entity}",
+                      json.dumps({"ts": datetime.now(UTC).isoformat(), "values": {metric: value}}).encode())
+    return time.monotonic()
+
+
+def alerts_of(rt, rule: str, subject: str) -> list[tuple]:
+    with rt.db.connection() as conn:
+        return conn.execute("SELECT id, state, severity FROM alerts WHERE rule = %s AND subject = %s ORDER BY id",
+                            (rule, subject)).fetchall()
+
+
+def wait_for(predicate, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := predicate():
+            return result
+        time.sleep(0.02)
+    return predicate()
+
+
+def entity_of(rt, kind: str, n: int = 0) -> str:
+    return [e.id for e in rt.config.region.entities if e.kind == kind][n]
+
+
+def test_crossing_reading_fires_within_a_second_then_resolves(alert_rt):
+    rt, publisher = alert_rt
+    station = entity_of(rt, "air_station")
+    assert rt.alerts.leader.wait(10)
+    sent = send(rt, publisher, station, "vn_aqi", 180)
+    fired = wait_for(lambda: [a for a in alerts_of(rt, "catalog:vn_aqi", station) if a[1] == "firing"])
+    latency = time.monotonic() - sent
+    assert fired and fired[0][2] == "critical"
+    assert latency < 1.0, latency
+    send(rt, publisher, station, "vn_aqi", 40)
+    assert wait_for(lambda: alerts_of(rt, "catalog:vn_aqi", station)[-1][1] == "resolved")
+    with rt.db.connection() as conn:
+        kinds = [k for (k,) in conn.execute("SELECT kind FROM alert_events WHERE alert_id = %s ORDER BY id",
+                                            (fired[0][0],))]
+    assert kinds == ["firing", "resolved"]
+
+
+def test_for_survives_a_restart_without_duplicates(alert_rt):
+    rt, publisher = alert_rt
+    hospital = entity_of(rt, "hospital", 1)
+    send(rt, publisher, hospital, "bed_occupancy", 90)
+    pending = wait_for(lambda: alerts_of(rt, "hot-beds", hospital))
+    assert [a[1] for a in pending] == ["pending"]
+    rt.alerts.stop()  # the process goes away mid-pending
+    rules, _ = load_rules(rt.config)
+    successor = AlertService(rt.config, rt.db, rt.database_url, rules, health=rt.health)
+    rt.writer.add_listener(successor.on_commit)
+    successor.start()
+    try:
+        assert wait_for(lambda: alerts_of(rt, "hot-beds", hospital)[-1][1] == "firing", timeout=10)
+        rows = alerts_of(rt, "hot-beds", hospital)
+        assert len(rows) == 1 and rows[0][0] == pending[0][0]  # the same alert, continued
+        send(rt, publisher, hospital, "bed_occupancy", 91)  # a repeat updates it, never duplicates it
+        time.sleep(0.5)
+        assert len(alerts_of(rt, "hot-beds", hospital)) == 1
+    finally:
+        rt.alerts = successor
+
+
+def test_two_engines_one_evaluates(alert_rt):
+    rt, _ = alert_rt
+    assert wait_for(lambda: rt.alerts.leader.is_set())
+    rules, _ = load_rules(rt.config)
+    second = AlertService(rt.config, rt.db, rt.database_url, rules)
+    second.start()
+    try:
+        time.sleep(2.5)
+        assert not second.leader.is_set()
+    finally:
+        second.stop()
