@@ -12,6 +12,7 @@ import signal
 import sys
 
 from feeds.base import feed_parsers
+from ioc.alerts.rules import load_rules
 from ioc.config import ConfigError, load_config
 
 
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config_dir)
         feed_parsers(config)
+        load_rules(config)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

@@ -299,13 +299,14 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(path, "", f"invalid YAML: {where}{getattr(exc, 'problem', exc)}") from None
 
 
-def validate_file(model: type[BaseModel], data: Any, path: Path) -> Any:
+def validate_file(model: type[BaseModel], data: Any, path: Path, under: str = "") -> Any:
+    """Validate `data` (the part of the file at key `under`) into `model`; ConfigError names file and key."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         reason = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
-        raise ConfigError(path, _key_path(first["loc"]), reason) from None
+        raise ConfigError(path, _key_path(((under,) if under else ()) + tuple(first["loc"])), reason) from None
 
 
 _ENV_OVERRIDES = {

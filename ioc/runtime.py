@@ -19,6 +19,7 @@ from psycopg_pool import ConnectionPool
 from feeds.base import Parser, expand_topic, feed_parsers
 from feeds.http_poll import HttpPoller
 from ioc import health
+from ioc.alerts.notify import Notifier, NotifySettings
 from ioc.alerts.rules import Rule, load_rules
 from ioc.alerts.service import AlertService
 from ioc.config import Config
@@ -48,6 +49,7 @@ class Runtime:
         self.scheduler: BackgroundScheduler | None = None
         self.push: PushEndpoint | None = None
         self.alerts: AlertService | None = None
+        self.notifier: Notifier | None = None
         self.started = datetime.now(UTC)
         self._broker: EmbeddedBroker | None = None
         self._stops: list[Callable[[], None]] = []
@@ -113,8 +115,11 @@ class Runtime:
         self.mqtt.start()
         self._stops.append(self.mqtt.stop)
 
-    def _start_alerts(self, rules: list[Rule], notify_settings: dict) -> None:
-        self.alerts = AlertService(self.config, self.db, self.database_url, rules, health=self.health)
+    def _start_alerts(self, rules: list[Rule], notify_settings: NotifySettings) -> None:
+        self.notifier = Notifier(notify_settings, mqtt=(self.broker_address, self.mqtt_settings)).start()
+        self._stops.append(self.notifier.stop)
+        self.alerts = AlertService(self.config, self.db, self.database_url, rules, notify=self.notifier.submit,
+                                   health=self.health, repeat_interval=notify_settings.repeat_interval)
         self.writer.add_listener(self.alerts.on_commit)
         self.alerts.start()
         self._stops.append(self.alerts.stop)

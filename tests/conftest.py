@@ -200,19 +200,27 @@ class FakeApi(BaseHTTPRequestHandler):
         with contextlib.suppress(BrokenPipeError):  # the client gave up (the timeout test)
             self.wfile.write(body)
 
+    def do_POST(self):  # noqa: N802 (a webhook receiver: records the body, answers 200)
+        length = int(self.headers.get("Content-Length") or 0)
+        self.server.posts.append(json.loads(self.rfile.read(length) or b"null"))
+        self._answer(200, b"{}", {"Content-Type": "application/json"})
+
     def log_message(self, *args):
         pass
 
 
+def serve_fake_api() -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeApi)
+    server.requests, server.script, server.routes, server.posts = [], [], {}, []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 @pytest.fixture
 def api() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeApi)
-    server.requests, server.script, server.routes = [], [], {}
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = serve_fake_api()
     yield server
     server.shutdown()
-
 
 
 def native_payload(rt: Runtime, n: int = 3) -> bytes:

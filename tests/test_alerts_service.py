@@ -12,9 +12,9 @@ import pytest
 from ioc.alerts.rules import load_rules
 from ioc.alerts.service import AlertService
 from ioc.config import copy_config, load_config
-from ioc.mqtt import Publisher
+from ioc.mqtt import Publisher, make_client
 from ioc.runtime import Runtime
-from tests.conftest import RUN_ID, drop_database, fresh_database
+from tests.conftest import RUN_ID, drop_database, fresh_database, serve_fake_api
 
 RULES = """
 defaults: {catalog_rules: true}
@@ -25,6 +25,12 @@ rules:
     warning: 85
     critical: 95
     for: 2s
+notify:
+  group_wait: 100ms
+  group_interval: 300ms
+  channels:
+    - {type: webhook, name: ops, url: "WEBHOOK", retries: 2, retry_backoff: 100ms}
+    - {type: mqtt, name: bus, topic_prefix: "PREFIX/alerts"}
 """
 
 
@@ -37,14 +43,26 @@ def alert_rt(tmp_path_factory, pg_server_url, mqtt_url, runtime):
                  "protocol": runtime.mqtt_settings.protocol},
         "ingest": {"batch_max_delay": "20ms"},
     }, feeds={"simulator": {"enabled": False}})
-    (folder / "alerts.yaml").write_text(RULES, encoding="utf-8")
+    receiver = serve_fake_api()
+    prefix = f"iocalert{RUN_ID}"
+    (folder / "alerts.yaml").write_text(RULES.replace("WEBHOOK", f"http://127.0.0.1:{receiver.server_port}/hook")
+                                        .replace("PREFIX", prefix), encoding="utf-8")
     rt = Runtime(load_config(folder, environ={})).start()
     assert rt.mqtt.connected.wait(10)
     publisher = Publisher(rt.broker_address, rt.mqtt_settings)
     publisher.connect()
+    bus: list[dict] = []
+    listener = make_client(rt.broker_address, rt.mqtt_settings)
+    listener.on_message = lambda client, userdata, message: bus.append(json.loads(message.payload))
+    listener.connect(rt.broker_address.host, rt.broker_address.port)
+    listener.subscribe(f"{prefix}/alerts/#", qos=1)
+    listener.loop_start()
+    rt.test_receiver, rt.test_bus = receiver, bus
     yield rt, publisher
+    listener.loop_stop()
     publisher.close()
     rt.stop()
+    receiver.shutdown()
     drop_database(pg_server_url, name)
 
 
@@ -83,12 +101,24 @@ def test_crossing_reading_fires_within_a_second_then_resolves(alert_rt):
     latency = time.monotonic() - sent
     assert fired and fired[0][2] == "critical"
     assert latency < 1.0, latency
+
+    def events() -> list[dict]:
+        return [e for body in rt.test_receiver.posts for e in body["events"] if e["subject"] == station]
+
+    assert wait_for(lambda: [e["kind"] for e in events()] == ["firing"], timeout=5)
     send(rt, publisher, station, "vn_aqi", 40)
     assert wait_for(lambda: alerts_of(rt, "catalog:vn_aqi", station)[-1][1] == "resolved")
     with rt.db.connection() as conn:
         kinds = [k for (k,) in conn.execute("SELECT kind FROM alert_events WHERE alert_id = %s ORDER BY id",
                                             (fired[0][0],))]
     assert kinds == ["firing", "resolved"]
+    # Each transition notifies once: one webhook call and one MQTT message for firing, the same for resolve.
+    assert wait_for(lambda: [e["kind"] for e in events()] == ["firing", "resolved"], timeout=5)
+    time.sleep(0.5)
+    assert [e["kind"] for e in events()] == ["firing", "resolved"]
+    on_bus = [e["kind"] for body in rt.test_bus for e in body["events"] if e["subject"] == station]
+    assert on_bus == ["firing", "resolved"]
+    assert events()[0]["severity"] == "critical" and "VN_AQI" in events()[0]["message"]["vi"]
 
 
 def test_for_survives_a_restart_without_duplicates(alert_rt):

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from ioc.alerts.notify import NotifySettings
 from ioc.config import Config, ConfigError, Duration, Strict, Text, read_yaml, validate_file
 
 Condition = Literal["above", "below", "outside", "rate_of_change", "nodata", "feed_silent"]
@@ -84,10 +85,11 @@ def catalog_rules(config: Config, defaults: RuleDefaults) -> list[Rule]:
             for m in config.catalog.metrics if m.thresholds]
 
 
-def load_rules(config: Config) -> tuple[list[Rule], dict[str, Any]]:
-    """The rules in force (catalog defaults, then config/alerts.yaml by name) and the raw notify settings."""
+def load_rules(config: Config) -> tuple[list[Rule], NotifySettings]:
+    """The rules in force (catalog defaults, then config/alerts.yaml by name) and the notification settings."""
     path = config.config_dir / "alerts.yaml"
     document: AlertsFile = validate_file(AlertsFile, read_yaml(path), path)
+    notify = validate_file(NotifySettings, document.notify, path, under="notify")
     rules = {r.name: r for r in (catalog_rules(config, document.defaults) if document.defaults.catalog_rules else [])}
     for i, rule in enumerate(document.rules):
         where = f"rules.{i}"
@@ -102,4 +104,4 @@ def load_rules(config: Config) -> tuple[list[Rule], dict[str, Any]]:
             if value is not None and value not in known:
                 raise ConfigError(path, f"{where}.scope.{key}", f"unknown {key} '{value}'")
         rules[rule.name] = rule
-    return list(rules.values()), document.notify
+    return list(rules.values()), notify
