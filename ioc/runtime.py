@@ -19,8 +19,9 @@ from psycopg_pool import ConnectionPool
 from feeds.base import Parser, expand_topic, feed_parsers
 from feeds.http_poll import HttpPoller
 from ioc import health
-from ioc.alerts.notify import Notifier, NotifySettings
-from ioc.alerts.rules import Rule, load_rules
+from ioc.alerts.engine import FlapDetector
+from ioc.alerts.notify import Notifier
+from ioc.alerts.rules import AlertConfig, load_rules, sync_rules
 from ioc.alerts.service import AlertService
 from ioc.config import Config
 from ioc.db import Partitions, Storage, migrate, open_pool, sync_catalog
@@ -57,12 +58,12 @@ class Runtime:
     def start(self) -> Runtime:
         try:
             parsers = feed_parsers(self.config)  # bad feeds or rules stop start-up before anything connects
-            rules, notify_settings = load_rules(self.config)
+            alert_config = load_rules(self.config)
             self._start_storage()
             self.push = PushEndpoint(self.config.feeds, parsers, self.ingestor,
                                      self.config.settings.ingest.max_payload_bytes)
             self._start_mqtt(parsers)
-            self._start_alerts(rules, notify_settings)
+            self._start_alerts(alert_config)
             self._start_polling(parsers)
             if self.with_simulator:
                 self._start_simulators()
@@ -115,11 +116,15 @@ class Runtime:
         self.mqtt.start()
         self._stops.append(self.mqtt.stop)
 
-    def _start_alerts(self, rules: list[Rule], notify_settings: NotifySettings) -> None:
-        self.notifier = Notifier(notify_settings, mqtt=(self.broker_address, self.mqtt_settings)).start()
+    def _start_alerts(self, alert_config: AlertConfig) -> None:
+        sync_rules(self.db, alert_config.rules)
+        self.notifier = Notifier(alert_config.notify, mqtt=(self.broker_address, self.mqtt_settings)).start()
         self._stops.append(self.notifier.stop)
-        self.alerts = AlertService(self.config, self.db, self.database_url, rules, notify=self.notifier.submit,
-                                   health=self.health, repeat_interval=notify_settings.repeat_interval)
+        self.alerts = AlertService(self.config, self.db, self.database_url, alert_config.rules,
+                                   notify=self.notifier.submit, health=self.health,
+                                   repeat_interval=alert_config.notify.repeat_interval,
+                                   flaps=FlapDetector(alert_config.defaults.flap_window,
+                                                      alert_config.defaults.flap_changes))
         self.writer.add_listener(self.alerts.on_commit)
         self.alerts.start()
         self._stops.append(self.alerts.stop)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ioc.alerts import actions
 from ioc.alerts.rules import load_rules
 from ioc.alerts.service import AlertService
 from ioc.config import copy_config, load_config
@@ -128,8 +129,8 @@ def test_for_survives_a_restart_without_duplicates(alert_rt):
     pending = wait_for(lambda: alerts_of(rt, "hot-beds", hospital))
     assert [a[1] for a in pending] == ["pending"]
     rt.alerts.stop()  # the process goes away mid-pending
-    rules, _ = load_rules(rt.config)
-    successor = AlertService(rt.config, rt.db, rt.database_url, rules, health=rt.health)
+    rules = load_rules(rt.config).rules
+    successor = AlertService(rt.config, rt.db, rt.database_url, rules, notify=rt.notifier.submit, health=rt.health)
     rt.writer.add_listener(successor.on_commit)
     successor.start()
     try:
@@ -146,7 +147,7 @@ def test_for_survives_a_restart_without_duplicates(alert_rt):
 def test_two_engines_one_evaluates(alert_rt):
     rt, _ = alert_rt
     assert wait_for(lambda: rt.alerts.leader.is_set())
-    rules, _ = load_rules(rt.config)
+    rules = load_rules(rt.config).rules
     second = AlertService(rt.config, rt.db, rt.database_url, rules)
     second.start()
     try:
@@ -154,3 +155,18 @@ def test_two_engines_one_evaluates(alert_rt):
         assert not second.leader.is_set()
     finally:
         second.stop()
+
+
+def test_a_silence_holds_notifications_not_the_alert(alert_rt):
+    rt, publisher = alert_rt
+    station = entity_of(rt, "air_station", 1)
+    now = datetime.now(UTC)
+    actions.create_silence(rt.db, "Trực ban A", "bảo trì trạm", now - timedelta(minutes=1), now + timedelta(hours=1),
+                           rule="catalog:vn_aqi", subject=station)
+    time.sleep(1.5)  # the engine picks silences up on its tick
+    held = rt.alerts.held["silenced"]
+    send(rt, publisher, station, "vn_aqi", 190)
+    assert wait_for(lambda: [a for a in alerts_of(rt, "catalog:vn_aqi", station) if a[1] == "firing"])
+    assert wait_for(lambda: rt.alerts.held["silenced"] > held)
+    time.sleep(0.5)
+    assert not [e for body in rt.test_receiver.posts for e in body["events"] if e["subject"] == station]

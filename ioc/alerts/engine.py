@@ -9,7 +9,7 @@ happened. Neither reads a clock or a database: the time is an argument.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ioc.alerts.rules import Rule
 from ioc.config import Thresholds
@@ -95,3 +95,30 @@ def step(rule: Rule, severity: str | None, value: float | None, threshold: float
             return replace(prev, cleared_since=cleared, value=value if value is not None else prev.value), []
         return State(), [Transition("resolved", prev.severity, value, prev.threshold, now)]
     return prev, []
+
+
+class FlapDetector:
+    """Too many state changes of one alert within a window mark it flapping; notifications are held
+    until it has been quiet for a whole window (the time is an argument, as everywhere here)."""
+
+    def __init__(self, window: timedelta, changes: int):
+        self.window, self.changes = window, changes
+        self._seen: dict[object, list[datetime]] = {}
+        self.flapping: set[object] = set()
+
+    def record(self, key: object, at: datetime) -> bool:
+        """Note a state change; True when the alert is (now) flapping."""
+        recent = [t for t in self._seen.get(key, []) if at - t < self.window] + [at]
+        self._seen[key] = recent
+        if len(recent) >= self.changes:
+            self.flapping.add(key)
+        return key in self.flapping
+
+    def settled(self, now: datetime) -> list[object]:
+        """Keys that were flapping and have had no change for a whole window (no longer flapping)."""
+        calm = [k for k in self.flapping if not self._seen.get(k) or now - self._seen[k][-1] >= self.window]
+        self.flapping.difference_update(calm)
+        for key in list(self._seen):
+            if self._seen[key] and now - self._seen[key][-1] >= self.window:
+                del self._seen[key]
+        return calm

@@ -7,6 +7,7 @@ them by name.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -68,6 +69,8 @@ class RuleDefaults(Strict):
     catalog_rules: bool = True
     for_: Duration = Field(timedelta(0), alias="for")
     keep_firing_for: Duration = timedelta(0)
+    flap_window: Duration = timedelta(hours=1)  # this many state changes within this window = flapping
+    flap_changes: int = Field(6, ge=2)
     model_config = Strict.model_config | {"populate_by_name": True}
 
 
@@ -85,8 +88,16 @@ def catalog_rules(config: Config, defaults: RuleDefaults) -> list[Rule]:
             for m in config.catalog.metrics if m.thresholds]
 
 
-def load_rules(config: Config) -> tuple[list[Rule], NotifySettings]:
-    """The rules in force (catalog defaults, then config/alerts.yaml by name) and the notification settings."""
+@dataclass(frozen=True)
+class AlertConfig:
+    rules: list[Rule]
+    notify: NotifySettings
+    defaults: RuleDefaults
+
+
+def load_rules(config: Config) -> AlertConfig:
+    """config/alerts.yaml: the rules in force (catalog defaults, then the file's rules by name), the
+    notification settings and the defaults (flap detection)."""
     path = config.config_dir / "alerts.yaml"
     document: AlertsFile = validate_file(AlertsFile, read_yaml(path), path)
     notify = validate_file(NotifySettings, document.notify, path, under="notify")
@@ -104,4 +115,24 @@ def load_rules(config: Config) -> tuple[list[Rule], NotifySettings]:
             if value is not None and value not in known:
                 raise ConfigError(path, f"{where}.scope.{key}", f"unknown {key} '{value}'")
         rules[rule.name] = rule
-    return list(rules.values()), notify
+    return AlertConfig(list(rules.values()), notify, document.defaults)
+
+
+def sync_rules(pool, rules: list[Rule]) -> None:
+    """Store the rules in force; a changed or removed rule leaves a row in alert_rule_history."""
+    from psycopg.types.json import Jsonb
+
+    wanted = {r.name: r.model_dump(mode="json", by_alias=True, exclude_defaults=True) for r in rules}
+    with pool.connection() as conn, conn.transaction():
+        stored = dict(conn.execute("SELECT name, definition FROM alert_rules"))
+        for name, definition in wanted.items():
+            if stored.get(name) != definition:
+                conn.execute("INSERT INTO alert_rules (name, definition, source) VALUES (%s, %s, 'config') "
+                             "ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, source = 'config', "
+                             "updated_at = now()", (name, Jsonb(definition)))
+                conn.execute("INSERT INTO alert_rule_history (name, definition, changed_by) VALUES (%s, %s, 'config')",
+                             (name, Jsonb(definition)))
+        for name in stored.keys() - wanted.keys():
+            conn.execute("DELETE FROM alert_rules WHERE name = %s", (name,))
+            conn.execute("INSERT INTO alert_rule_history (name, definition, changed_by) VALUES (%s, NULL, 'config')",
+                         (name,))

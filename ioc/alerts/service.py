@@ -14,15 +14,18 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from ioc.alerts.engine import State, Transition, judge, step
+from ioc.alerts.actions import Silence, silences_in_force
+from ioc.alerts.engine import FlapDetector, State, Transition, judge, step
 from ioc.alerts.events import AlertEvent
 from ioc.alerts.rules import Rule
 from ioc.config import Config
@@ -51,7 +54,7 @@ class AlertService:
     def __init__(self, config: Config, pool: ConnectionPool, url: str, rules: list[Rule],
                  notify: Callable[[AlertEvent], None] | None = None, health: FeedHealth | None = None,
                  repeat_interval: timedelta = timedelta(hours=4), tick: float = 1.0,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), flaps: FlapDetector | None = None):
         self.config, self.pool, self.url = config, pool, url
         self.rules = rules
         self.notify = notify
@@ -59,6 +62,9 @@ class AlertService:
         self.repeat_interval = repeat_interval
         self.tick = tick
         self.clock = clock
+        self.flaps = flaps or FlapDetector(timedelta(hours=1), 6)
+        self.silences: list[Silence] = []
+        self.held: Counter[str] = Counter()  # notifications not sent: silenced, flapping
         self.leader = threading.Event()
         self.tracked: dict[tuple[str, str], Tracked] = {}
         self._by_series: dict[tuple[str, str], list[Rule]] = {}
@@ -241,7 +247,22 @@ class AlertService:
                 self._apply(conn, tracked, severity, state.value, threshold, now)
             self._evaluate_nodata(conn, now)
             self._evaluate_feeds(conn, now)
+            self._refresh_workflow(conn, now)
             self._repeat(now)
+
+    def _refresh_workflow(self, conn: psycopg.Connection, now: datetime) -> None:
+        """What people changed: silences in force, acknowledgements (no repeats once acknowledged),
+        and alerts that stopped flapping."""
+        self.silences = silences_in_force(self.pool, now)
+        ids = [t.alert_id for t in self.tracked.values() if t.alert_id is not None and not t.acknowledged]
+        if ids:
+            acked = {i for (i,) in conn.execute("SELECT id FROM alerts WHERE id = ANY(%s) AND acknowledged_at "
+                                                "IS NOT NULL", (ids,))}
+            for tracked in self.tracked.values():
+                tracked.acknowledged = tracked.acknowledged or tracked.alert_id in acked
+        for rule, subject in self.flaps.settled(now):
+            conn.execute("UPDATE alerts SET flapping = false WHERE rule = %s AND subject = %s AND flapping",
+                         (rule, subject))
 
     def _evaluate_nodata(self, conn: psycopg.Connection, now: datetime) -> None:
         if not self._nodata:
@@ -302,9 +323,18 @@ class AlertService:
                              (tracked.alert_id, t.at, t.kind, Jsonb({"severity": t.severity, "value": t.value,
                                                                      "threshold": t.threshold})))
         for t in transitions:
-            if t.kind in NOTIFIED:
-                self._send(tracked, t.kind, new if new.state != "inactive" else replace(
-                    tracked.state, value=t.value), now)
+            if t.kind not in NOTIFIED:
+                continue
+            was_flapping = (rule.name, subject) in self.flaps.flapping
+            if t.kind in ("firing", "resolved") and self.flaps.record((rule.name, subject), now):
+                if not was_flapping:
+                    conn.execute("UPDATE alerts SET flapping = true WHERE id = %s", (tracked.alert_id,))
+                    log.warning("alert %s on %s is flapping: notifications held until it settles", rule.name,
+                                subject)
+                self.held["flapping"] += 1
+                continue
+            self._send(tracked, t.kind, new if new.state != "inactive" else replace(tracked.state, value=t.value),
+                       now)
 
     def _where(self, subject: str, rule: Rule) -> tuple[str | None, str | None]:
         entity = self.config.entities.get(subject)
@@ -322,9 +352,14 @@ class AlertService:
         names = (entity.name.vi, entity.name.en) if entity else (subject, subject)
         domain, area = self._where(subject, rule)
         vi, en = self._message(rule, names, state)
-        self.notify(AlertEvent(kind, tracked.alert_id, rule.name, subject, names[0], names[1], domain, area,
-                               state.severity or rule.severity, state.value, state.threshold, now, vi, en,
-                               dict(rule.labels)))
+        event = AlertEvent(kind, tracked.alert_id, rule.name, subject, names[0], names[1], domain, area,
+                           state.severity or rule.severity, state.value, state.threshold, now, vi, en,
+                           dict(rule.labels))
+        tz = ZoneInfo(self.config.settings.ui.timezone)
+        if any(s.matches(event) and s.active(now, tz) for s in self.silences):
+            self.held["silenced"] += 1
+            return
+        self.notify(event)
 
     def _message(self, rule: Rule, names: tuple[str, str], state: State) -> tuple[str, str]:
         metric = self.config.metrics.get(rule.metric) if rule.metric else None

@@ -1,0 +1,152 @@
+"""What people do with alerts: acknowledge, assign, comment, silence, note in the shift log.
+
+Each action is one transaction that also writes an `alert_events` row, so an alert's history holds
+every transition and every human action in order. Functions take the pool and plain values; the
+UI calls them, nothing here knows about Dash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from ioc.alerts.events import AlertEvent
+
+
+class ActionError(ValueError):
+    pass
+
+
+def _who(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ActionError("who is acting is required")
+    return name[:200]
+
+
+def _event(conn, alert_id: int, kind: str, detail: dict) -> None:
+    conn.execute("INSERT INTO alert_events (alert_id, at, kind, detail) VALUES (%s, now(), %s, %s)",
+                 (alert_id, kind, Jsonb(detail)))
+
+
+def acknowledge(pool: ConnectionPool, alert_id: int, who: str, comment: str = "") -> None:
+    who = _who(who)
+    with pool.connection() as conn, conn.transaction():
+        row = conn.execute("UPDATE alerts SET acknowledged_by = %s, acknowledged_at = now(), ack_comment = %s, "
+                           "updated_at = now() WHERE id = %s AND state IN ('pending', 'firing') "
+                           "AND acknowledged_at IS NULL RETURNING id",
+                           (who, comment.strip()[:2000], alert_id)).fetchone()
+        if row is None:
+            raise ActionError(f"alert {alert_id} is not active or is already acknowledged")
+        _event(conn, alert_id, "acknowledged", {"by": who, "comment": comment.strip()[:2000]})
+
+
+def assign(pool: ConnectionPool, alert_id: int, who: str, assignee: str) -> None:
+    who, assignee = _who(who), _who(assignee)
+    with pool.connection() as conn, conn.transaction():
+        if conn.execute("UPDATE alerts SET assigned_to = %s, updated_at = now() WHERE id = %s RETURNING id",
+                        (assignee, alert_id)).fetchone() is None:
+            raise ActionError(f"no alert {alert_id}")
+        _event(conn, alert_id, "assigned", {"by": who, "to": assignee})
+
+
+def comment(pool: ConnectionPool, alert_id: int, who: str, body: str) -> None:
+    who, body = _who(who), (body or "").strip()
+    if not body:
+        raise ActionError("the comment is empty")
+    with pool.connection() as conn, conn.transaction():
+        if conn.execute("SELECT 1 FROM alerts WHERE id = %s", (alert_id,)).fetchone() is None:
+            raise ActionError(f"no alert {alert_id}")
+        conn.execute("INSERT INTO alert_comments (alert_id, author, body) VALUES (%s, %s, %s)",
+                     (alert_id, who, body[:4000]))
+        _event(conn, alert_id, "comment", {"by": who})
+
+
+@dataclass(frozen=True)
+class Silence:
+    id: int
+    rule: str | None
+    domain: str | None
+    area: str | None
+    subject: str | None
+    starts_at: datetime
+    ends_at: datetime
+    weekdays: list[int] | None = None
+    daily_start: time | None = None
+    daily_minutes: int | None = None
+
+    def matches(self, event: AlertEvent) -> bool:
+        return all(want is None or want == got for want, got in (
+            (self.rule, event.rule), (self.domain, event.domain), (self.area, event.area),
+            (self.subject, event.subject)))
+
+    def active(self, at: datetime, tz: ZoneInfo) -> bool:
+        if not self.starts_at <= at < self.ends_at:
+            return False
+        if self.weekdays is None:
+            return True
+        local = at.astimezone(tz)
+        # A window that started yesterday evening may still be open after midnight.
+        for day_offset in (0, 1):
+            day = local.date() - timedelta(days=day_offset)
+            if day.weekday() in self.weekdays:
+                opens = datetime.combine(day, self.daily_start, tz)
+                if opens <= local < opens + timedelta(minutes=self.daily_minutes):
+                    return True
+        return False
+
+
+def create_silence(pool: ConnectionPool, who: str, reason: str, starts_at: datetime, ends_at: datetime,
+                   rule: str | None = None, domain: str | None = None, area: str | None = None,
+                   subject: str | None = None, weekdays: list[int] | None = None, daily_start: time | None = None,
+                   daily_minutes: int | None = None) -> int:
+    """A silence (or, with weekdays/daily_start/daily_minutes, a recurring maintenance window)."""
+    who, reason = _who(who), (reason or "").strip()
+    if not reason:
+        raise ActionError("a silence needs a reason")
+    if not (rule or domain or area or subject):
+        raise ActionError("a silence needs at least one matcher (rule, domain, area or subject)")
+    if ends_at <= starts_at:
+        raise ActionError("a silence must end after it starts")
+    recurring = (weekdays, daily_start, daily_minutes)
+    if any(v is not None for v in recurring) and not all(v is not None for v in recurring):
+        raise ActionError("a maintenance window needs weekdays, a daily start and a length")
+    if weekdays is not None and (not weekdays or any(not 0 <= d <= 6 for d in weekdays)):
+        raise ActionError("weekdays are 0 (Monday) to 6 (Sunday)")
+    if daily_minutes is not None and not 0 < daily_minutes <= 1440:
+        raise ActionError("a daily window lasts 1 to 1440 minutes")
+    with pool.connection() as conn:
+        return conn.execute(
+            "INSERT INTO silences (rule, domain, area, subject, starts_at, ends_at, weekdays, daily_start, "
+            "daily_minutes, reason, created_by) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+            (rule, domain, area, subject, starts_at, ends_at, weekdays, daily_start, daily_minutes, reason[:2000],
+             who)).fetchone()[0]
+
+
+def expire_silence(pool: ConnectionPool, silence_id: int, who: str) -> None:
+    _who(who)
+    with pool.connection() as conn:
+        conn.execute("UPDATE silences SET expired_at = now(), ends_at = LEAST(ends_at, now()) WHERE id = %s",
+                     (silence_id,))
+
+
+def silences_in_force(pool: ConnectionPool, at: datetime) -> list[Silence]:
+    with pool.connection() as conn:
+        rows = conn.execute("SELECT id, rule, domain, area, subject, starts_at, ends_at, weekdays, daily_start, "
+                            "daily_minutes FROM silences WHERE expired_at IS NULL AND ends_at > %s", (at,))
+        return [Silence(*row) for row in rows]
+
+
+def note(pool: ConnectionPool, who: str, body: str, alert_id: int | None = None) -> None:
+    """A shift-log entry, optionally tied to an alert."""
+    who, body = _who(who), (body or "").strip()
+    if not body:
+        raise ActionError("the note is empty")
+    with pool.connection() as conn:
+        conn.execute("INSERT INTO shift_log (author, alert_id, body) VALUES (%s, %s, %s)",
+                     (who, alert_id, body[:4000]))
+
