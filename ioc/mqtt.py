@@ -112,6 +112,7 @@ class MqttIngest:
         self.client = make_client(address, settings, client_id=settings.client_id, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
 
     def start(self) -> None:
@@ -130,8 +131,14 @@ class MqttIngest:
         # Subscriptions are renewed on every connect: a broker that lost the session state
         # (restart without persistence) still delivers to us afterwards.
         client.subscribe([(topic, 1) for topic in self.topics])
+        log.info("MQTT connected to %s, subscribing to %s", self.address, ", ".join(self.topics))
+
+    def _on_subscribe(self, client: mqtt.Client, userdata, mid, reason_codes, properties) -> None:
+        # Ready only once the broker has the subscriptions: a message published before would be missed.
+        failed = [code for code in reason_codes if code.is_failure]
+        if failed:
+            log.error("MQTT broker refused subscriptions: %s", failed)
         self.connected.set()
-        log.info("MQTT connected to %s, subscribed to %s", self.address, ", ".join(self.topics))
 
     def _on_disconnect(self, client: mqtt.Client, userdata, flags, reason_code, properties) -> None:
         if self.connected.is_set():

@@ -44,7 +44,7 @@ def feed_rows(config, db, lang: str, now: datetime) -> list[dict]:
 
 
 def _columns(lang: str) -> list[dict]:
-    state_classes = {f"feed-state-{s}": f"data.state === '{s}'" for s in STATES}
+    state_classes = {f"feed-state-{s}": f"params.data.state === '{s}'" for s in STATES}
     return [
         {"field": "feed", "headerName": t("feeds.col.feed", lang), "pinned": "left"},
         {"field": "transport", "headerName": t("feeds.col.transport", lang)},

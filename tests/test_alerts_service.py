@@ -62,6 +62,7 @@ def alert_rt(tmp_path_factory, pg_server_url, mqtt_url, runtime):
     yield rt, publisher
     listener.loop_stop()
     publisher.close()
+    rt.alerts.stop()  # the engine in charge now (a test may have replaced the first one)
     rt.stop()
     receiver.shutdown()
     drop_database(pg_server_url, name)

@@ -60,7 +60,7 @@ def health_rows(rt):
 def test_http_feeds_run_on_schedule_and_report_health(feeds_runtime):
     rt = feeds_runtime
     states = wait_until(lambda: (h := health_rows(rt)).get("dept-health") == "ok"
-                        and h.get("dept-broken") == "failing" and h)
+                        and h.get("dept-broken") == "failing" and h, timeout=40)
     expected = {spec.name: "waiting" if spec.enabled else "disabled" for spec in rt.config.feeds}
     expected.update({"dept-health": "ok", "dept-broken": "failing"})
     assert states == expected

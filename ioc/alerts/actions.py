@@ -130,8 +130,9 @@ def create_silence(pool: ConnectionPool, who: str, reason: str, starts_at: datet
 def expire_silence(pool: ConnectionPool, silence_id: int, who: str) -> None:
     _who(who)
     with pool.connection() as conn:
-        conn.execute("UPDATE silences SET expired_at = now(), ends_at = LEAST(ends_at, now()) WHERE id = %s",
-                     (silence_id,))
+        if conn.execute("UPDATE silences SET expired_at = now() WHERE id = %s AND expired_at IS NULL RETURNING id",
+                        (silence_id,)).fetchone() is None:
+            raise ActionError(f"no silence {silence_id} in force")
 
 
 def silences_in_force(pool: ConnectionPool, at: datetime) -> list[Silence]:
@@ -147,6 +148,8 @@ def note(pool: ConnectionPool, who: str, body: str, alert_id: int | None = None)
     if not body:
         raise ActionError("the note is empty")
     with pool.connection() as conn:
+        if alert_id is not None and conn.execute("SELECT 1 FROM alerts WHERE id = %s", (alert_id,)).fetchone() is None:
+            raise ActionError(f"no alert {alert_id}")
         conn.execute("INSERT INTO shift_log (author, alert_id, body) VALUES (%s, %s, %s)",
                      (who, alert_id, body[:4000]))
 
