@@ -227,3 +227,13 @@ def _typed(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 def records(df: pd.DataFrame) -> list[dict]:
     """Rows as dicts with None (not NaN/NaT/NA) for missing values: what pages iterate over."""
     return [{k: (None if _missing(v) else v) for k, v in row.items()} for row in df.to_dict("records")]
+
+
+def firing_counts(db: ConnectionPool) -> dict:
+    """For the navbar badge: firing alerts, how many critical and unacknowledged, and the critical ids."""
+    with db.connection() as conn:
+        rows = conn.execute("SELECT id, severity, acknowledged_at IS NULL FROM alerts "
+                            "WHERE state = 'firing'").fetchall()
+    return {"firing": len(rows), "critical": sum(s == "critical" for _, s, _ in rows),
+            "unacknowledged": sum(u for _, _, u in rows),
+            "critical_ids": sorted(i for i, s, _ in rows if s == "critical")}

@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlencode
 import dash
 from dash import Input, Output, State, dcc, html
 
+from ioc import alert_queries
 from ioc.config import Config
 from ioc.i18n import DEFAULT_LANG, format_time, normalize_lang, t
 from ioc.runtime import Runtime
@@ -190,6 +191,14 @@ def shell_layout(config: Config) -> html.Div:
                             className="navbar-brand ioc-brand",
                         ),
                         html.Ul(nav_links(None, lang), id="nav-links", className="navbar-nav me-auto"),
+                        dcc.Link(id="alert-badge", href=dash.get_relative_path("/alerts"),
+                                 className="alert-badge alert-badge-none", children=""),
+                        html.Button("🔕", id="alert-sound", n_clicks=0, className="btn btn-sm alert-sound",
+                                    title=t("badge.sound", lang)),
+                        dcc.Store(id="alert-sound-on", storage_type="local", data=False),
+                        dcc.Store(id="alert-critical-seen", data=None),
+                        dcc.Interval(id="alert-badge-tick", interval=int(config.settings.ui.refresh.total_seconds()
+                                                                          * 1000)),
                         html.Div(
                             format_time(datetime.now(UTC), lang, tz, "datetime"),
                             id="clock", className="ioc-clock", title=t("nav.clock", lang),
@@ -291,6 +300,58 @@ def _register_shell_callbacks(app: dash.Dash, config: Config) -> None:
             t("nav.clock", lang),
             lang,
         )
+
+    @app.callback(
+        Output("alert-badge", "children"),
+        Output("alert-badge", "className"),
+        Output("alert-badge", "title"),
+        Output("alert-critical-seen", "data"),
+        Input("alert-badge-tick", "n_intervals"),
+        Input("lang-effective", "data"),
+    )
+    def _update_badge(_n, lang):
+        lang = normalize_lang(lang, config.settings.ui.language)
+        runtime = current_runtime()
+        if runtime is None or runtime.db is None:
+            return "", "alert-badge alert-badge-none", "", 0
+        counts = alert_queries.firing_counts(runtime.db)
+        firing, critical, unacked = counts["firing"], counts["critical"], counts["unacknowledged"]
+        level = "critical" if critical else "warning" if firing else "none"
+        title = t("badge.title", lang, firing=firing, critical=critical, unacked=unacked)
+        return (str(firing) if firing else ""), f"alert-badge alert-badge-{level}", title, counts["critical_ids"]
+
+    # Sound is opt-in per screen (browsers allow audio only after a click): a short tone when a critical
+    # alert appears that this screen has not seen yet.
+    app.clientside_callback(
+        """
+        function(clicks, on) {
+            const enabled = clicks ? !on : !!on;
+            return [enabled, enabled ? "🔔" : "🔕"];
+        }
+        """,
+        Output("alert-sound-on", "data"), Output("alert-sound", "children"),
+        Input("alert-sound", "n_clicks"), State("alert-sound-on", "data"),
+    )
+    app.clientside_callback(
+        """
+        function(ids, on) {
+            const seen = window._iocCriticalSeen;
+            window._iocCriticalSeen = ids || [];
+            if (!on || seen === undefined || !ids) { return window.dash_clientside.no_update; }
+            if (ids.some(id => !seen.includes(id))) {
+                const ctx = new (window.AudioContext || window.webkitAudioContext)();
+                const osc = ctx.createOscillator();
+                osc.frequency.value = 880;
+                osc.connect(ctx.destination);
+                osc.start();
+                osc.stop(ctx.currentTime + 0.4);
+            }
+            return window.dash_clientside.no_update;
+        }
+        """,
+        Output("shell-dummy", "title"),
+        Input("alert-critical-seen", "data"), State("alert-sound-on", "data"),
+    )
 
     app.clientside_callback(
         _CLOCK_JS, Output("clock", "children"),

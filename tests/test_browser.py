@@ -94,3 +94,20 @@ def test_manual_entry_from_the_form(page, web_url, simulated, output_dir):
                            "ORDER BY id DESC LIMIT 1").fetchone()
     assert row[:2] == (office.id, metric.key) and row[3] == "Nguyễn Thị Hoa"
     assert row[2].isoformat() == "2026-11-27T00:30:00+00:00"  # 07:30 in Asia/Ho_Chi_Minh
+
+
+def test_navbar_badge_counts_firing_alerts(page, web_url, simulated):
+    with simulated.db.connection() as conn:
+        conn.execute("INSERT INTO alerts (rule, subject, domain, state, severity, value, threshold, pending_since, "
+                     "firing_since, last_active) VALUES ('badge-test', 'hosp-bgc-01', 'health', 'firing', 'critical', "
+                     "97, 95, now(), now(), now())")
+        expected = conn.execute("SELECT count(*) FROM alerts WHERE state = 'firing'").fetchone()[0]
+    try:
+        page.goto(web_url + "/feeds")
+        page.wait_for_selector("#alert-badge.alert-badge-critical", timeout=15_000)
+        assert int(page.locator("#alert-badge").inner_text()) >= expected
+        page.click("#alert-badge")
+        page.wait_for_url("**/alerts*")
+    finally:
+        with simulated.db.connection() as conn:
+            conn.execute("UPDATE alerts SET state = 'resolved', resolved_at = now() WHERE rule = 'badge-test'")
