@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_TIMEDELTA = TypeAdapter(timedelta)
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -32,6 +33,11 @@ def parse_duration(value: Any) -> timedelta:
         return timedelta(seconds=value)
     if isinstance(value, str) and (match := _DURATION.match(value)):
         return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    if isinstance(value, str) and value.startswith(("P", "-P")):  # ISO 8601, as stored rules serialise
+        try:
+            return _TIMEDELTA.validate_python(value)
+        except ValidationError:
+            pass
     raise ValueError(f"expected a duration such as '30s', '5m', '1h' or '7d', got {value!r}")
 
 

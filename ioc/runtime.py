@@ -21,8 +21,9 @@ from feeds.http_poll import HttpPoller
 from ioc import health
 from ioc.alerts.engine import FlapDetector
 from ioc.alerts.notify import Notifier
-from ioc.alerts.rules import AlertConfig, load_rules, sync_rules
+from ioc.alerts.rules import AlertConfig, load_rules
 from ioc.alerts.service import AlertService
+from ioc.alerts.store import effective_rules, rules_version, sync_rules
 from ioc.config import Config
 from ioc.db import Partitions, Storage, migrate, open_pool, sync_catalog
 from ioc.embedded import EmbeddedBroker, start_postgres, stop_postgres
@@ -118,16 +119,24 @@ class Runtime:
 
     def _start_alerts(self, alert_config: AlertConfig) -> None:
         sync_rules(self.db, alert_config.rules)
+        self.alert_config = alert_config
         self.notifier = Notifier(alert_config.notify, mqtt=(self.broker_address, self.mqtt_settings)).start()
         self._stops.append(self.notifier.stop)
-        self.alerts = AlertService(self.config, self.db, self.database_url, alert_config.rules,
-                                   notify=self.notifier.submit, health=self.health,
-                                   repeat_interval=alert_config.notify.repeat_interval,
-                                   flaps=FlapDetector(alert_config.defaults.flap_window,
-                                                      alert_config.defaults.flap_changes))
-        self.writer.add_listener(self.alerts.on_commit)
+        self.alerts = self.new_alert_service()
         self.alerts.start()
-        self._stops.append(self.alerts.stop)
+        self._stops.append(lambda: self.alerts.stop())  # whichever engine is in charge by then
+
+    def new_alert_service(self) -> AlertService:
+        """An alert engine wired like the runtime's own (a restarted process builds the same)."""
+        defaults = self.alert_config.defaults
+        service = AlertService(self.config, self.db, self.database_url, effective_rules(self.db, self.config),
+                               notify=self.notifier.submit, health=self.health,
+                               repeat_interval=self.alert_config.notify.repeat_interval,
+                               flaps=FlapDetector(defaults.flap_window, defaults.flap_changes),
+                               rules_source=lambda: effective_rules(self.db, self.config),
+                               rules_version=lambda: rules_version(self.db))
+        self.writer.add_listener(service.on_commit)
+        return service
 
     def _start_polling(self, parsers: dict[str, Parser]) -> None:
         self.scheduler = BackgroundScheduler(timezone=UTC)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ioc.alerts import actions
+from ioc.alerts import actions, store
 from ioc.alerts.rules import load_rules
 from ioc.alerts.service import AlertService
 from ioc.config import copy_config, load_config
@@ -62,7 +62,6 @@ def alert_rt(tmp_path_factory, pg_server_url, mqtt_url, runtime):
     yield rt, publisher
     listener.loop_stop()
     publisher.close()
-    rt.alerts.stop()  # the engine in charge now (a test may have replaced the first one)
     rt.stop()
     receiver.shutdown()
     drop_database(pg_server_url, name)
@@ -130,9 +129,7 @@ def test_for_survives_a_restart_without_duplicates(alert_rt):
     pending = wait_for(lambda: alerts_of(rt, "hot-beds", hospital))
     assert [a[1] for a in pending] == ["pending"]
     rt.alerts.stop()  # the process goes away mid-pending
-    rules = load_rules(rt.config).rules
-    successor = AlertService(rt.config, rt.db, rt.database_url, rules, notify=rt.notifier.submit, health=rt.health)
-    rt.writer.add_listener(successor.on_commit)
+    successor = rt.new_alert_service()
     successor.start()
     try:
         assert wait_for(lambda: alerts_of(rt, "hot-beds", hospital)[-1][1] == "firing", timeout=10)
@@ -171,3 +168,27 @@ def test_a_silence_holds_notifications_not_the_alert(alert_rt):
     assert wait_for(lambda: rt.alerts.held["silenced"] > held)
     time.sleep(0.5)
     assert not [e for body in rt.test_receiver.posts for e in body["events"] if e["subject"] == station]
+
+
+def test_rules_edited_by_people_apply_at_once_and_keep_history(alert_rt):
+    rt, publisher = alert_rt
+    school = entity_of(rt, "school", 2)
+    edited = {"name": "quiet-classes", "condition": "below", "metric": "attendance_rate", "warning": 99.5,
+              "critical": 50, "labels": {"team": "so-gd"}}
+    with pytest.raises(actions.ActionError, match="unknown metric"):
+        store.save_rule(rt.db, rt.config, edited | {"metric": "nope"}, "Lê Văn C")
+    with pytest.raises(actions.ActionError, match="needs warning"):
+        store.save_rule(rt.db, rt.config, {"name": "x", "condition": "above", "metric": "attendance_rate"}, "C")
+    store.save_rule(rt.db, rt.config, edited, "Lê Văn C")
+    assert wait_for(lambda: any(r.name == "quiet-classes" for r in rt.alerts.rules), timeout=10)
+    send(rt, publisher, school, "attendance_rate", 97.0)
+    assert wait_for(lambda: [a for a in alerts_of(rt, "quiet-classes", school) if a[1] == "firing"])
+    # A restart with the same config keeps the person's rule; reverting removes it and resolves its alert.
+    store.sync_rules(rt.db, load_rules(rt.config).rules)
+    assert "quiet-classes" in {r.name for r in store.effective_rules(rt.db, rt.config)}
+    store.revert_rule(rt.db, "quiet-classes", "Lê Văn C", load_rules(rt.config).rules)
+    assert wait_for(lambda: alerts_of(rt, "quiet-classes", school)[-1][1] == "resolved", timeout=10)
+    with rt.db.connection() as conn:
+        history = conn.execute("SELECT changed_by, definition IS NULL FROM alert_rule_history "
+                               "WHERE name = 'quiet-classes' ORDER BY id").fetchall()
+    assert history == [("Lê Văn C", False), ("Lê Văn C", True)]

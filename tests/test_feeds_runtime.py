@@ -41,9 +41,9 @@ def feeds_runtime(tmp_path, pg_server_url, mqtt_url, api, runtime):
     base = f"http://127.0.0.1:{api.server_port}"
     add_feeds(folder,
               {"name": "dept-health", "transport": "http_poll", "parser": "native", "url": f"{base}/ok",
-               "interval": "1s", "timeout": "2s", "retries": 0, "stale_after": "1m"},
+               "interval": "1s", "timeout": "10s", "retries": 0, "stale_after": "1m"},
               {"name": "dept-broken", "transport": "http_poll", "parser": "native", "url": f"{base}/down",
-               "interval": "1s", "timeout": "2s", "retries": 0, "stale_after": "1m"})
+               "interval": "1s", "timeout": "10s", "retries": 0, "stale_after": "1m"})
     api.script = [(200, native_payload(runtime, 4), {})]
     api.routes = {"/down": (500, b"maintenance", {})}
     rt = Runtime(load_config(folder, environ={})).start()

@@ -80,6 +80,21 @@ class AlertsFile(Strict):
     notify: dict[str, Any] = {}  # validated by ioc.alerts.notify.NotifySettings
 
 
+def rule_problem(config: Config, rule: Rule) -> tuple[str, str] | None:
+    """(key, reason) when the rule names a metric, feed, domain, area, kind or entity that does not exist."""
+    if rule.metric and rule.metric not in config.metrics:
+        return "metric", f"unknown metric '{rule.metric}'"
+    if rule.feed and rule.feed not in {f.name for f in config.feeds}:
+        return "feed", f"unknown feed '{rule.feed}'"
+    scope = rule.scope
+    checks = [("domain", scope.domain, config.domains), ("area", scope.area, config.areas),
+              ("kind", scope.kind, config.kinds), ("entity", scope.entity, config.entities)]
+    for key, value, known in checks:
+        if value is not None and value not in known:
+            return f"scope.{key}", f"unknown {key} '{value}'"
+    return None
+
+
 def catalog_rules(config: Config, defaults: RuleDefaults) -> list[Rule]:
     """One rule per catalog metric with thresholds: the catalog's bands, each site's own where it has them."""
     return [Rule(name=f"catalog:{m.key}", condition=m.thresholds.direction, metric=m.key,
@@ -103,36 +118,8 @@ def load_rules(config: Config) -> AlertConfig:
     notify = validate_file(NotifySettings, document.notify, path, under="notify")
     rules = {r.name: r for r in (catalog_rules(config, document.defaults) if document.defaults.catalog_rules else [])}
     for i, rule in enumerate(document.rules):
-        where = f"rules.{i}"
-        if rule.metric and rule.metric not in config.metrics:
-            raise ConfigError(path, f"{where}.metric", f"unknown metric '{rule.metric}'")
-        if rule.feed and rule.feed not in {f.name for f in config.feeds}:
-            raise ConfigError(path, f"{where}.feed", f"unknown feed '{rule.feed}'")
-        scope = rule.scope
-        checks = [("domain", scope.domain, config.domains), ("area", scope.area, config.areas),
-                  ("kind", scope.kind, config.kinds), ("entity", scope.entity, config.entities)]
-        for key, value, known in checks:
-            if value is not None and value not in known:
-                raise ConfigError(path, f"{where}.scope.{key}", f"unknown {key} '{value}'")
+        if problem := rule_problem(config, rule):
+            raise ConfigError(path, f"rules.{i}.{problem[0]}", problem[1])
         rules[rule.name] = rule
     return AlertConfig(list(rules.values()), notify, document.defaults)
 
-
-def sync_rules(pool, rules: list[Rule]) -> None:
-    """Store the rules in force; a changed or removed rule leaves a row in alert_rule_history."""
-    from psycopg.types.json import Jsonb
-
-    wanted = {r.name: r.model_dump(mode="json", by_alias=True, exclude_defaults=True) for r in rules}
-    with pool.connection() as conn, conn.transaction():
-        stored = dict(conn.execute("SELECT name, definition FROM alert_rules"))
-        for name, definition in wanted.items():
-            if stored.get(name) != definition:
-                conn.execute("INSERT INTO alert_rules (name, definition, source) VALUES (%s, %s, 'config') "
-                             "ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, source = 'config', "
-                             "updated_at = now()", (name, Jsonb(definition)))
-                conn.execute("INSERT INTO alert_rule_history (name, definition, changed_by) VALUES (%s, %s, 'config')",
-                             (name, Jsonb(definition)))
-        for name in stored.keys() - wanted.keys():
-            conn.execute("DELETE FROM alert_rules WHERE name = %s", (name,))
-            conn.execute("INSERT INTO alert_rule_history (name, definition, changed_by) VALUES (%s, NULL, 'config')",
-                         (name,))

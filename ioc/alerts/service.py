@@ -54,7 +54,9 @@ class AlertService:
     def __init__(self, config: Config, pool: ConnectionPool, url: str, rules: list[Rule],
                  notify: Callable[[AlertEvent], None] | None = None, health: FeedHealth | None = None,
                  repeat_interval: timedelta = timedelta(hours=4), tick: float = 1.0,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), flaps: FlapDetector | None = None):
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), flaps: FlapDetector | None = None,
+                 rules_source: Callable[[], list[Rule]] | None = None,
+                 rules_version: Callable[[], object] | None = None):
         self.config, self.pool, self.url = config, pool, url
         self.rules = rules
         self.notify = notify
@@ -63,6 +65,8 @@ class AlertService:
         self.tick = tick
         self.clock = clock
         self.flaps = flaps or FlapDetector(timedelta(hours=1), 6)
+        self._rules_source, self._rules_version = rules_source, rules_version
+        self._version = rules_version() if rules_version else None
         self.silences: list[Silence] = []
         self.held: Counter[str] = Counter()  # notifications not sent: silenced, flapping
         self.leader = threading.Event()
@@ -116,6 +120,8 @@ class AlertService:
 
     def on_commit(self, readings: Sequence[Reading]) -> None:
         """Commit listener (runs in the writer thread): hand over and return at once."""
+        if self._stop.is_set():
+            return
         try:
             self._queue.put_nowait(readings)
         except queue.Full:
@@ -263,6 +269,23 @@ class AlertService:
         for rule, subject in self.flaps.settled(now):
             conn.execute("UPDATE alerts SET flapping = false WHERE rule = %s AND subject = %s AND flapping",
                          (rule, subject))
+        if self._rules_version is not None and (version := self._rules_version()) != self._version:
+            self._version = version
+            self._replace_rules(conn, self._rules_source(), now)
+
+    def _replace_rules(self, conn: psycopg.Connection, rules: list[Rule], now: datetime) -> None:
+        """Rules edited while running: re-index; an alert whose rule is gone is resolved."""
+        self.rules = rules
+        self._by_series, self._nodata, self._feeds = {}, [], []
+        self._index()
+        by_name = {r.name: r for r in rules}
+        for tracked in list(self.tracked.values()):
+            if tracked.rule.name in by_name:
+                tracked.rule = by_name[tracked.rule.name]
+            else:
+                tracked.rule = tracked.rule.model_copy(update={"keep_firing_for": timedelta(0)})
+                self._apply(conn, tracked, None, tracked.state.value, None, now)
+        log.info("alert rules reloaded: %d in force", len(rules))
 
     def _evaluate_nodata(self, conn: psycopg.Connection, now: datetime) -> None:
         if not self._nodata:

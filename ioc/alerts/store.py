@@ -1,0 +1,109 @@
+"""Rules in the database: config/alerts.yaml seeds them, people edit them, every change is history.
+
+A rule edited by a person (its `source` is that person) is kept across restarts even when the config
+file changes; a rule still at its config version follows the file. The engine reloads the rules
+whenever the table changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+from pydantic import ValidationError
+
+from ioc.alerts.actions import ActionError, _who
+from ioc.alerts.rules import Rule, rule_problem
+from ioc.config import Config
+
+log = logging.getLogger(__name__)
+CONFIG = "config"
+
+
+def definition(rule: Rule) -> dict[str, Any]:
+    return rule.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+
+
+def _history(conn, name: str, value: dict | None, who: str) -> None:
+    conn.execute("INSERT INTO alert_rule_history (name, definition, changed_by) VALUES (%s, %s, %s)",
+                 (name, Jsonb(value) if value is not None else None, who))
+
+
+def sync_rules(pool: ConnectionPool, config_rules: list[Rule]) -> None:
+    """Bring config rules into the table, leaving people's edits alone."""
+    wanted = {r.name: definition(r) for r in config_rules}
+    with pool.connection() as conn, conn.transaction():
+        stored = {name: (value, source) for name, value, source in
+                  conn.execute("SELECT name, definition, source FROM alert_rules")}
+        for name, value in wanted.items():
+            current = stored.get(name)
+            if current is None or (current[1] == CONFIG and current[0] != value):
+                conn.execute("INSERT INTO alert_rules (name, definition, source) VALUES (%s, %s, %s) "
+                             "ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, "
+                             "source = excluded.source, updated_at = now()", (name, Jsonb(value), CONFIG))
+                _history(conn, name, value, CONFIG)
+            elif current[1] != CONFIG and current[0] != value:
+                log.info("rule %s keeps the edit by %s (config/alerts.yaml differs)", name, current[1])
+        for name, (_, source) in stored.items():
+            if source == CONFIG and name not in wanted:
+                conn.execute("DELETE FROM alert_rules WHERE name = %s", (name,))
+                _history(conn, name, None, CONFIG)
+
+
+def effective_rules(pool: ConnectionPool, config: Config) -> list[Rule]:
+    """The rules in force, as stored; a stored rule that no longer validates is skipped and logged."""
+    rules = []
+    with pool.connection() as conn:
+        for name, value in conn.execute("SELECT name, definition FROM alert_rules ORDER BY name"):
+            try:
+                rule = Rule.model_validate(value)
+            except ValidationError as exc:
+                log.error("stored rule %s is not valid and is skipped: %s", name, exc.errors()[0]["msg"])
+                continue
+            if problem := rule_problem(config, rule):
+                log.error("stored rule %s is skipped: %s: %s", name, *problem)
+                continue
+            rules.append(rule)
+    return rules
+
+
+def rules_version(pool: ConnectionPool) -> tuple[int, datetime | None]:
+    with pool.connection() as conn:
+        return tuple(conn.execute("SELECT count(*), max(updated_at) FROM alert_rules").fetchone())
+
+
+def save_rule(pool: ConnectionPool, config: Config, value: dict[str, Any], who: str) -> Rule:
+    """Validate and store a rule edited (or created) by a person; ActionError says what is wrong."""
+    who = _who(who)
+    try:
+        rule = Rule.model_validate(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ActionError(f"{'.'.join(map(str, first['loc'])) or 'rule'}: "
+                          f"{first['msg'].removeprefix('Value error, ')}") from None
+    if problem := rule_problem(config, rule):
+        raise ActionError(f"{problem[0]}: {problem[1]}")
+    with pool.connection() as conn, conn.transaction():
+        conn.execute("INSERT INTO alert_rules (name, definition, source) VALUES (%s, %s, %s) ON CONFLICT (name) "
+                     "DO UPDATE SET definition = excluded.definition, source = excluded.source, updated_at = now()",
+                     (rule.name, Jsonb(definition(rule)), who))
+        _history(conn, rule.name, definition(rule), who)
+    return rule
+
+
+def revert_rule(pool: ConnectionPool, name: str, who: str, config_rules: list[Rule]) -> None:
+    """Back to the config file's version of a rule, or removed when the file has none."""
+    who = _who(who)
+    seed = next((r for r in config_rules if r.name == name), None)
+    with pool.connection() as conn, conn.transaction():
+        if seed is None:
+            if conn.execute("DELETE FROM alert_rules WHERE name = %s RETURNING name", (name,)).fetchone() is None:
+                raise ActionError(f"no rule {name}")
+            _history(conn, name, None, who)
+        else:
+            conn.execute("UPDATE alert_rules SET definition = %s, source = %s, updated_at = now() WHERE name = %s",
+                         (Jsonb(definition(seed)), CONFIG, name))
+            _history(conn, name, definition(seed), who)
