@@ -237,3 +237,16 @@ def firing_counts(db: ConnectionPool) -> dict:
     return {"firing": len(rows), "critical": sum(s == "critical" for _, s, _ in rows),
             "unacknowledged": sum(u for _, _, u in rows),
             "critical_ids": sorted(i for i, s, _ in rows if s == "critical")}
+
+
+def alert_rules(db: ConnectionPool) -> pd.DataFrame:
+    """The rules in force as stored: name, definition (dict), source (config or the person), updated_at."""
+    with db.connection() as conn:
+        return frame(conn, "SELECT name, definition, source, updated_at FROM alert_rules ORDER BY name")
+
+
+def rule_history(db: ConnectionPool, name: str) -> pd.DataFrame:
+    """Every stored version of a rule, newest first (definition None: removed)."""
+    with db.connection() as conn:
+        return frame(conn, "SELECT changed_at, changed_by, definition FROM alert_rule_history WHERE name = %s "
+                           "ORDER BY id DESC", (name,))

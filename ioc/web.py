@@ -193,7 +193,7 @@ def shell_layout(config: Config) -> html.Div:
                         html.Ul(nav_links(None, lang), id="nav-links", className="navbar-nav me-auto"),
                         dcc.Link(id="alert-badge", href=dash.get_relative_path("/alerts"),
                                  className="alert-badge alert-badge-none", children=""),
-                        html.Button("🔕", id="alert-sound", n_clicks=0, className="btn btn-sm alert-sound",
+                        html.Button("♪", id="alert-sound", n_clicks=0, className="btn btn-sm alert-sound",
                                     title=t("badge.sound", lang)),
                         dcc.Store(id="alert-sound-on", storage_type="local", data=False),
                         dcc.Store(id="alert-critical-seen", data=None),
@@ -326,10 +326,10 @@ def _register_shell_callbacks(app: dash.Dash, config: Config) -> None:
         """
         function(clicks, on) {
             const enabled = clicks ? !on : !!on;
-            return [enabled, enabled ? "🔔" : "🔕"];
+            return [enabled, "btn btn-sm alert-sound " + (enabled ? "alert-sound-on" : "alert-sound-off")];
         }
         """,
-        Output("alert-sound-on", "data"), Output("alert-sound", "children"),
+        Output("alert-sound-on", "data"), Output("alert-sound", "className"),
         Input("alert-sound", "n_clicks"), State("alert-sound-on", "data"),
     )
     app.clientside_callback(

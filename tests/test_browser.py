@@ -111,3 +111,24 @@ def test_navbar_badge_counts_firing_alerts(page, web_url, simulated):
     finally:
         with simulated.db.connection() as conn:
             conn.execute("UPDATE alerts SET state = 'resolved', resolved_at = now() WHERE rule = 'badge-test'")
+
+
+def test_rule_edited_in_the_browser_is_stored_with_who(page, web_url, simulated, output_dir):
+    page.goto(web_url + "/rules")
+    row = page.locator(".ag-center-cols-container .ag-row[row-id='catalog:vn_aqi']")
+    row.wait_for()
+    row.click()
+    page.wait_for_function("document.querySelector('#rules-editor').value.includes('vn_aqi')")
+    text = page.input_value("#rules-editor").replace("warning: 101", "warning: 120")
+    page.fill("#rules-editor", text)
+    page.fill("#rules-who", "Phạm Thu Hà")
+    page.click("#rules-save")
+    page.wait_for_selector("#rules-result .alert-success", timeout=15_000)
+    page.screenshot(path=str(output_dir / "rules.png"), full_page=True)
+    with simulated.db.connection() as conn:
+        definition, source = conn.execute("SELECT definition, source FROM alert_rules "
+                                          "WHERE name = 'catalog:vn_aqi'").fetchone()
+    assert (definition["warning"], source) == (120.0, "Phạm Thu Hà")
+    page.fill("#rules-editor", "name: [broken")
+    page.click("#rules-save")
+    page.wait_for_selector("#rules-result .alert-danger", timeout=15_000)

@@ -1,0 +1,134 @@
+"""/rules — the alert rules in force, edited as YAML, saved with who and kept in history."""
+
+from __future__ import annotations
+
+import dash
+import dash_ag_grid as dag
+import yaml
+from dash import Input, Output, State, callback, dcc, html
+
+from ioc import alert_queries
+from ioc.alerts import store
+from ioc.alerts.actions import ActionError
+from ioc.alerts.rules import load_rules
+from ioc.config import parse_duration
+from ioc.i18n import format_duration, format_time, normalize_lang, t
+from ioc.web import current_context, resolve_lang
+
+dash.register_page(__name__, path="/rules", name=t("nav.rules", "vi"), nav_key="nav.rules", order=30,
+                   title=f"{t('nav.rules', 'vi')} · {t('app.title', 'vi')}")
+
+WHO_STORE = "ioc-who"  # the same remembered name as /alerts and /shift
+
+
+def _levels(d: dict) -> str:
+    return " / ".join("—" if d.get(k) is None else str(d[k]) for k in ("warning", "critical"))
+
+
+def _rows(config, db, lang: str) -> list[dict]:
+    if db is None:
+        return []
+    tz = config.settings.ui.timezone
+    return [{"name": r["name"], "condition": r["definition"]["condition"],
+             "target": r["definition"].get("metric") or r["definition"].get("feed") or "",
+             "levels": _levels(r["definition"]),
+             "for": format_duration(parse_duration(r["definition"].get("for", "PT0S")).total_seconds(), lang),
+             "source": r["source"], "updated": format_time(r["updated_at"], lang, tz)}
+            for r in alert_queries.records(alert_queries.alert_rules(db))]
+
+
+def _columns(lang: str) -> list[dict]:
+    source_rule = {"rule-edited": "params.data.source !== 'config'"}
+    return [{"field": "name", "headerName": t("rules.col.name", lang), "flex": 2},
+            {"field": "condition", "headerName": t("rules.col.condition", lang)},
+            {"field": "target", "headerName": t("rules.col.metric", lang), "flex": 2},
+            {"field": "levels", "headerName": t("rules.col.levels", lang)},
+            {"field": "for", "headerName": t("rules.col.for", lang)},
+            {"field": "source", "headerName": t("rules.col.source", lang), "cellClassRules": source_rule},
+            {"field": "updated", "headerName": t("rules.col.updated", lang)}]
+
+
+def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> html.Div:
+    config, db = current_context()
+    lang = resolve_lang(lang, ui_lang, config)
+    return html.Div([
+        dcc.Store(id="rules-lang", data=lang),
+        dcc.Store(id=WHO_STORE, storage_type="local"),
+        html.Div([html.H1(t("rules.title", lang), className="page-title h4 mb-0")], className="page-head"),
+        html.P(t("rules.help", lang), className="text-body-secondary"),
+        html.Div([
+            html.Div(dag.AgGrid(id="rules-grid", rowData=_rows(config, db, lang), columnDefs=_columns(lang),
+                                getRowId="params.data.name",
+                                defaultColDef={"sortable": True, "filter": True, "resizable": True, "flex": 1},
+                                dashGridOptions={"rowSelection": {"mode": "singleRow", "checkboxes": False,
+                                                                  "enableClickSelection": True},
+                                                 "domLayout": "autoHeight"},
+                                csvExportParams={"fileName": "ioc-alert-rules.csv"}),
+                     className="col-lg-7"),
+            html.Div([
+                html.Label(t("rules.editor", lang), className="form-label"),
+                dcc.Textarea(id="rules-editor", className="form-control rules-editor", style={"height": "22rem"}),
+                html.Label(t("rules.who", lang), className="form-label mt-2"),
+                dcc.Input(id="rules-who", type="text", maxLength=200, className="form-control"),
+                html.Div([html.Button(t("rules.save", lang), id="rules-save", className="btn btn-primary me-2"),
+                          html.Button(t("rules.revert", lang), id="rules-revert",
+                                      className="btn btn-outline-secondary")],
+                         className="mt-2"),
+                html.Div(id="rules-result", className="mt-2", role="status"),
+                html.H2(t("rules.history", lang), className="h6 mt-3"),
+                html.Div(id="rules-history", className="rules-history"),
+            ], className="col-lg-5"),
+        ], className="row g-4"),
+    ], className="rules-page")
+
+
+@callback(Output("rules-who", "value"), Input(WHO_STORE, "data"))
+def remembered_who(who):
+    return who or ""
+
+
+@callback(Output("rules-editor", "value"), Output("rules-history", "children"),
+          Input("rules-grid", "selectedRows"), State("rules-lang", "data"), prevent_initial_call=True)
+def show_rule(selected, lang):
+    config, db = current_context()
+    lang = normalize_lang(lang, config.settings.ui.language)
+    if not selected or db is None:
+        return dash.no_update, dash.no_update
+    name = selected[0]["name"]
+    stored = alert_queries.alert_rules(db)
+    definition = stored.loc[stored["name"] == name, "definition"]
+    text = yaml.safe_dump(definition.iloc[0], allow_unicode=True, sort_keys=False) if len(definition) else ""
+    history = [html.Li(f"{format_time(h['changed_at'], lang, config.settings.ui.timezone)} · {h['changed_by']}"
+                       + ("" if h["definition"] is not None else f" {t('rules.removed', lang)}"))
+               for h in alert_queries.records(alert_queries.rule_history(db, name))]
+    return text, html.Ul(history, className="list-unstyled small")
+
+
+@callback(Output("rules-result", "children"), Output("rules-grid", "rowData"),
+          Output(WHO_STORE, "data", allow_duplicate=True),
+          Input("rules-save", "n_clicks"), Input("rules-revert", "n_clicks"),
+          State("rules-editor", "value"), State("rules-who", "value"), State("rules-grid", "selectedRows"),
+          State("rules-lang", "data"), prevent_initial_call=True)
+def save_or_revert(_save, _revert, text, who, selected, lang):
+    config, db = current_context()
+    lang = normalize_lang(lang, config.settings.ui.language)
+    try:
+        if dash.ctx.triggered_id == "rules-revert":
+            if not selected:
+                raise ActionError("select a rule")
+            name = selected[0]["name"]
+            store.revert_rule(db, name, who, load_rules(config).rules)
+            message = t("rules.reverted", lang, name=name)
+        else:
+            try:
+                value = yaml.safe_load(text or "")
+            except yaml.YAMLError as exc:
+                raise ActionError(f"YAML: {exc}") from None
+            if not isinstance(value, dict):
+                raise ActionError("the rule must be a YAML mapping")
+            message = t("rules.saved", lang, name=store.save_rule(db, config, value, who).name)
+    except ActionError as exc:
+        return html.Div(t("rules.refused", lang, reason=str(exc)), className="alert alert-danger"), \
+            dash.no_update, dash.no_update
+    return html.Div(message, className="alert alert-success"), _rows(config, db, lang), (who or "").strip()
+
