@@ -196,72 +196,77 @@ def main() -> int:
     server_url = os.environ.get("IOC_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     name, url = database_urls(server_url)
     prefix = f"iocbench{RUN}"
-    with tempfile.TemporaryDirectory() as tmp:
-        broker = None if "IOC_MQTT_URL" in os.environ else Mosquitto(Path(tmp) / "mosquitto").start()
-        mqtt_url = os.environ.get("IOC_MQTT_URL") or broker.url
-        folder = copy_config(Path(tmp) / "config", {
-            "database": {"url": url},
-            "mqtt": {"url": mqtt_url, "topic_prefix": prefix, "client_id": f"iocbench-{RUN}"}})
-        config = load_config(folder, environ={})
-        rules = load_rules(config).rules
-        by_series = AlertService(config, None, url, rules)._by_series  # which rules watch which series
-        pairs = crossing_pairs(config, by_series, 2 * args.crossings + 1)  # a fresh pair for every crossing
-        exclude = {(p["entity"], p["metric"]) for p in pairs}
-        address, settings = BrokerAddress.from_url(mqtt_url), config.settings.mqtt
-        ingester = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--ingest-only", "--config-dir",
-                                     str(folder)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        try:
-            assert ingester.stdout.readline().strip() == "ingest running", "ingester did not start"
-            with psycopg.connect(url, autocommit=True) as conn:
-                ids = {(e, m): i for i, e, m in conn.execute("SELECT id, entity, metric FROM series")}
-                pub, load_pub = Publisher(address, settings), Publisher(address, settings)
-                pub.connect()
-                load_pub.connect()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            broker = None if "IOC_MQTT_URL" in os.environ else Mosquitto(Path(tmp) / "mosquitto").start()
+            mqtt_url = os.environ.get("IOC_MQTT_URL") or broker.url
+            ingester = None
+            try:
+                folder = copy_config(Path(tmp) / "config", {
+                    "database": {"url": url},
+                    "mqtt": {"url": mqtt_url, "topic_prefix": prefix, "client_id": f"iocbench-{RUN}"}})
+                config = load_config(folder, environ={})
+                rules = load_rules(config).rules
+                by_series = AlertService(config, None, url, rules)._by_series  # which rules watch which series
+                pairs = crossing_pairs(config, by_series, 2 * args.crossings + 1)  # a fresh pair for every crossing
+                exclude = {(p["entity"], p["metric"]) for p in pairs}
+                address, settings = BrokerAddress.from_url(mqtt_url), config.settings.mqtt
+                ingester = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--ingest-only", "--config-dir",
+                                             str(folder)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                assert ingester.stdout.readline().strip() == "ingest running", "ingester did not start"
+                with psycopg.connect(url, autocommit=True) as conn:
+                    ids = {(e, m): i for i, e, m in conn.execute("SELECT id, entity, metric FROM series")}
+                    pub, load_pub = Publisher(address, settings), Publisher(address, settings)
+                    pub.connect()
+                    load_pub.connect()
 
-                # Sustained rate of live (engine-evaluated) readings, as bench/ingest.py measures it; and,
-                # as its baseline, of the same readings a day old, which the engine skips as history.
-                now = time.time()
-                sustained_rate(url, load_pub, load_items(config, by_series, exclude, 20_000, now - 300), prefix)
-                history = sustained_rate(url, load_pub, load_items(config, by_series, exclude, args.sustained,
-                                                                   now - 86_400), prefix)
-                sustained = sustained_rate(url, load_pub, load_items(config, by_series, exclude, args.sustained,
-                                                                     now - 240), prefix)
-                rate = args.rate or sustained / 2
+                    # Sustained rate of live (engine-evaluated) readings, as bench/ingest.py measures it; and,
+                    # as its baseline, of the same readings a day old, which the engine skips as history.
+                    now = time.time()
+                    sustained_rate(url, load_pub, load_items(config, by_series, exclude, 20_000, now - 300), prefix)
+                    history = sustained_rate(url, load_pub, load_items(config, by_series, exclude, args.sustained,
+                                                                       now - 86_400), prefix)
+                    sustained = sustained_rate(url, load_pub, load_items(config, by_series, exclude, args.sustained,
+                                                                         now - 240), prefix)
+                    rate = args.rate or sustained / 2
 
-                # The engine falls behind at the full sustained rate (its thread shares the ingester's GIL):
-                # one unmeasured crossing waits for it to work off that backlog before the idle phase.
-                catch_up = measure(conn, pub, prefix, pairs[:1], ids)[1][0]
-                idle_commit, idle_fired, idle_judged = measure(conn, pub, prefix, pairs[1:args.crossings + 1], ids)
+                    # The engine falls behind at the full sustained rate (its thread shares the ingester's GIL):
+                    # one unmeasured crossing waits for it to work off that backlog before the idle phase.
+                    catch_up = measure(conn, pub, prefix, pairs[:1], ids)[1][0]
+                    idle_commit, idle_fired, idle_judged = measure(conn, pub, prefix, pairs[1:args.crossings + 1], ids)
 
-                # Enough load for a warm-up and the crossings (≈ 0.45 s each under load; 3× that to spare).
-                seconds = 5 + args.crossings * 1.5
-                items = load_items(config, by_series, exclude, int(rate * seconds), now - 120)
-                load = Load(load_pub, encode_messages(prefix, items, 100), rate)
-                base = count(url)
-                load.start()
-                time.sleep(3)  # into steady state
-                load_commit, load_fired, load_judged = measure(conn, pub, prefix, pairs[args.crossings + 1:], ids, load)
-                load.stop.set()
-                if not load_fired:
-                    raise RuntimeError("no crossing measured under load")
-                load.join()
-                wait_for(url, base + load.sent + 2 * len(load_fired))
-                deadline = time.monotonic() + TIMEOUT  # and for the engine to resolve the last crossings
-                while conn.execute("SELECT count(*) FROM alerts WHERE rule LIKE 'catalog:%%' AND state <> 'resolved'"
-                                   ).fetchone()[0] and time.monotonic() < deadline:
-                    time.sleep(POLL)
-                engine_state = conn.execute(
-                    "SELECT count(*) FILTER (WHERE rule LIKE 'catalog:%%' AND value IS NOT NULL), "
-                    "count(*) FILTER (WHERE rule LIKE 'catalog:%%' AND state <> 'resolved') FROM alerts").fetchone()
-                pub.close()
-                load_pub.close()
-        finally:
-            ingester.terminate()
-            ingester.wait(30)
-            if broker:
-                broker.stop()
-            with psycopg.connect(server_url, autocommit=True) as conn:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+                    # Enough load for a warm-up and the crossings (≈ 0.45 s each under load; 3× that to spare).
+                    seconds = 5 + args.crossings * 1.5
+                    items = load_items(config, by_series, exclude, int(rate * seconds), now - 120)
+                    load = Load(load_pub, encode_messages(prefix, items, 100), rate)
+                    base = count(url)
+                    load.start()
+                    time.sleep(3)  # into steady state
+                    load_commit, load_fired, load_judged = measure(conn, pub, prefix, pairs[args.crossings + 1:], ids,
+                                                                   load)
+                    load.stop.set()
+                    if not load_fired:
+                        raise RuntimeError("no crossing measured under load")
+                    load.join()
+                    wait_for(url, base + load.sent + 2 * len(load_fired))
+                    deadline = time.monotonic() + TIMEOUT  # and for the engine to resolve the last crossings
+                    active = "SELECT count(*) FROM alerts WHERE rule LIKE 'catalog:%%' AND state <> 'resolved'"
+                    while conn.execute(active).fetchone()[0] and time.monotonic() < deadline:
+                        time.sleep(POLL)
+                    engine_state = conn.execute(
+                        "SELECT count(*) FILTER (WHERE rule LIKE 'catalog:%%' AND value IS NOT NULL), "
+                        "count(*) FILTER (WHERE rule LIKE 'catalog:%%' AND state <> 'resolved') FROM alerts").fetchone()
+                    pub.close()
+                    load_pub.close()
+            finally:
+                if ingester:
+                    ingester.terminate()
+                    ingester.wait(30)
+                if broker:
+                    broker.stop()
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     print(f"crossings: {len(idle_fired)} idle + {len(load_fired)} under load, each on a fresh (entity, metric) pair "
           f"({len({p['metric'] for p in pairs})} metrics); catalog alerts created {engine_state[0]}, "
           f"left active {engine_state[1]} (expected {1 + len(idle_fired) + len(load_fired)} and 0)")

@@ -28,6 +28,9 @@ def health(runtime: Runtime) -> tuple[dict[str, Any], bool]:
         "seconds_since_commit": None if stats.last_commit is None else round(time.time() - stats.last_commit, 1),
     }
     checks["storage"] = {"ok": True, "path": runtime.storage.path}
+    if runtime.alerts is not None:
+        checks["alerts"] = {"ok": not runtime.alerts.behind(), "leader": runtime.alerts.leader.is_set(),
+                            "queued_batches": runtime.alerts.lag(), "held": dict(runtime.alerts.held)}
     feeds = runtime.health.snapshot()
     checks["feeds"] = {"ok": not any(f["state"] == "failing" for f in feeds),
                        "states": {f["feed"]: f["state"] for f in feeds}}

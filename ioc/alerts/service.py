@@ -10,6 +10,7 @@ processes can run with one engine between them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -75,6 +76,8 @@ class AlertService:
         self._nodata: list[tuple[Rule, str]] = []
         self._feeds: list[Rule] = []
         self._queue: queue.Queue[Sequence[Reading]] = queue.Queue(maxsize=1000)
+        self._overflowed = False
+        self._seen: dict[tuple[str, str], datetime] = {}  # newest reading time evaluated per series
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ioc-alerts", daemon=True)
         self._lock_conn: psycopg.Connection | None = None
@@ -125,7 +128,17 @@ class AlertService:
         try:
             self._queue.put_nowait(readings)
         except queue.Full:
-            log.warning("alert queue full: the tick will catch up from the latest values")
+            if not self._overflowed:
+                log.warning("alert queue full: the next tick re-evaluates every series from its latest value")
+            self._overflowed = True
+
+    def lag(self) -> int:
+        """Committed batches waiting for evaluation (for /healthz)."""
+        return self._queue.qsize()
+
+    def behind(self) -> bool:
+        """The engine cannot keep up: its queue is nearly full (and alerts will come late)."""
+        return self._overflowed or self._queue.qsize() > 0.9 * self._queue.maxsize
 
     def _hold_lock(self) -> bool:
         try:
@@ -153,7 +166,9 @@ class AlertService:
                 batch = self._queue.get(timeout=max(0.0, next_tick - time.monotonic()))
             except queue.Empty:
                 batch = None
-            if not self._hold_lock():
+            ticking = time.monotonic() >= next_tick
+            # The lock is checked once per tick, not per batch: leadership changes at tick granularity.
+            if (ticking or not self.leader.is_set()) and not self._hold_lock():
                 self._drain()
                 self._stop.wait(self.tick)
                 next_tick = time.monotonic() + self.tick
@@ -161,7 +176,10 @@ class AlertService:
             try:
                 if batch is not None:
                     self._evaluate_readings(batch)
-                if time.monotonic() >= next_tick:
+                if ticking:
+                    if self._overflowed:
+                        self._overflowed = False
+                        self._catch_up()
                     self._evaluate_tick()
                     next_tick = time.monotonic() + self.tick
             except psycopg.Error as exc:
@@ -211,21 +229,49 @@ class AlertService:
 
     def _evaluate_readings(self, readings: Iterable[Reading]) -> None:
         now = self.clock()
-        with self.pool.connection() as conn:
+        cutoff = now - NEWS_AGE
+        by_series, seen, tracked_now = self._by_series, self._seen, self.tracked
+        with contextlib.ExitStack() as stack:
+            conn = None
+
+            def connection() -> psycopg.Connection:  # taken only when something needs the database
+                nonlocal conn
+                if conn is None:
+                    conn = stack.enter_context(self.pool.connection())
+                return conn
+
             for r in readings:
-                if now - r.ts > NEWS_AGE:
+                key = (r.entity, r.metric)
+                rules = by_series.get(key)
+                if not rules or r.ts < cutoff:
                     continue
-                for rule in self._by_series.get((r.entity, r.metric), ()):
-                    tracked = self._track(rule, r.entity)
+                last = seen.get(key)
+                if last is not None and r.ts <= last:
+                    continue  # a late or repeated reading must not undo what a newer one said
+                seen[key] = r.ts
+                for rule in rules:
+                    tracked = tracked_now.get((rule.name, r.entity)) or Tracked(rule, r.entity, State())
                     value = r.value
                     if rule.condition == "rate_of_change":
-                        before = self._value_before(conn, r.entity, r.metric, r.ts - rule.window)
+                        before = self._value_before(connection(), r.entity, r.metric, r.ts - rule.window)
                         if before is None:
                             continue
                         value = r.value - before
                     severity, threshold = judge(rule, value, tracked.state.state != "inactive",
                                                 self._site(rule, r.entity))
-                    self._apply(conn, tracked, severity, value, threshold, now)
+                    if severity is None and tracked.state.state == "inactive":
+                        continue  # the common case: nothing wrong, nothing to track
+                    tracked_now[(rule.name, r.entity)] = tracked
+                    self._apply(connection(), tracked, severity, value, threshold, now)
+
+    def _catch_up(self) -> None:
+        """After dropped batches: evaluate every watched series from its latest value."""
+        with self.pool.connection() as conn:
+            rows = conn.execute("SELECT s.entity, s.metric, l.ts, l.value FROM series s "
+                                "JOIN latest l ON l.series_id = s.id WHERE s.metric = ANY(%s)",
+                                (list({m for _, m in self._by_series}),)).fetchall()
+        self._seen.clear()
+        self._evaluate_readings([Reading(e, m, ts, v) for e, m, ts, v in rows])
 
     @staticmethod
     def _value_before(conn: psycopg.Connection, entity: str, metric: str, at: datetime) -> float | None:
