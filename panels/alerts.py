@@ -19,6 +19,7 @@ from ioc import alert_queries
 from ioc.alerts import actions
 from ioc.i18n import MESSAGES, format_duration, format_number, format_time, normalize_lang, t, to_local
 from ioc.web import current_context, resolve_lang
+from panels._components import WHO_STORE, remember_who, who_store
 from panels._figures import GRAPH_CONFIG, STATUS_COLORS, pick_bucket, series_figure
 
 dash.register_page(__name__, path="/alerts", name=t("nav.alerts", "vi"), nav_key="nav.alerts", order=20,
@@ -29,7 +30,6 @@ STATES = ("pending", "firing")
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 SILENCE_HOURS = (1, 4, 24)
 # "Who is acting", remembered in the browser until there is a login; /shift uses the same store.
-WHO_STORE = "ioc-who"
 _GRID_DEFAULTS = {"sortable": True, "filter": True, "resizable": True, "flex": 1}
 # Row colour by severity (resolved rows neutral); `tone` is worked out per row in _rows.
 _ROW_CLASSES = {"alert-row-critical": "params.data.tone === 'critical'",
@@ -402,7 +402,7 @@ def layout(ui_lang: str | None = None, lang: str | None = None, domain: str | No
         dcc.Store(id="alerts-lang", data=lang),
         dcc.Store(id="alerts-selected", data=selected),
         dcc.Store(id="alerts-version", data=0),
-        dcc.Store(id=WHO_STORE, storage_type="local"),
+        who_store(),
         dcc.Interval(id="alerts-tick", interval=int(config.settings.ui.refresh.total_seconds() * 1000)),
         html.Div(id="alerts-url-dummy", hidden=True),
         html.Div([html.H1(t("alerts.title", lang), className="page-title h4 mb-0"),
@@ -520,12 +520,7 @@ def export_history(_n):
     return True
 
 
-@callback(Output("alerts-who", "value"), Input(WHO_STORE, "modified_timestamp"),
-          State(WHO_STORE, "data"), State("alerts-who", "value"))
-def remember_who(_ts, stored, current):
-    if stored and not (current or "").strip():
-        return stored
-    return dash.no_update
+remember_who("alerts-who")
 
 
 @callback(

@@ -14,11 +14,10 @@ from ioc.alerts.rules import load_rules
 from ioc.config import parse_duration
 from ioc.i18n import format_duration, format_time, normalize_lang, t
 from ioc.web import current_context, resolve_lang
+from panels._components import WHO_STORE, remember_who, who_store
 
 dash.register_page(__name__, path="/rules", name=t("nav.rules", "vi"), nav_key="nav.rules", order=30,
                    title=f"{t('nav.rules', 'vi')} · {t('app.title', 'vi')}")
-
-WHO_STORE = "ioc-who"  # the same remembered name as /alerts and /shift
 
 
 def _levels(d: dict) -> str:
@@ -53,7 +52,7 @@ def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> htm
     lang = resolve_lang(lang, ui_lang, config)
     return html.Div([
         dcc.Store(id="rules-lang", data=lang),
-        dcc.Store(id=WHO_STORE, storage_type="local"),
+        who_store(),
         html.Div([html.H1(t("rules.title", lang), className="page-title h4 mb-0")], className="page-head"),
         html.P(t("rules.help", lang), className="text-body-secondary"),
         html.Div([
@@ -82,9 +81,7 @@ def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> htm
     ], className="rules-page")
 
 
-@callback(Output("rules-who", "value"), Input(WHO_STORE, "data"))
-def remembered_who(who):
-    return who or ""
+remember_who("rules-who")
 
 
 @callback(Output("rules-editor", "value"), Output("rules-history", "children"),

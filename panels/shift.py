@@ -13,13 +13,13 @@ from ioc import alert_queries
 from ioc.alerts import actions
 from ioc.i18n import format_number, format_time, normalize_lang, t
 from ioc.web import current_context, resolve_lang
+from panels._components import WHO_STORE, remember_who, who_store
 
 dash.register_page(__name__, path="/shift", name=t("nav.shift", "vi"), nav_key="nav.shift", order=25,
                    title=f"{t('nav.shift', 'vi')} · {t('app.title', 'vi')}")
 
 PERIODS = (4, 8, 12, 24)
 DEFAULT_HOURS = 8
-WHO_STORE = "ioc-who"  # shared with /alerts: the name typed on one page is remembered on the other
 SECTIONS = ("started_firing", "resolved", "unacknowledged", "acknowledged", "silences", "notes")
 
 
@@ -140,7 +140,7 @@ def layout(ui_lang: str | None = None, lang: str | None = None, hours: str | Non
     return html.Div([
         dcc.Store(id="shift-lang", data=lang),
         dcc.Store(id="shift-version", data=0),
-        dcc.Store(id=WHO_STORE, storage_type="local"),
+        who_store(),
         dcc.Interval(id="shift-tick", interval=int(config.settings.ui.refresh.total_seconds() * 1000)),
         html.Div([html.H1(t("shift.title", lang), className="page-title h4 mb-0"),
                   dcc.RadioItems(id="shift-period", options=periods, value=period, inline=True,
@@ -179,12 +179,7 @@ def refresh(_n, hours, _version, lang):
     return _log_rows(config, db, lang, since), _handover(config, db, hours, lang)
 
 
-@callback(Output("shift-who", "value"), Input(WHO_STORE, "modified_timestamp"),
-          State(WHO_STORE, "data"), State("shift-who", "value"))
-def remember_who(_ts, stored, current):
-    if stored and not (current or "").strip():
-        return stored
-    return dash.no_update
+remember_who("shift-who")
 
 
 @callback(
