@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ioc.config import Config, ConfigError
+from ioc.config import Config, ConfigError, SimulatorSettings
 from ioc.models import Reading
 
 
@@ -127,8 +127,15 @@ def feed_parsers(config: Config, clock: Callable[[], datetime] | None = None) ->
     parsers = {}
     for i, spec in enumerate(config.feeds):
         try:
+            if spec.transport == "simulator":  # its options are the simulator's settings, its parser is native
+                SimulatorSettings.model_validate(spec.options)
             parsers[spec.name] = build_parser(spec.parser, spec.options if spec.transport != "simulator" else {},
                                               context)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            key = ".".join(str(p) for p in first["loc"])
+            reason = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+            raise ConfigError(config.config_dir / "feeds.yaml", f"feeds.{i}.options.{key}", reason) from None
         except ParserOptionsError as exc:
             where = f"feeds.{i}.options.{exc.key}" if exc.key else f"feeds.{i}.parser"
             raise ConfigError(config.config_dir / "feeds.yaml", where, exc.reason) from None

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from feeds.base import feed_parsers
 from ioc.config import ConfigError, copy_config, load_config
 from ioc.runtime import Runtime
 from tests.conftest import ROOT, RUN_ID, drop_database, fresh_database, native_payload
@@ -127,3 +128,10 @@ def test_json_and_csv_sources_are_one_yaml_entry_each(tmp_path, pg_server_url, m
     finally:
         rt.stop()
         drop_database(pg_server_url, name)
+
+
+def test_bad_simulator_option_fails_check_config(tmp_path):
+    folder = copy_config(tmp_path / "config", {}, feeds={"simulator": {"options": {"anomaly_rate": 7}}})
+    with pytest.raises(ConfigError) as err:
+        feed_parsers(load_config(folder, environ={}))
+    assert err.value.key == "feeds.0.options.anomaly_rate" and "less than or equal to 1" in err.value.reason
