@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ioc.alerts.engine import State, judge, step
+from ioc.alerts.engine import State, judge, judge_silence, step
 from ioc.alerts.rules import Rule
 from ioc.config import Thresholds
 
@@ -104,3 +104,22 @@ def test_site_levels_override_the_catalog():
 def test_bad_rules_are_refused(bad):
     with pytest.raises(ValueError):
         Rule(name="r", **bad)
+
+
+def test_no_data_is_its_own_condition():
+    """Readings every 15 min stop after 30 min; a nodata rule with `for: 10m` goes pending when the series has been
+    silent longer than 1.5 × its cadence, fires 10 min later, and resolves when data returns."""
+    rule = Rule(name="beds-silent", condition="nodata", metric="bed_occupancy", for_=timedelta(minutes=10))
+    cadence = timedelta(minutes=15)
+    last_reading = {0: T0, 15: T0 + timedelta(minutes=15), 30: T0 + timedelta(minutes=30)}
+    state, seen = State(), []
+    last = None
+    for minute in range(0, 95, 5):
+        now = T0 + timedelta(minutes=minute)
+        last = now if minute == 90 else last_reading.get(minute, last)  # at 90 the data is back
+        severity, silent, allowed = judge_silence(rule, last, now, cadence)
+        state, transitions = step(rule, severity, silent, allowed, now, state)
+        seen.extend((minute, t.kind) for t in transitions)
+    # Silent since 30 min; 22.5 min allowed → pending at 55, firing at 65, resolved when data returns at 90.
+    assert seen == [(55, "pending"), (65, "firing"), (90, "resolved")]
+    assert judge_silence(rule, None, T0, cadence)[0] == "warning"  # never heard from

@@ -64,6 +64,16 @@ def judge(rule: Rule, value: float, active: bool, site: Thresholds | None = None
     return None, None
 
 
+def judge_silence(rule: Rule, last: datetime | None, now: datetime, cadence: timedelta
+                  ) -> tuple[str | None, float | None, float]:
+    """A nodata rule: (severity, seconds silent, seconds allowed). Silent longer than `after` (default
+    1.5 × the metric's cadence) is bad; never heard from at all is bad too."""
+    allowed = rule.after or cadence * 1.5
+    silent = None if last is None else (now - last).total_seconds()
+    active = last is None or now - last > allowed
+    return (rule.severity if active else None), silent, allowed.total_seconds()
+
+
 def step(rule: Rule, severity: str | None, value: float | None, threshold: float | None, now: datetime,
          prev: State) -> tuple[State, list[Transition]]:
     """Advance the lifecycle given how bad things are now (severity None = condition not met)."""

@@ -26,7 +26,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from ioc.alerts.actions import Silence, silences_in_force
-from ioc.alerts.engine import FlapDetector, State, Transition, judge, step
+from ioc.alerts.engine import FlapDetector, State, Transition, judge, judge_silence, step
 from ioc.alerts.events import AlertEvent
 from ioc.alerts.rules import Rule
 from ioc.config import Config
@@ -340,12 +340,9 @@ class AlertService:
             "SELECT s.entity, s.metric, l.ts FROM series s JOIN latest l ON l.series_id = s.id "
             "WHERE s.metric = ANY(%s)", (list({r.metric for r, _ in self._nodata}),)))
         for rule, entity in self._nodata:
-            after = rule.after or self.config.metrics[rule.metric].cadence * 1.5
-            last = latest.get((entity, rule.metric))
-            silent = (now - last).total_seconds() if last else None
-            active = last is None or now - last > after
-            tracked = self._track(rule, entity)
-            self._apply(conn, tracked, rule.severity if active else None, silent, after.total_seconds(), now)
+            severity, silent, allowed = judge_silence(rule, latest.get((entity, rule.metric)), now,
+                                                      self.config.metrics[rule.metric].cadence)
+            self._apply(conn, self._track(rule, entity), severity, silent, allowed, now)
 
     def _evaluate_feeds(self, conn: psycopg.Connection, now: datetime) -> None:
         if self.health is None:
