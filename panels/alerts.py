@@ -573,7 +573,7 @@ def act(_ack, _assign, _comment, _silence, alert_id, who, ack_comment, assignee,
         else:
             return keep, keep, keep, keep, keep, keep
     except actions.ActionError as exc:
-        return (html.Div(t("alerts.refused", lang, reason=str(exc)), className="alert alert-danger py-2"),
+        return (html.Div(t("alerts.refused", lang, reason=exc.message(lang)), className="alert alert-danger py-2"),
                 keep, keep, keep, keep, keep)
     return (html.Div(message, className="alert alert-success py-2"), (version or 0) + 1, (who or "").strip(),
             *cleared)

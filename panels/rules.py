@@ -112,7 +112,7 @@ def save_or_revert(_save, _revert, text, who, selected, lang):
     try:
         if dash.ctx.triggered_id == "rules-revert":
             if not selected:
-                raise ActionError("select a rule")
+                raise ActionError("action.select_rule")
             name = selected[0]["name"]
             store.revert_rule(db, name, who, load_rules(config).rules)
             message = t("rules.reverted", lang, name=name)
@@ -120,12 +120,12 @@ def save_or_revert(_save, _revert, text, who, selected, lang):
             try:
                 value = yaml.safe_load(text or "")
             except yaml.YAMLError as exc:
-                raise ActionError(f"YAML: {exc}") from None
+                raise ActionError("action.rule_yaml", reason=str(exc)) from None
             if not isinstance(value, dict):
-                raise ActionError("the rule must be a YAML mapping")
+                raise ActionError("action.rule_mapping")
             message = t("rules.saved", lang, name=store.save_rule(db, config, value, who).name)
     except ActionError as exc:
-        return html.Div(t("rules.refused", lang, reason=str(exc)), className="alert alert-danger"), \
+        return html.Div(t("rules.refused", lang, reason=exc.message(lang)), className="alert alert-danger"), \
             dash.no_update, dash.no_update
     return html.Div(message, className="alert alert-success"), _rows(config, db, lang), (who or "").strip()
 

@@ -199,10 +199,11 @@ def add_note(_n, who, body, alert_id, version, lang):
     try:
         alert_id = int(alert_id) if alert_id not in (None, "") else None
         if alert_id is not None and alert_queries.alert_detail(db, alert_id) is None:
-            raise actions.ActionError(t("shift.bad_alert", lang, id=alert_id))
+            raise actions.ActionError("action.no_alert", alert=alert_id)
         actions.note(db, who, body or "", alert_id)
     except ValueError as exc:  # ActionError included
-        return html.Div(t("alerts.refused", lang, reason=str(exc)), className="alert alert-danger py-2"), keep, keep, \
+        reason = exc.message(lang) if isinstance(exc, actions.ActionError) else str(exc)
+        return html.Div(t("alerts.refused", lang, reason=reason), className="alert alert-danger py-2"), keep, keep, \
             keep
     return (html.Div(t("shift.saved", lang), className="alert alert-success py-2"), (version or 0) + 1,
             (who or "").strip(), "")

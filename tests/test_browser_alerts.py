@@ -93,7 +93,7 @@ def test_acknowledge_an_alert_from_the_page(page, web_url, simulated, seeded, ou
     # acknowledging again is refused with the reason, not a crash
     page.click("#alerts-ack")
     page.wait_for_selector("#alerts-action-result .alert-danger", timeout=10_000)
-    assert "already acknowledged" in page.locator("#alerts-action-result").inner_text()
+    assert "đã được tiếp nhận" in page.locator("#alerts-action-result").inner_text()
 
     # a comment lands in the thread
     page.fill("#alerts-comment-body", "Bệnh viện đã chuyển bớt bệnh nhân")

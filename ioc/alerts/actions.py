@@ -15,16 +15,24 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from ioc.alerts.events import AlertEvent
+from ioc.i18n import t
 
 
 class ActionError(ValueError):
-    pass
+    """A refused action; `message(lang)` says why in the user's language (str() is English, for logs)."""
+
+    def __init__(self, key: str, **params: object):
+        self.key, self.params = key, params
+        super().__init__(t(key, "en", **params))
+
+    def message(self, lang: str) -> str:
+        return t(self.key, lang, **self.params)
 
 
 def _who(name: str) -> str:
     name = (name or "").strip()
     if not name:
-        raise ActionError("who is acting is required")
+        raise ActionError("action.who_required")
     return name[:200]
 
 
@@ -41,7 +49,7 @@ def acknowledge(pool: ConnectionPool, alert_id: int, who: str, comment: str = ""
                            "AND acknowledged_at IS NULL RETURNING id",
                            (who, comment.strip()[:2000], alert_id)).fetchone()
         if row is None:
-            raise ActionError(f"alert {alert_id} is not active or is already acknowledged")
+            raise ActionError("action.not_active", alert=alert_id)
         _event(conn, alert_id, "acknowledged", {"by": who, "comment": comment.strip()[:2000]})
 
 
@@ -50,17 +58,17 @@ def assign(pool: ConnectionPool, alert_id: int, who: str, assignee: str) -> None
     with pool.connection() as conn, conn.transaction():
         if conn.execute("UPDATE alerts SET assigned_to = %s, updated_at = now() WHERE id = %s RETURNING id",
                         (assignee, alert_id)).fetchone() is None:
-            raise ActionError(f"no alert {alert_id}")
+            raise ActionError("action.no_alert", alert=alert_id)
         _event(conn, alert_id, "assigned", {"by": who, "to": assignee})
 
 
 def comment(pool: ConnectionPool, alert_id: int, who: str, body: str) -> None:
     who, body = _who(who), (body or "").strip()
     if not body:
-        raise ActionError("the comment is empty")
+        raise ActionError("action.empty_comment")
     with pool.connection() as conn, conn.transaction():
         if conn.execute("SELECT 1 FROM alerts WHERE id = %s", (alert_id,)).fetchone() is None:
-            raise ActionError(f"no alert {alert_id}")
+            raise ActionError("action.no_alert", alert=alert_id)
         conn.execute("INSERT INTO alert_comments (alert_id, author, body) VALUES (%s, %s, %s)",
                      (alert_id, who, body[:4000]))
         _event(conn, alert_id, "comment", {"by": who})
@@ -107,18 +115,18 @@ def create_silence(pool: ConnectionPool, who: str, reason: str, starts_at: datet
     """A silence (or, with weekdays/daily_start/daily_minutes, a recurring maintenance window)."""
     who, reason = _who(who), (reason or "").strip()
     if not reason:
-        raise ActionError("a silence needs a reason")
+        raise ActionError("action.silence_reason")
     if not (rule or domain or area or subject):
-        raise ActionError("a silence needs at least one matcher (rule, domain, area or subject)")
+        raise ActionError("action.silence_matcher")
     if ends_at <= starts_at:
-        raise ActionError("a silence must end after it starts")
+        raise ActionError("action.silence_order")
     recurring = (weekdays, daily_start, daily_minutes)
     if any(v is not None for v in recurring) and not all(v is not None for v in recurring):
-        raise ActionError("a maintenance window needs weekdays, a daily start and a length")
+        raise ActionError("action.window_incomplete")
     if weekdays is not None and (not weekdays or any(not 0 <= d <= 6 for d in weekdays)):
-        raise ActionError("weekdays are 0 (Monday) to 6 (Sunday)")
+        raise ActionError("action.weekdays")
     if daily_minutes is not None and not 0 < daily_minutes <= 1440:
-        raise ActionError("a daily window lasts 1 to 1440 minutes")
+        raise ActionError("action.window_length")
     with pool.connection() as conn:
         return conn.execute(
             "INSERT INTO silences (rule, domain, area, subject, starts_at, ends_at, weekdays, daily_start, "
@@ -132,7 +140,7 @@ def expire_silence(pool: ConnectionPool, silence_id: int, who: str) -> None:
     with pool.connection() as conn:
         if conn.execute("UPDATE silences SET expired_at = now() WHERE id = %s AND expired_at IS NULL RETURNING id",
                         (silence_id,)).fetchone() is None:
-            raise ActionError(f"no silence {silence_id} in force")
+            raise ActionError("action.no_silence", silence=silence_id)
 
 
 def silences_in_force(pool: ConnectionPool, at: datetime) -> list[Silence]:
@@ -146,10 +154,10 @@ def note(pool: ConnectionPool, who: str, body: str, alert_id: int | None = None)
     """A shift-log entry, optionally tied to an alert."""
     who, body = _who(who), (body or "").strip()
     if not body:
-        raise ActionError("the note is empty")
+        raise ActionError("action.empty_note")
     with pool.connection() as conn:
         if alert_id is not None and conn.execute("SELECT 1 FROM alerts WHERE id = %s", (alert_id,)).fetchone() is None:
-            raise ActionError(f"no alert {alert_id}")
+            raise ActionError("action.no_alert", alert=alert_id)
         conn.execute("INSERT INTO shift_log (author, alert_id, body) VALUES (%s, %s, %s)",
                      (who, alert_id, body[:4000]))
 

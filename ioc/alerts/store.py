@@ -82,10 +82,10 @@ def save_rule(pool: ConnectionPool, config: Config, value: dict[str, Any], who: 
         rule = Rule.model_validate(value)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise ActionError(f"{'.'.join(map(str, first['loc'])) or 'rule'}: "
-                          f"{first['msg'].removeprefix('Value error, ')}") from None
+        raise ActionError("action.rule_invalid", where=".".join(map(str, first["loc"])) or "rule",
+                          reason=first["msg"].removeprefix("Value error, ")) from None
     if problem := rule_problem(config, rule):
-        raise ActionError(f"{problem[0]}: {problem[1]}")
+        raise ActionError("action.rule_invalid", where=problem[0], reason=problem[1])
     with pool.connection() as conn, conn.transaction():
         conn.execute("INSERT INTO alert_rules (name, definition, source) VALUES (%s, %s, %s) ON CONFLICT (name) "
                      "DO UPDATE SET definition = excluded.definition, source = excluded.source, updated_at = now()",
@@ -101,7 +101,7 @@ def revert_rule(pool: ConnectionPool, name: str, who: str, config_rules: list[Ru
     with pool.connection() as conn, conn.transaction():
         if seed is None:
             if conn.execute("DELETE FROM alert_rules WHERE name = %s RETURNING name", (name,)).fetchone() is None:
-                raise ActionError(f"no rule {name}")
+                raise ActionError("action.no_rule", rule=name)
             _history(conn, name, None, who)
         else:
             conn.execute("UPDATE alert_rules SET definition = %s, source = %s, updated_at = now() WHERE name = %s",
