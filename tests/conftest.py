@@ -158,6 +158,17 @@ def web_url(simulated: Runtime) -> Iterator[str]:
     server.close()
 
 
+@pytest.fixture
+def page(browser, web_url):
+    """A fresh browser page on the product, recording every request it makes (air-gap checks)."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="vi-VN")
+    page = context.new_page()
+    page.requests = []
+    page.on("request", lambda request: page.requests.append(request.url))
+    yield page
+    context.close()
+
+
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync"]
 

@@ -4,18 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-
-@pytest.fixture
-def page(browser, web_url):
-    context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="vi-VN")
-    page = context.new_page()
-    page.requests = []
-    page.on("request", lambda request: page.requests.append(request.url))
-    yield page
-    context.close()
-
 
 def test_overview_shows_five_domains_with_values_and_units(page, web_url, simulated, output_dir):
     page.goto(web_url + "/")

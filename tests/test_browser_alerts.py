@@ -17,16 +17,6 @@ from tests.conftest import RUN_ID
 WHO = "Nguyễn Văn An"
 
 
-@pytest.fixture
-def page(browser, web_url):
-    context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="vi-VN")
-    page = context.new_page()
-    page.requests = []
-    page.on("request", lambda request: page.requests.append(request.url))
-    yield page
-    context.close()
-
-
 @pytest.fixture(scope="module")
 def seeded(simulated) -> dict:
     """One firing critical bed-occupancy alert on a hospital, under a rule the engine does not run."""
