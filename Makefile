@@ -31,6 +31,7 @@ test: $(STAMP) browser
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/alerts.py
 
 clean:
 	rm -rf $(VENV) test-output .pytest_cache
