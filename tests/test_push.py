@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -30,10 +31,13 @@ def push_url(tmp_path_factory, pg_server_url, mqtt_url, runtime):
     add_feeds(folder, {"name": "hospital-a", "transport": "http_push", "parser": "native",
                        "token_env": "IOC_TEST_PUSH_A", "stale_after": "1h"},
               {"name": "hospital-b", "transport": "http_push", "parser": "native",
-               "token_env": "IOC_TEST_PUSH_B", "stale_after": "1h"})
+               "token_env": "IOC_TEST_PUSH_B", "stale_after": "1h"},
+              {"name": "gateway-senml", "transport": "http_push", "parser": "senml",
+               "token_env": "IOC_TEST_PUSH_SENML", "stale_after": "1h"})
     with pytest.MonkeyPatch.context() as env:
         env.setenv("IOC_TEST_PUSH_A", "token-a")
         env.setenv("IOC_TEST_PUSH_B", "token-b")
+        env.setenv("IOC_TEST_PUSH_SENML", "token-senml")
         rt = Runtime(load_config(folder, environ={})).start()
     server = flask.Flask("push-test")
     rt.register_http(server)
@@ -79,3 +83,16 @@ def test_push_needs_a_known_token_and_respects_the_size_limit(push_url):
     status, answer = post(url, b"{not json", "token-b")
     assert status == 200 and answer["accepted"] == 0 and answer["reasons"][0].startswith("invalid JSON")
     assert rt.health.feeds["hospital-b"].state == "failing"
+
+
+def test_push_a_senml_pack(push_url):
+    url, rt = push_url
+    base = int(time.time()) - 120
+    pack = [{"bn": "wx-lng:", "bt": base, "n": "rainfall_24h", "u": "mm", "v": 12.4},
+            {"n": "rainfall_24h", "t": 60, "u": "mm", "v": 13.0}]
+    status, answer = post(url, json.dumps(pack).encode(), "token-senml")
+    assert status == 200 and (answer["feed"], answer["accepted"], answer["rejected"]) == ("gateway-senml", 2, 0)
+    with rt.db.connection() as conn:
+        rows = conn.execute("SELECT r.value FROM readings r JOIN series s ON s.id = r.series_id "
+                            "WHERE s.entity = 'wx-lng' AND s.metric = 'rainfall_24h' ORDER BY r.ts").fetchall()
+    assert rows == [(12.4,), (13.0,)]
