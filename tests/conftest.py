@@ -23,6 +23,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 from psycopg import sql
 
 from ioc.config import Config, copy_config, load_config
@@ -81,7 +82,7 @@ def test_config(tmp_path_factory, database_url: str, mqtt_url: str) -> Config:
     folder = copy_config(tmp_path_factory.mktemp("config"), {
         "database": {"url": database_url},
         "mqtt": {"url": mqtt_url, "topic_prefix": f"ioctest{RUN_ID}", "client_id": f"ioc-test-{RUN_ID}",
-                 "protocol": 5 if mqtt_url.endswith(":1883") else 311},
+                 "protocol": protocol_for(mqtt_url)},
         "ingest": {"batch_max_delay": "50ms"},
         "http": {"port": free_port()},
     }, feeds={"simulator": {"enabled": False}})
@@ -125,21 +126,44 @@ def drop_database(server_url: str, name: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def protocol_for(mqtt_url: str) -> int:
+    """MQTT 5 for Mosquitto; the embedded broker (amqtt) speaks 3.1.1 only."""
+    return 5 if mqtt_url.endswith(":1883") else 311
+
+
+def isolated_config(folder: Path, pg_server_url: str, mqtt_url: str, tag: str, overrides: dict | None = None,
+                    feeds: dict | None = None) -> Path:
+    """The shipped config with its own fresh database `ioc_test_<run>_<tag>` and its own MQTT topics and
+    session, so that one test's runtime never sees another's data (drop the database afterwards)."""
+    settings = {
+        "database": {"url": fresh_database(pg_server_url, f"ioc_test_{RUN_ID}_{tag}")},
+        "mqtt": {"url": mqtt_url, "topic_prefix": f"ioc{tag}{RUN_ID}", "client_id": f"ioc-{tag}-{RUN_ID}",
+                 "protocol": protocol_for(mqtt_url)},
+    }
+    for section, values in (overrides or {}).items():
+        settings.setdefault(section, {}).update(values)
+    return copy_config(folder, settings, feeds={"simulator": {"enabled": False}} if feeds is None else feeds)
+
+
+def add_feeds(folder: Path, *feeds: dict) -> None:
+    """Append feed entries to a config folder's feeds.yaml."""
+    path = folder / "feeds.yaml"
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    document["feeds"].extend(feeds)
+    path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
 @pytest.fixture(scope="session")
 def simulated(tmp_path_factory, pg_server_url: str, mqtt_url: str) -> Iterator[Runtime]:
     """The product as `python app.py` runs it, simulator included, in its own database and topics
     (so that its live data never meets the exact counts of the pipeline tests)."""
-    name = f"ioc_test_{RUN_ID}_live"
-    folder = copy_config(tmp_path_factory.mktemp("live-config"), {
-        "database": {"url": fresh_database(pg_server_url, name)},
-        "mqtt": {"url": mqtt_url, "topic_prefix": f"ioclive{RUN_ID}", "client_id": f"ioc-live-{RUN_ID}",
-                 "protocol": 5 if mqtt_url.endswith(":1883") else 311},
-        "http": {"port": free_port()},
-    }, feeds={"simulator": {"options": {"backfill": "1h", "interval": "1s"}}})
+    folder = isolated_config(tmp_path_factory.mktemp("live-config"), pg_server_url, mqtt_url, "live",
+                             {"http": {"port": free_port()}},
+                             feeds={"simulator": {"options": {"backfill": "1h", "interval": "1s"}}})
     rt = Runtime(load_config(folder, environ={})).start()
     yield rt
     rt.stop()
-    drop_database(pg_server_url, name)
+    drop_database(pg_server_url, f"ioc_test_{RUN_ID}_live")
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,10 @@ import pytest
 from ioc.alerts import actions, store
 from ioc.alerts.rules import load_rules
 from ioc.alerts.service import AlertService
-from ioc.config import copy_config, load_config
+from ioc.config import load_config
 from ioc.mqtt import Publisher, make_client
 from ioc.runtime import Runtime
-from tests.conftest import RUN_ID, drop_database, fresh_database, serve_fake_api
+from tests.conftest import RUN_ID, drop_database, isolated_config, serve_fake_api
 
 RULES = """
 defaults: {catalog_rules: true}
@@ -36,16 +36,11 @@ notify:
 
 
 @pytest.fixture(scope="module")
-def alert_rt(tmp_path_factory, pg_server_url, mqtt_url, runtime):
-    name = f"ioc_test_{RUN_ID}_alerts"
-    folder = copy_config(tmp_path_factory.mktemp("alerts-config"), {
-        "database": {"url": fresh_database(pg_server_url, name)},
-        "mqtt": {"url": mqtt_url, "topic_prefix": f"iocalert{RUN_ID}", "client_id": f"ioc-alert-{RUN_ID}",
-                 "protocol": runtime.mqtt_settings.protocol},
-        "ingest": {"batch_max_delay": "20ms"},
-    }, feeds={"simulator": {"enabled": False}})
+def alert_rt(tmp_path_factory, pg_server_url, mqtt_url):
+    folder = isolated_config(tmp_path_factory.mktemp("alerts-config"), pg_server_url, mqtt_url, "alert",
+                             {"ingest": {"batch_max_delay": "20ms"}})
     receiver = serve_fake_api()
-    prefix = f"iocalert{RUN_ID}"
+    prefix = load_config(folder, environ={}).settings.mqtt.topic_prefix
     (folder / "alerts.yaml").write_text(RULES.replace("WEBHOOK", f"http://127.0.0.1:{receiver.server_port}/hook")
                                         .replace("PREFIX", prefix), encoding="utf-8")
     rt = Runtime(load_config(folder, environ={})).start()
@@ -64,7 +59,7 @@ def alert_rt(tmp_path_factory, pg_server_url, mqtt_url, runtime):
     publisher.close()
     rt.stop()
     receiver.shutdown()
-    drop_database(pg_server_url, name)
+    drop_database(pg_server_url, f"ioc_test_{RUN_ID}_alert")
 
 
 def send(rt, publisher, entity: str, metric: str, value: float) -> float:

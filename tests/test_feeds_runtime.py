@@ -12,14 +12,7 @@ import yaml
 from feeds.base import feed_parsers
 from ioc.config import ConfigError, copy_config, load_config
 from ioc.runtime import Runtime
-from tests.conftest import ROOT, RUN_ID, drop_database, fresh_database, native_payload
-
-
-def add_feeds(folder, *feeds):
-    path = folder / "feeds.yaml"
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    document["feeds"].extend(feeds)
-    path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+from tests.conftest import ROOT, RUN_ID, add_feeds, drop_database, isolated_config, native_payload
 
 
 def wait_until(predicate, timeout=15.0):
@@ -33,12 +26,7 @@ def wait_until(predicate, timeout=15.0):
 
 @pytest.fixture
 def feeds_runtime(tmp_path, pg_server_url, mqtt_url, api, runtime):
-    name = f"ioc_test_{RUN_ID}_feeds"
-    folder = copy_config(tmp_path / "config", {
-        "database": {"url": fresh_database(pg_server_url, name)},
-        "mqtt": {"url": mqtt_url, "topic_prefix": f"iocfeeds{RUN_ID}", "client_id": f"ioc-feeds-{RUN_ID}",
-                 "protocol": runtime.mqtt_settings.protocol},
-    }, feeds={"simulator": {"enabled": False}})
+    folder = isolated_config(tmp_path / "config", pg_server_url, mqtt_url, "feeds")
     base = f"http://127.0.0.1:{api.server_port}"
     add_feeds(folder,
               {"name": "dept-health", "transport": "http_poll", "parser": "native", "url": f"{base}/ok",
@@ -50,7 +38,7 @@ def feeds_runtime(tmp_path, pg_server_url, mqtt_url, api, runtime):
     rt = Runtime(load_config(folder, environ={})).start()
     yield rt
     rt.stop()
-    drop_database(pg_server_url, name)
+    drop_database(pg_server_url, f"ioc_test_{RUN_ID}_feeds")
 
 
 def health_rows(rt):
@@ -105,12 +93,7 @@ def test_json_and_csv_sources_are_one_yaml_entry_each(tmp_path, pg_server_url, m
     api.routes = {"/beds": (200, beds, {"Content-Type": "application/json"}),
                   "/lychee.csv": (200, csv, {"Content-Type": "text/csv"})}
     monkeypatch.setenv("IOC_TOKEN_SO_Y_TE", "so-y-te-secret")
-    name = f"ioc_test_{RUN_ID}_dept"
-    folder = copy_config(tmp_path / "config", {
-        "database": {"url": fresh_database(pg_server_url, name)},
-        "mqtt": {"url": mqtt_url, "topic_prefix": f"iocdept{RUN_ID}", "client_id": f"ioc-dept-{RUN_ID}",
-                 "protocol": runtime.mqtt_settings.protocol},
-    }, feeds={"simulator": {"enabled": False}})
+    folder = isolated_config(tmp_path / "config", pg_server_url, mqtt_url, "dept")
     add_feeds(folder, *examples)
     rt = Runtime(load_config(folder, environ={})).start()
     try:
@@ -127,7 +110,7 @@ def test_json_and_csv_sources_are_one_yaml_entry_each(tmp_path, pg_server_url, m
         assert rt.health.feeds["dept-health-beds"].state == "ok"
     finally:
         rt.stop()
-        drop_database(pg_server_url, name)
+        drop_database(pg_server_url, f"ioc_test_{RUN_ID}_dept")
 
 
 def test_bad_simulator_option_fails_check_config(tmp_path):

@@ -12,22 +12,16 @@ import flask
 import pytest
 from waitress import create_server
 
-from ioc.config import copy_config, load_config
+from ioc.config import load_config
 from ioc.runtime import Runtime
 from ioc.services import free_port
-from tests.conftest import RUN_ID, drop_database, fresh_database, native_payload
-from tests.test_feeds_runtime import add_feeds
+from tests.conftest import RUN_ID, add_feeds, drop_database, isolated_config, native_payload
 
 
 @pytest.fixture(scope="module")
 def push_url(tmp_path_factory, pg_server_url, mqtt_url, runtime):
-    name = f"ioc_test_{RUN_ID}_push"
-    folder = copy_config(tmp_path_factory.mktemp("push-config"), {
-        "database": {"url": fresh_database(pg_server_url, name)},
-        "mqtt": {"url": mqtt_url, "topic_prefix": f"iocpush{RUN_ID}", "client_id": f"ioc-push-{RUN_ID}",
-                 "protocol": runtime.mqtt_settings.protocol},
-        "ingest": {"max_payload_bytes": 4096},
-    }, feeds={"simulator": {"enabled": False}})
+    folder = isolated_config(tmp_path_factory.mktemp("push-config"), pg_server_url, mqtt_url, "push",
+                             {"ingest": {"max_payload_bytes": 4096}})
     add_feeds(folder, {"name": "hospital-a", "transport": "http_push", "parser": "native",
                        "token_env": "IOC_TEST_PUSH_A", "stale_after": "1h"},
               {"name": "hospital-b", "transport": "http_push", "parser": "native",
@@ -46,7 +40,7 @@ def push_url(tmp_path_factory, pg_server_url, mqtt_url, runtime):
     yield f"http://127.0.0.1:{http.effective_port}/api/v1/readings", rt
     http.close()
     rt.stop()
-    drop_database(pg_server_url, name)
+    drop_database(pg_server_url, f"ioc_test_{RUN_ID}_push")
 
 
 def post(url: str, body: bytes, token: str | None) -> tuple[int, dict]:
