@@ -40,6 +40,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "lang.vi.long": {"vi": "Tiếng Việt", "en": "Vietnamese"},
     "lang.en.long": {"vi": "Tiếng Anh", "en": "English"},
     "page.not_found": {"vi": "Không tìm thấy trang", "en": "Page not found"},
+    # --- wall screen (panels/wall.py) ---
+    # --- end wall ---
     # overview page
     "overview.title": {"vi": "Tổng quan toàn tỉnh", "en": "Province overview"},
     "overview.no_metrics": {
@@ -56,12 +58,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "overview.refreshed": {"vi": "Làm mới lúc", "en": "Refreshed at"},
     "overview.chart_window": {"vi": "Biểu đồ {hours} giờ gần nhất", "en": "Last {hours} h"},
+    # --- domain and entity pages (panels/domain.py, panels/entity.py) ---
+    # --- end domain ---
     # tiles
     "tile.updated": {"vi": "Cập nhật", "en": "Updated"},
     "tile.stale": {"vi": "Dữ liệu cũ", "en": "Stale"},
     "tile.nodata": {"vi": "Không có dữ liệu", "en": "No data"},
     "tile.sources": {"vi": "{n} nguồn", "en": "{n} sources"},
     "tile.stale_sources": {"vi": "{n}/{total} nguồn chậm", "en": "{n}/{total} sources late"},
+    # --- daily brief (ioc/brief, panels/brief.py) ---
+    # --- end brief ---
     # status
     "feeds.title": {"vi": "Tình trạng nguồn dữ liệu", "en": "Feed health"},
     "feeds.summary": {"vi": "{ok} tốt · {late} chậm · {failing} lỗi · {disabled} tắt",
@@ -164,6 +170,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "status.warning": {"vi": "Cảnh báo", "en": "Warning"},
     "status.critical": {"vi": "Nguy hiểm", "en": "Critical"},
     "status.nodata": {"vi": "Không có dữ liệu", "en": "No data"},
+    # --- map (panels/_map.py) ---
+    # --- end map ---
     # chart
     "chart.nodata": {"vi": "Không có dữ liệu", "en": "No data"},
     "chart.warning": {"vi": "Ngưỡng cảnh báo", "en": "Warning threshold"},
@@ -175,6 +183,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "age.minutes": {"vi": "{n} phút trước", "en": "{n} min ago"},
     "age.hours": {"vi": "{n} giờ trước", "en": "{n} h ago"},
     "age.days": {"vi": "{n} ngày trước", "en": "{n} d ago"},
+    # --- login, users, audit (ioc/auth) ---
+    # --- end auth ---
     # --- /alerts and /shift (panels/alerts.py, panels/shift.py) ---
     "nav.shift": {"vi": "Giao ca", "en": "Shift log"},
     "alerts.title": {"vi": "Cảnh báo", "en": "Alerts"},

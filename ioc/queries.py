@@ -110,18 +110,21 @@ def overview(db: ConnectionPool, config: Config, now: datetime) -> pd.DataFrame:
 
 
 def metric_series(db: ConnectionPool, metric: str, start: datetime, end: datetime, bucket: timedelta,
-                  aggregation: str) -> pd.DataFrame:
-    """The province series of one metric: per bucket, each entity's mean, combined across entities."""
+                  aggregation: str, entities: list[str] | None = None) -> pd.DataFrame:
+    """The series of one metric: per bucket, each entity's mean, combined across entities (all of them,
+    the province, or only `entities`: an area's or one site)."""
     query = sql.SQL("""
         WITH per_entity AS (
             SELECT date_bin(%(bucket)s, r.ts, TIMESTAMPTZ '2000-01-01') AS bucket, avg(r.value) AS value
             FROM readings r JOIN series s ON s.id = r.series_id
             WHERE s.metric = %(metric)s AND r.ts >= %(start)s AND r.ts < %(end)s
+              AND (%(entities)s::text[] IS NULL OR s.entity = ANY(%(entities)s))
             GROUP BY 1, s.entity)
         SELECT bucket, {combine}(value) AS value FROM per_entity GROUP BY bucket ORDER BY bucket
     """).format(combine=sql.SQL(_COMBINE[aggregation]))
     with db.connection() as conn:
-        df = frame(conn, query, {"bucket": bucket, "metric": metric, "start": start, "end": end})
+        df = frame(conn, query, {"bucket": bucket, "metric": metric, "start": start, "end": end,
+                                 "entities": entities})
     if df.empty:
         return pd.DataFrame({"bucket": pd.Series(dtype="datetime64[ns, UTC]"),
                              "value": pd.Series(dtype=np.float64)})
