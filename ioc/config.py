@@ -6,6 +6,7 @@ start-up instead of being silently ignored. Errors name the file, the key path a
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -103,6 +104,8 @@ class UiSettings(Strict):
     timezone: str = "Asia/Ho_Chi_Minh"
     refresh: Duration = timedelta(seconds=5)
     chart_window: Duration = timedelta(hours=6)
+    # Maps draw from coordinates alone; an on-premises tile server (XYZ URL with {z}/{x}/{y}) is optional.
+    map_tiles: str | None = Field(None, pattern=r"^https?://.*\{z\}.*\{x\}.*\{y\}")
 
 
 class SimulatorSettings(Strict):
@@ -341,7 +344,7 @@ class Config:
     """The whole validated configuration, with lookups the rest of the code needs."""
 
     def __init__(self, config_dir: Path, settings: Settings, region: Region, catalog: Catalog,
-                 feeds: list[FeedSpec]):
+                 feeds: list[FeedSpec], boundaries: dict | None = None):
         self.config_dir = config_dir
         self.feeds = feeds
         self.settings = settings
@@ -352,6 +355,26 @@ class Config:
         self.metrics = {m.key: m for m in catalog.metrics}
         self.entities = {e.id: e for e in region.entities}
         self.areas = {a.code: (a, parent, depth) for a, parent, depth in region.region.walk()}
+        self.boundaries = boundaries
+        self._subtree: dict[str, list[str]] = {code: [] for code in self.areas}
+        for entity in region.entities:
+            for code in self.area_path(entity.area):
+                self._subtree[code].append(entity.id)
+
+    def area_path(self, code: str) -> list[str]:
+        """Area codes from the region's root down to `code` (breadcrumbs, subtree membership)."""
+        path = []
+        while code is not None:
+            path.append(code)
+            code = self.areas[code][1]
+        return path[::-1]
+
+    def area_entities(self, code: str) -> list[str]:
+        """Ids of the entities in the area and in every area below it."""
+        return self._subtree[code]
+
+    def child_areas(self, code: str) -> list[Area]:
+        return self.areas[code][0].children
 
     def entity_domain(self, entity_id: str) -> str:
         return self.kinds[self.entities[entity_id].kind].domain
@@ -432,7 +455,28 @@ def load_config(config_dir: Path | str | None = None, environ: dict[str, str] | 
         names.add(feed.name)
         if feed.domain is not None and feed.domain not in {d.key for d in catalog.domains}:
             raise ConfigError(feeds_path, f"feeds.{i}.domain", f"unknown domain '{feed.domain}'")
-    return Config(config_dir, settings, region, catalog, feeds.feeds)
+    boundaries = _load_boundaries(config_dir, region, region_path) if region.boundaries else None
+    return Config(config_dir, settings, region, catalog, feeds.feeds, boundaries)
+
+
+def _load_boundaries(config_dir: Path, region: Region, region_path: Path) -> dict:
+    """The GeoJSON FeatureCollection named by region.yaml; each feature's `properties.code` is an area code."""
+    path = config_dir / region.boundaries
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(region_path, "boundaries", f"cannot read GeoJSON {path}: {exc}") from None
+    if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
+        raise ConfigError(region_path, "boundaries", f"{path} is not a GeoJSON FeatureCollection")
+    codes = {area.code for area, _, _ in region.region.walk()}
+    for i, feature in enumerate(document.get("features") or []):
+        code = ((feature or {}).get("properties") or {}).get("code")
+        geometry = (feature or {}).get("geometry") or {}
+        if code not in codes:
+            raise ConfigError(region_path, "boundaries", f"{path}: feature {i} has no known area code ({code!r})")
+        if geometry.get("type") not in ("Polygon", "MultiPolygon"):
+            raise ConfigError(region_path, "boundaries", f"{path}: feature {i} ({code}) is not a polygon")
+    return document
 
 
 def copy_config(target: Path, overrides: dict[str, Any], source: Path = DEFAULT_CONFIG_DIR,

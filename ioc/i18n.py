@@ -171,6 +171,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "status.critical": {"vi": "Nguy hiểm", "en": "Critical"},
     "status.nodata": {"vi": "Không có dữ liệu", "en": "No data"},
     # --- map (panels/_map.py) ---
+    "map.areas": {"vi": "Địa bàn", "en": "Areas"},
+    "map.sites": {"vi": "Điểm đo", "en": "Sites"},
+    "map.counts": {"vi": "{critical} nguy hiểm · {warning} cảnh báo · {stale} chậm",
+                   "en": "{critical} critical · {warning} warning · {stale} late"},
+    "map.population": {"vi": "Dân số: {n}", "en": "Population: {n}"},
     # --- end map ---
     # chart
     "chart.nodata": {"vi": "Không có dữ liệu", "en": "No data"},

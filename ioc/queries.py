@@ -109,6 +109,50 @@ def overview(db: ConnectionPool, config: Config, now: datetime) -> pd.DataFrame:
                                        "entities", "stale_entities"])
 
 
+def site_status(db: ConnectionPool, config: Config, now: datetime, metrics: list[str] | None = None,
+                entities: list[str] | None = None) -> pd.DataFrame:
+    """One row per (entity, metric) latest reading: area, domain, ts, value, age_s, stale and status, each
+    site judged by its own levels (a river gauge's BĐ1–BĐ3)."""
+    latest = latest_values(db, list(metrics) if metrics is not None else list(config.metrics))
+    if entities is not None:
+        latest = latest[latest["entity"].isin(entities)]
+    latest = latest[latest["entity"].isin(config.entities.keys())].reset_index(drop=True)
+    columns = ["entity", "area", "domain", "metric", "ts", "value", "age_s", "stale", "status", "feed"]
+    if latest.empty:
+        return pd.DataFrame(columns=columns)
+    stale_after = latest["metric"].map({k: (m.cadence * STALE_FACTOR).total_seconds()
+                                        for k, m in config.metrics.items()})
+    latest["ts"] = pd.to_datetime(latest["ts"], utc=True)
+    latest["age_s"] = (pd.Timestamp(now) - latest["ts"]).dt.total_seconds()
+    latest["stale"] = (latest["age_s"] > stale_after) | latest["feed_state"].isin(LATE_STATES)
+    latest["area"] = latest["entity"].map(lambda e: config.entities[e].area)
+    latest["domain"] = latest["metric"].map(lambda k: config.metrics[k].domain)
+    latest["status"] = [status_of(v, config.metrics[k].thresholds_for(config.entities[e]))
+                        for e, k, v in zip(latest["entity"], latest["metric"], latest["value"], strict=True)]
+    return latest[columns]
+
+
+def area_status(config: Config, sites: pd.DataFrame, parent: str | None = None) -> pd.DataFrame:
+    """Per child area of `parent` (the region's root by default): the worst status of its sites' fresh
+    readings, counts of critical / warning / stale readings and of sites, position and population.
+    `sites` is a site_status() frame (filtered by domain or metric as the caller wants)."""
+    parent = parent or config.region.region.code
+    rows = []
+    for area in config.child_areas(parent):
+        members = config.area_entities(area.code)
+        mine = sites[sites["entity"].isin(members)]
+        fresh = mine[~mine["stale"].astype(bool)]
+        rows.append({
+            "area": area.code, "lat": area.centroid[0], "lon": area.centroid[1], "population": area.population,
+            "status": worst_status(fresh["status"]) if not fresh.empty else "nodata",
+            "critical": int((fresh["status"] == "critical").sum()),
+            "warning": int((fresh["status"] == "warning").sum()),
+            "stale": int(mine["stale"].astype(bool).sum()), "sites": len(members),
+        })
+    return pd.DataFrame(rows, columns=["area", "lat", "lon", "population", "status", "critical", "warning",
+                                       "stale", "sites"])
+
+
 def metric_series(db: ConnectionPool, metric: str, start: datetime, end: datetime, bucket: timedelta,
                   aggregation: str, entities: list[str] | None = None) -> pd.DataFrame:
     """The series of one metric: per bucket, each entity's mean, combined across entities (all of them,
