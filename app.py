@@ -2,6 +2,8 @@
 
     python app.py                 run everything (embedded PostgreSQL and MQTT unless configured)
     python app.py --check-config  validate the configuration and exit
+    python app.py users add NAME --role operator|officer|leader|admin [--domains health,...]
+    python app.py kiosk add "Wall 1"   a sign-in token for a wall screen (see ioc/auth/cli.py)
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from ioc.config import ConfigError, load_config
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("users", "kiosk"):
+        return admin_command(argv)
     parser = argparse.ArgumentParser(prog="app.py", description="IOC — intelligent operations center")
     parser.add_argument("--config-dir", help="configuration folder (default: $IOC_CONFIG_DIR or ./config)")
     parser.add_argument("--check-config", action="store_true", help="validate the configuration and exit")
@@ -42,6 +47,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.ingest_only:
         return ingest_only(config)
     return serve(config, with_simulator=not args.no_simulator)
+
+
+def admin_command(argv: list[str]) -> int:
+    from ioc.auth import cli
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    return cli.run(config, argv)
 
 
 def ingest_only(config) -> int:

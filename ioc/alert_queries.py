@@ -229,11 +229,13 @@ def records(df: pd.DataFrame) -> list[dict]:
     return [{k: (None if _missing(v) else v) for k, v in row.items()} for row in df.to_dict("records")]
 
 
-def firing_counts(db: ConnectionPool) -> dict:
-    """For the navbar badge: firing alerts, how many critical and unacknowledged, and the critical ids."""
+def firing_counts(db: ConnectionPool, domains: list[str] | None = None) -> dict:
+    """For the navbar badge: firing alerts (of `domains`, or all), how many critical and unacknowledged,
+    and the critical ids."""
     with db.connection() as conn:
         rows = conn.execute("SELECT id, severity, acknowledged_at IS NULL FROM alerts "
-                            "WHERE state = 'firing'").fetchall()
+                            "WHERE state = 'firing' AND (%s::text[] IS NULL OR domain = ANY(%s))",
+                            (domains, domains)).fetchall()
     return {"firing": len(rows), "critical": sum(s == "critical" for _, s, _ in rows),
             "unacknowledged": sum(u for _, _, u in rows),
             "critical_ids": sorted(i for i, s, _ in rows if s == "critical")}

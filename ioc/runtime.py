@@ -74,6 +74,15 @@ class Runtime:
         log.info("IOC runtime started (storage: %s, broker: %s)", self.storage.path, self.broker_address)
         return self
 
+    def open_storage(self) -> Runtime:
+        """Only the database (the embedded one when none is configured), migrated: for CLI commands."""
+        try:
+            self._start_storage()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
     def register_http(self, server: Flask) -> None:
         """The runtime's HTTP routes on the web server: /healthz and the push endpoint."""
         health.register(server, self)

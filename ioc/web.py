@@ -30,6 +30,8 @@ import dash
 from dash import Input, Output, State, dcc, html
 
 from ioc import alert_queries
+from ioc.auth import User
+from ioc.auth.http import SESSION_CSRF, Auth, current_user
 from ioc.config import Config
 from ioc.i18n import DEFAULT_LANG, format_time, normalize_lang, t
 from ioc.runtime import Runtime
@@ -84,6 +86,16 @@ def current_runtime() -> Runtime | None:
     return flask.current_app.config[RUNTIME_KEY]
 
 
+def readable_domains(requested: str | list[str] | None = None) -> list[str] | None:
+    """The domains this request may read, narrowed to `requested`: None means "all, unfiltered".
+    An officer always gets a list (their own domains, or the requested ones among them)."""
+    user = current_user()
+    wanted = [requested] if isinstance(requested, str) else requested
+    if user is None or user.role != "officer":
+        return wanted or None
+    return [d for d in (wanted or user.domains) if user.can_read(d)]
+
+
 def resolve_lang(query_lang: str | None, stored_lang: str | None, config: Config | None = None) -> str:
     """The URL's ?lang= wins, then the stored choice, then the configured default."""
     default = config.settings.ui.language if config is not None else DEFAULT_LANG
@@ -112,11 +124,13 @@ def page_label(page: dict, lang: str) -> str:
     return page["name"]
 
 
-def nav_pages() -> list[dict]:
-    """Pages shown in the navbar, by `order` then name: not hidden, not templated (those need arguments)."""
+def nav_pages(user: User | None = None) -> list[dict]:
+    """Pages shown in the navbar, by `order` then name: not hidden, not templated (those need arguments),
+    and only those the user may open."""
     pages = [
         p for p in dash.page_registry.values()
         if p.get("nav", True) is not False and not p.get("path_template")
+        and (user is None or user.may(p.get("access", "admin")))
     ]
 
     def key(p: dict) -> tuple:
@@ -129,7 +143,7 @@ def nav_pages() -> list[dict]:
 
 def nav_links(pathname: str | None, lang: str) -> list:
     items = []
-    for page in nav_pages():
+    for page in nav_pages(current_user()):
         href = page.get("relative_path") or page["path"]
         active = pathname == href or (pathname in (None, "") and page["path"] == "/")
         items.append(
@@ -203,6 +217,7 @@ def shell_layout(config: Config) -> html.Div:
                             format_time(datetime.now(UTC), lang, tz, "datetime"),
                             id="clock", className="ioc-clock", title=t("nav.clock", lang),
                         ),
+                        _user_menu(lang),
                         html.Div(
                             [
                                 dcc.Link(t("lang.vi", lang), href=vi_href, id="lang-vi",
@@ -224,6 +239,27 @@ def shell_layout(config: Config) -> html.Div:
         ],
         id="app-shell",
         className="app-shell",
+    )
+
+
+def _user_menu(lang: str) -> html.Div:
+    """Who is signed in, and a sign-out form (a POST carrying the session's CSRF token)."""
+    import flask
+
+    user = current_user()
+    if user is None:
+        return html.Div(id="user-menu", hidden=True)
+    return html.Div(
+        [
+            html.Span(user.display_name, className="user-name", id="user-name",
+                      title=t(f"auth.role.{user.role}", lang)),
+            html.Form(
+                [dcc.Input(type="hidden", name="csrf_token", value=flask.session.get(SESSION_CSRF, "")),
+                 html.Button(t("auth.sign_out", lang), type="submit", className="btn btn-sm sign-out",
+                             id="sign-out")],
+                method="POST", action="/logout", className="d-inline"),
+        ],
+        id="user-menu", className="user-menu",
     )
 
 
@@ -314,7 +350,7 @@ def _register_shell_callbacks(app: dash.Dash, config: Config) -> None:
         runtime = current_runtime()
         if runtime is None or runtime.db is None:
             return "", "alert-badge alert-badge-none", "", 0
-        counts = alert_queries.firing_counts(runtime.db)
+        counts = alert_queries.firing_counts(runtime.db, readable_domains())
         firing, critical, unacked = counts["firing"], counts["critical"], counts["unacknowledged"]
         level = "critical" if critical else "warning" if firing else "none"
         title = t("badge.title", lang, firing=firing, critical=critical, unacked=unacked)
@@ -399,6 +435,8 @@ def create_app(config: Config, runtime: Runtime | None = None) -> dash.Dash:
     _drop_duplicate_page_callbacks()
     app.server.config[CONFIG_KEY] = config
     app.server.config[RUNTIME_KEY] = runtime
+    if runtime is not None and runtime.db is not None:
+        Auth(app, runtime.db, config.config_dir)
     app.index_string = _INDEX.format(lang=normalize_lang(config.settings.ui.language))
     app.layout = lambda: shell_layout(config)
     _register_shell_callbacks(app, config)

@@ -20,6 +20,7 @@ from datetime import datetime
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from ioc.audit import audit
 from ioc.config import IngestSettings
 from ioc.db import Partitions
 from ioc.models import DeadLetter, ManualEntry, Reading
@@ -193,10 +194,14 @@ class BatchWriter:
         r = entry.reading
         sid = self._series.ids.get((r.entity, r.metric)) or self._series.create(conn, (r.entity, r.metric))
         self.partitions.ensure(conn, r.ts, r.ts)
-        conn.execute(
+        entry_id, previous = conn.execute(
             "INSERT INTO manual_entries (entered_by, entity, metric, ts, value, previous_value, note) "
-            "VALUES (%s, %s, %s, %s, %s, (SELECT value FROM readings WHERE series_id = %s AND ts = %s), %s)",
-            (entry.entered_by, r.entity, r.metric, r.ts, r.value, sid, r.ts, entry.note))
+            "VALUES (%s, %s, %s, %s, %s, (SELECT value FROM readings WHERE series_id = %s AND ts = %s), %s) "
+            "RETURNING id, previous_value",
+            (entry.entered_by, r.entity, r.metric, r.ts, r.value, sid, r.ts, entry.note)).fetchone()
+        audit(conn, entry.entered_by, "manual.entry", f"{r.entity}/{r.metric}@{r.ts.isoformat()}",
+              None if previous is None else {"value": previous}, {"value": r.value, "note": entry.note,
+                                                                  "entry": entry_id})
         conn.execute("INSERT INTO readings (series_id, ts, value) VALUES (%s, %s, %s) "
                      "ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value", (sid, r.ts, r.value))
         conn.execute("INSERT INTO latest (series_id, ts, value, feed) VALUES (%s, %s, %s, 'manual') "

@@ -13,8 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import dash
-from dash import Input, Output, State, callback, dcc, html
+from dash import dcc, html
 
 from ioc.config import Domain, Metric
 from ioc.i18n import DASH, format_age, format_value, normalize_lang, t
@@ -183,20 +182,3 @@ def domain_card(
         className=domain_card_class(summary),
         **{"data-domain": key},
     )
-
-
-# Until login exists, the name typed on /alerts, /shift or /rules is remembered in this browser and
-# filled in on the others.
-WHO_STORE = "ioc-who"
-
-
-def who_store() -> dcc.Store:
-    return dcc.Store(id=WHO_STORE, storage_type="local")
-
-
-def remember_who(input_id: str) -> None:
-    """Fill the page's "who" field from the remembered name when the field is empty."""
-    @callback(Output(input_id, "value"), Input(WHO_STORE, "modified_timestamp"),
-              State(WHO_STORE, "data"), State(input_id, "value"))
-    def _fill(_ts, stored, current):
-        return stored if stored and not (current or "").strip() else dash.no_update

@@ -18,11 +18,10 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 from ioc import alert_queries
 from ioc.alerts import actions
 from ioc.i18n import MESSAGES, format_duration, format_number, format_time, normalize_lang, t, to_local
-from ioc.web import current_context, resolve_lang
-from panels._components import WHO_STORE, remember_who, who_store
+from ioc.web import current_context, current_user, readable_domains, resolve_lang
 from panels._figures import GRAPH_CONFIG, STATUS_COLORS, pick_bucket, series_figure
 
-dash.register_page(__name__, path="/alerts", name=t("nav.alerts", "vi"), nav_key="nav.alerts", order=20,
+dash.register_page(__name__, path="/alerts", name=t("nav.alerts", "vi"), nav_key="nav.alerts", order=20, access="read",
                    title=f"{t('nav.alerts', 'vi')} · {t('app.title', 'vi')}")
 
 SEVERITIES = ("warning", "critical")
@@ -223,7 +222,8 @@ def _detail(config, db, alert_id: int | None, lang: str):
     if not alert_id or db is None:
         return html.P(t("alerts.select_hint", lang), className="text-body-secondary alerts-hint"), True
     found = alert_queries.alert_detail(db, int(alert_id))
-    if found is None:
+    user = current_user()
+    if found is None or (user is not None and not user.can_read(found["alert"]["domain"])):
         return html.P(t("alerts.detail.not_found", lang, id=alert_id), className="text-body-secondary"), True
     tz = config.settings.ui.timezone
     alert, now = found["alert"], datetime.now(UTC)
@@ -290,7 +290,6 @@ def _actions(lang: str) -> html.Div:
     hours = [{"label": t("alerts.hours", lang, n=h), "value": h} for h in SILENCE_HOURS]
     return html.Div([
         html.H2(t("alerts.actions", lang), className="h6"),
-        field(t("alerts.who", lang), text("alerts-who", 200)),
         html.Div([
             html.Div([field(t("alerts.ack_comment", lang), text("alerts-ack-comment")),
                       html.Button(t("alerts.ack", lang), id="alerts-ack", className="btn btn-sm btn-primary")],
@@ -370,7 +369,8 @@ def _load(config, db, lang: str, domain, area, severity, state, range_key) -> tu
     if db is None:
         return [], []
     now = datetime.now(UTC)
-    filters = {"domain": domain or None, "area": _area_and_below(config, area), "severity": severity or None}
+    filters = {"domain": readable_domains(domain or None), "area": _area_and_below(config, area),
+               "severity": severity or None}
     active = alert_queries.active_alerts(db, state=state or None, **filters)
     history = alert_queries.alert_history(db, now - RANGES.get(range_key, RANGES["24h"]), now, **filters)
     return _rows(config, active, lang, now), _rows(config, history, lang, now)
@@ -402,7 +402,6 @@ def layout(ui_lang: str | None = None, lang: str | None = None, domain: str | No
         dcc.Store(id="alerts-lang", data=lang),
         dcc.Store(id="alerts-selected", data=selected),
         dcc.Store(id="alerts-version", data=0),
-        who_store(),
         dcc.Interval(id="alerts-tick", interval=int(config.settings.ui.refresh.total_seconds() * 1000)),
         html.Div(id="alerts-url-dummy", hidden=True),
         html.Div([html.H1(t("alerts.title", lang), className="page-title h4 mb-0"),
@@ -520,32 +519,28 @@ def export_history(_n):
     return True
 
 
-remember_who("alerts-who")
-
-
 @callback(
     Output("alerts-action-result", "children"),
     Output("alerts-version", "data"),
-    Output(WHO_STORE, "data", allow_duplicate=True),
     Output("alerts-ack-comment", "value"),
     Output("alerts-comment-body", "value"),
     Output("alerts-silence-reason", "value"),
     Input("alerts-ack", "n_clicks"), Input("alerts-assign", "n_clicks"), Input("alerts-comment", "n_clicks"),
     Input("alerts-silence", "n_clicks"),
-    State("alerts-selected", "data"), State("alerts-who", "value"), State("alerts-ack-comment", "value"),
+    State("alerts-selected", "data"), State("alerts-ack-comment", "value"),
     State("alerts-assignee", "value"), State("alerts-comment-body", "value"),
     State("alerts-silence-matcher", "value"), State("alerts-silence-duration", "value"),
     State("alerts-silence-reason", "value"), State("alerts-version", "data"), State("alerts-lang", "data"),
     prevent_initial_call=True,
 )
-def act(_ack, _assign, _comment, _silence, alert_id, who, ack_comment, assignee, body, matcher, hours, reason,
-        version, lang):
+def act(_ack, _assign, _comment, _silence, alert_id, ack_comment, assignee, body, matcher, hours, reason, version,
+        lang):
     config, db = current_context()
+    who = current_user()
     lang = normalize_lang(lang, config.settings.ui.language)
     keep = dash.no_update
     if not alert_id or db is None:
-        return html.Div(t("alerts.no_selection", lang), className="alert alert-warning py-2"), keep, keep, keep, \
-            keep, keep
+        return html.Div(t("alerts.no_selection", lang), className="alert alert-warning py-2"), keep, keep, keep, keep
     action, alert_id = ctx.triggered_id, int(alert_id)
     cleared = [keep, keep, keep]
     try:
@@ -571,10 +566,9 @@ def act(_ack, _assign, _comment, _silence, alert_id, who, ack_comment, assignee,
             message = t("alerts.done.silence", lang, time=format_time(ends, lang, config.settings.ui.timezone))
             cleared[2] = ""
         else:
-            return keep, keep, keep, keep, keep, keep
+            return keep, keep, keep, keep, keep
     except actions.ActionError as exc:
         return (html.Div(t("alerts.refused", lang, reason=exc.message(lang)), className="alert alert-danger py-2"),
-                keep, keep, keep, keep, keep)
-    return (html.Div(message, className="alert alert-success py-2"), (version or 0) + 1, (who or "").strip(),
-            *cleared)
+                keep, keep, keep, keep)
+    return html.Div(message, className="alert alert-success py-2"), (version or 0) + 1, *cleared
 

@@ -13,7 +13,7 @@ from ioc import queries
 from ioc.i18n import format_age, format_duration, format_number, format_time, normalize_lang, t
 from ioc.web import current_context, resolve_lang
 
-dash.register_page(__name__, path="/feeds", name=t("nav.feeds", "vi"), nav_key="nav.feeds", order=50,
+dash.register_page(__name__, path="/feeds", name=t("nav.feeds", "vi"), nav_key="nav.feeds", order=50, access="read",
                    title=f"{t('nav.feeds', 'vi')} · {t('app.title', 'vi')}")
 
 STATES = ("ok", "late", "failing", "disabled", "waiting")

@@ -12,9 +12,10 @@ from dash import Input, Output, State, callback, dcc, html
 from ioc import manual, queries
 from ioc.i18n import format_number, format_time, normalize_lang, t
 from ioc.ingest import Validator
-from ioc.web import current_context, current_runtime, resolve_lang
+from ioc.web import current_context, current_runtime, current_user, resolve_lang
 
 dash.register_page(__name__, path="/manual", name=t("nav.manual", "vi"), nav_key="nav.manual", order=60,
+                   access="manual",
                    title=f"{t('nav.manual', 'vi')} · {t('app.title', 'vi')}")
 
 
@@ -26,8 +27,11 @@ def _recent_rows(config, db, lang: str) -> list[dict]:
     if db is None:
         return []
     tz = config.settings.ui.timezone
+    user = current_user()
     rows = []
     for r in queries.manual_entries(db).to_dict("records"):
+        if user is not None and r["entity"] in config.entities and not user.can_read(config.entity_domain(r["entity"])):
+            continue
         metric = config.metrics.get(r["metric"])
         entity = config.entities.get(r["entity"])
         previous = r["previous_value"]
@@ -58,16 +62,16 @@ def _columns(lang: str) -> list[dict]:
 def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> html.Div:
     config, db = current_context()
     lang = resolve_lang(lang, ui_lang, config)
-    domains = [{"label": d.name.get(lang), "value": d.key} for d in config.catalog.domains]
+    user = current_user()
+    domains = [{"label": d.name.get(lang), "value": d.key} for d in config.catalog.domains
+               if user is None or user.can_enter(d.key)]
     form = html.Div([
         _field(t("manual.domain", lang), dcc.Dropdown(id="manual-domain", options=domains, clearable=False,
-                                                      value=domains[0]["value"])),
+                                                      value=domains[0]["value"] if domains else None)),
         _field(t("manual.entity", lang), dcc.Dropdown(id="manual-entity")),
         _field(t("manual.metric", lang), dcc.Dropdown(id="manual-metric")),
         _field(t("manual.time", lang), dcc.Input(id="manual-time", type="datetime-local", className="form-control")),
         _field(t("manual.value", lang), dcc.Input(id="manual-value", type="number", className="form-control")),
-        _field(t("manual.who", lang), dcc.Input(id="manual-who", type="text", maxLength=200,
-                                                className="form-control")),
         _field(t("manual.note", lang), dcc.Textarea(id="manual-note", maxLength=2000, className="form-control")),
         html.Button(t("manual.submit", lang), id="manual-submit", className="btn btn-primary"),
         html.Div(id="manual-result", className="mt-3", role="status"),
@@ -94,6 +98,9 @@ def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> htm
 def entities_of_domain(domain, lang):
     config, _ = current_context()
     lang = normalize_lang(lang, config.settings.ui.language)
+    user = current_user()
+    if user is not None and not user.can_enter(domain):
+        return [], None
     options = [{"label": e.name.get(lang), "value": e.id} for e in config.region.entities
                if config.kinds[e.kind].domain == domain]
     return options, None
@@ -113,17 +120,21 @@ def metrics_of_entity(entity, lang):
 @callback(Output("manual-result", "children"), Output("manual-grid", "rowData"),
           Input("manual-submit", "n_clicks"),
           State("manual-entity", "value"), State("manual-metric", "value"), State("manual-time", "value"),
-          State("manual-value", "value"), State("manual-who", "value"), State("manual-note", "value"),
+          State("manual-value", "value"), State("manual-note", "value"),
           State("manual-lang", "data"), prevent_initial_call=True)
-def save(_clicks, entity, metric, local_time, value, who, note, lang):
+def save(_clicks, entity, metric, local_time, value, note, lang):
     config, db = current_context()
     runtime = current_runtime()
     lang = normalize_lang(lang, config.settings.ui.language)
-    if not (entity and metric and local_time and value is not None and (who or "").strip()):
+    user = current_user()
+    if not (entity and metric and local_time and value is not None and user is not None):
         return html.Div(t("manual.missing", lang), className="alert alert-warning"), dash.no_update
     try:
         ts = datetime.fromisoformat(local_time).replace(tzinfo=ZoneInfo(config.settings.ui.timezone))
-        reading = manual.submit(Validator(config), runtime.writer, entity, metric, ts, float(value), who, note or "")
+        if entity not in config.entities or not user.can_enter(config.entity_domain(entity)):
+            raise manual.ManualEntryError(t("action.forbidden", lang))
+        reading = manual.submit(Validator(config), runtime.writer, entity, metric, ts, float(value),
+                                user.display_name, note or "")
     except (ValueError, manual.ManualEntryError) as exc:
         return html.Div(t("manual.refused", lang, reason=str(exc)), className="alert alert-danger"), dash.no_update
     message = t("manual.saved", lang, metric=config.metrics[metric].label.get(lang),

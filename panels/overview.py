@@ -18,7 +18,7 @@ from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, 
 from ioc import queries
 from ioc.config import Config, Metric
 from ioc.i18n import format_number, format_time, normalize_lang, t
-from ioc.web import current_context, resolve_lang
+from ioc.web import current_context, current_user, resolve_lang
 from panels._components import domain_card, domain_card_class, domain_summary, domain_tiles, status_badge
 from panels._figures import pick_bucket, series_figure
 
@@ -31,6 +31,7 @@ dash.register_page(
     nav_key="nav.overview",
     title=f"{t('nav.overview', 'vi')} · {t('app.title', 'vi')}",
     order=0,
+    access="read",
 )
 
 CHART_REFRESH_MIN = timedelta(seconds=15)
@@ -50,6 +51,11 @@ def _note_failure(what: str, exc: BaseException | None) -> None:
 
 
 def headline_metrics(config: Config, domain: str) -> list[Metric]:
+    """The domain's headline metrics — none when the signed-in user may not read the domain (a crafted
+    callback naming another domain's card gets nothing)."""
+    user = current_user()
+    if user is not None and not user.can_read(domain):
+        return []
     return [m for m in config.catalog.metrics if m.domain == domain and m.headline]
 
 
@@ -108,7 +114,10 @@ def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> htm
     rows, failed = _overview_rows(config, db, now)
     note = _chart_note(config, lang)
     cards = []
+    user = current_user()
     for domain in config.catalog.domains:
+        if user is not None and not user.can_read(domain.key):
+            continue
         metrics = headline_metrics(config, domain.key)
         figure = _chart(config, db, metrics[0], lang, now, rows) if metrics else None
         cards.append(domain_card(domain, metrics, rows, lang, figure=figure, chart_note=note))

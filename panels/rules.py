@@ -13,10 +13,9 @@ from ioc.alerts.actions import ActionError
 from ioc.alerts.rules import load_rules
 from ioc.config import parse_duration
 from ioc.i18n import format_duration, format_time, normalize_lang, t
-from ioc.web import current_context, resolve_lang
-from panels._components import WHO_STORE, remember_who, who_store
+from ioc.web import current_context, current_user, resolve_lang
 
-dash.register_page(__name__, path="/rules", name=t("nav.rules", "vi"), nav_key="nav.rules", order=30,
+dash.register_page(__name__, path="/rules", name=t("nav.rules", "vi"), nav_key="nav.rules", order=30, access="read",
                    title=f"{t('nav.rules', 'vi')} · {t('app.title', 'vi')}")
 
 
@@ -52,7 +51,6 @@ def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> htm
     lang = resolve_lang(lang, ui_lang, config)
     return html.Div([
         dcc.Store(id="rules-lang", data=lang),
-        who_store(),
         html.Div([html.H1(t("rules.title", lang), className="page-title h4 mb-0")], className="page-head"),
         html.P(t("rules.help", lang), className="text-body-secondary"),
         html.Div([
@@ -67,8 +65,6 @@ def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> htm
             html.Div([
                 html.Label(t("rules.editor", lang), className="form-label"),
                 dcc.Textarea(id="rules-editor", className="form-control rules-editor", style={"height": "22rem"}),
-                html.Label(t("rules.who", lang), className="form-label mt-2"),
-                dcc.Input(id="rules-who", type="text", maxLength=200, className="form-control"),
                 html.Div([html.Button(t("rules.save", lang), id="rules-save", className="btn btn-primary me-2"),
                           html.Button(t("rules.revert", lang), id="rules-revert",
                                       className="btn btn-outline-secondary")],
@@ -79,9 +75,6 @@ def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> htm
             ], className="col-lg-5"),
         ], className="row g-4"),
     ], className="rules-page")
-
-
-remember_who("rules-who")
 
 
 @callback(Output("rules-editor", "value"), Output("rules-history", "children"),
@@ -102,19 +95,19 @@ def show_rule(selected, lang):
 
 
 @callback(Output("rules-result", "children"), Output("rules-grid", "rowData"),
-          Output(WHO_STORE, "data", allow_duplicate=True),
           Input("rules-save", "n_clicks"), Input("rules-revert", "n_clicks"),
-          State("rules-editor", "value"), State("rules-who", "value"), State("rules-grid", "selectedRows"),
+          State("rules-editor", "value"), State("rules-grid", "selectedRows"),
           State("rules-lang", "data"), prevent_initial_call=True)
-def save_or_revert(_save, _revert, text, who, selected, lang):
+def save_or_revert(_save, _revert, text, selected, lang):
     config, db = current_context()
+    who = current_user()
     lang = normalize_lang(lang, config.settings.ui.language)
     try:
         if dash.ctx.triggered_id == "rules-revert":
             if not selected:
                 raise ActionError("action.select_rule")
             name = selected[0]["name"]
-            store.revert_rule(db, name, who, load_rules(config).rules)
+            store.revert_rule(db, name, who, load_rules(config).rules, config)
             message = t("rules.reverted", lang, name=name)
         else:
             try:
@@ -126,6 +119,6 @@ def save_or_revert(_save, _revert, text, who, selected, lang):
             message = t("rules.saved", lang, name=store.save_rule(db, config, value, who).name)
     except ActionError as exc:
         return html.Div(t("rules.refused", lang, reason=exc.message(lang)), className="alert alert-danger"), \
-            dash.no_update, dash.no_update
-    return html.Div(message, className="alert alert-success"), _rows(config, db, lang), (who or "").strip()
+            dash.no_update
+    return html.Div(message, className="alert alert-success"), _rows(config, db, lang)
 

@@ -12,10 +12,9 @@ from dash import Input, Output, State, callback, dcc, html
 from ioc import alert_queries
 from ioc.alerts import actions
 from ioc.i18n import format_number, format_time, normalize_lang, t
-from ioc.web import current_context, resolve_lang
-from panels._components import WHO_STORE, remember_who, who_store
+from ioc.web import current_context, current_user, resolve_lang
 
-dash.register_page(__name__, path="/shift", name=t("nav.shift", "vi"), nav_key="nav.shift", order=25,
+dash.register_page(__name__, path="/shift", name=t("nav.shift", "vi"), nav_key="nav.shift", order=25, access="read",
                    title=f"{t('nav.shift', 'vi')} · {t('app.title', 'vi')}")
 
 PERIODS = (4, 8, 12, 24)
@@ -123,9 +122,6 @@ def layout(ui_lang: str | None = None, lang: str | None = None, hours: str | Non
     since = datetime.now(UTC) - timedelta(hours=period)
     form = html.Div([
         html.H2(t("shift.add", lang), className="h6"),
-        html.Div([html.Label(t("shift.who", lang), className="form-label small mb-1"),
-                  dcc.Input(id="shift-who", type="text", maxLength=200, className="form-control form-control-sm")],
-                 className="mb-2"),
         html.Div([html.Label(t("shift.body", lang), className="form-label small mb-1"),
                   dcc.Textarea(id="shift-body", maxLength=4000, rows=3, className="form-control form-control-sm")],
                  className="mb-2"),
@@ -140,7 +136,6 @@ def layout(ui_lang: str | None = None, lang: str | None = None, hours: str | Non
     return html.Div([
         dcc.Store(id="shift-lang", data=lang),
         dcc.Store(id="shift-version", data=0),
-        who_store(),
         dcc.Interval(id="shift-tick", interval=int(config.settings.ui.refresh.total_seconds() * 1000)),
         html.Div([html.H1(t("shift.title", lang), className="page-title h4 mb-0"),
                   dcc.RadioItems(id="shift-period", options=periods, value=period, inline=True,
@@ -179,20 +174,16 @@ def refresh(_n, hours, _version, lang):
     return _log_rows(config, db, lang, since), _handover(config, db, hours, lang)
 
 
-remember_who("shift-who")
-
-
 @callback(
     Output("shift-result", "children"),
     Output("shift-version", "data"),
-    Output(WHO_STORE, "data", allow_duplicate=True),
     Output("shift-body", "value"),
     Input("shift-submit", "n_clicks"),
-    State("shift-who", "value"), State("shift-body", "value"), State("shift-alert", "value"),
+    State("shift-body", "value"), State("shift-alert", "value"),
     State("shift-version", "data"), State("shift-lang", "data"),
     prevent_initial_call=True,
 )
-def add_note(_n, who, body, alert_id, version, lang):
+def add_note(_n, body, alert_id, version, lang):
     config, db = current_context()
     lang = normalize_lang(lang, config.settings.ui.language)
     keep = dash.no_update
@@ -200,10 +191,8 @@ def add_note(_n, who, body, alert_id, version, lang):
         alert_id = int(alert_id) if alert_id not in (None, "") else None
         if alert_id is not None and alert_queries.alert_detail(db, alert_id) is None:
             raise actions.ActionError("action.no_alert", alert=alert_id)
-        actions.note(db, who, body or "", alert_id)
+        actions.note(db, current_user(), body or "", alert_id)
     except ValueError as exc:  # ActionError included
         reason = exc.message(lang) if isinstance(exc, actions.ActionError) else str(exc)
-        return html.Div(t("alerts.refused", lang, reason=reason), className="alert alert-danger py-2"), keep, keep, \
-            keep
-    return (html.Div(t("shift.saved", lang), className="alert alert-success py-2"), (version or 0) + 1,
-            (who or "").strip(), "")
+        return html.Div(t("alerts.refused", lang, reason=reason), className="alert alert-danger py-2"), keep, keep
+    return html.Div(t("shift.saved", lang), className="alert alert-success py-2"), (version or 0) + 1, ""

@@ -167,14 +167,21 @@ def simulated(tmp_path_factory, pg_server_url: str, mqtt_url: str) -> Iterator[R
 
 
 @pytest.fixture(scope="session")
-def web_url(simulated: Runtime) -> Iterator[str]:
-    """The product's web server (the same app and WSGI server as app.py) on a free port."""
-    from waitress import create_server
-
+def web_app(simulated: Runtime):
+    """The product's Dash app on the live runtime, with the runtime's HTTP routes."""
     from ioc.web import create_app
 
     app = create_app(simulated.config, simulated)
     simulated.register_http(app.server)
+    return app
+
+
+@pytest.fixture(scope="session")
+def web_url(simulated: Runtime, web_app) -> Iterator[str]:
+    """The product's web server (the same app and WSGI server as app.py) on a free port."""
+    from waitress import create_server
+
+    app = web_app
     server = create_server(app.server, host="127.0.0.1", port=simulated.config.settings.http.port, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -182,13 +189,49 @@ def web_url(simulated: Runtime) -> Iterator[str]:
     server.close()
 
 
+# The people of the live runtime: username → (display name, role, domains). One password for all.
+PEOPLE = {
+    "ha": ("Phạm Thu Hà", "admin", []),
+    "an": ("Nguyễn Văn An", "operator", []),
+    "hoa": ("Nguyễn Thị Hoa", "officer", ["education"]),
+    "minh": ("Lê Văn Minh", "officer", ["health"]),
+    "nam": ("Hoàng Văn Nam", "leader", []),
+}
+PASSWORD = "mat-khau-thu-nghiem-2026"
+
+
+@pytest.fixture(scope="session")
+def people(simulated: Runtime, web_url: str) -> dict:
+    """PEOPLE as users of the live runtime (created after the web app, which bootstraps `admin`)."""
+    from ioc.auth import store as auth_store
+
+    existing = set(auth_store.users(simulated.db)["username"])
+    for username, (name, role, domains) in PEOPLE.items():
+        if username not in existing:
+            auth_store.add_user(simulated.db, username, PASSWORD, role, domains, name, actor="tests")
+    return PEOPLE
+
+
+def sign_in(page, web_url: str, username: str, password: str = PASSWORD) -> None:
+    """Sign in through the login form (as a person would) and wait for the product."""
+    page.goto(web_url + "/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url, timeout=10_000)
+
+
 @pytest.fixture
-def page(browser, web_url):
-    """A fresh browser page on the product, recording every request it makes (air-gap checks)."""
-    context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="vi-VN")
+def page(browser, web_url, people):
+    """A fresh browser page on the product, signed in as the admin "ha", recording every request it makes
+    (air-gap checks)."""
+    # Playwright's wait_for_function evaluates strings, which our content security policy forbids;
+    # tests/test_security.py checks the pages under the policy.
+    context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="vi-VN", bypass_csp=True)
     page = context.new_page()
     page.requests = []
     page.on("request", lambda request: page.requests.append(request.url))
+    sign_in(page, web_url, "ha")
     yield page
     context.close()
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from psycopg.types.json import Jsonb
 
-from tests.conftest import RUN_ID
+from tests.conftest import RUN_ID, sign_in
 
 WHO = "Nguyễn Văn An"
 
@@ -47,6 +47,7 @@ def _row(page, grid: str, alert_id: int):
 
 
 def test_acknowledge_an_alert_from_the_page(page, web_url, simulated, seeded, output_dir):
+    sign_in(page, web_url, "an")  # the operator on duty
     alert_id = seeded["id"]
     page.goto(web_url + "/alerts")
     row = _row(page, "alerts-active-grid", alert_id)
@@ -63,7 +64,6 @@ def test_acknowledge_an_alert_from_the_page(page, web_url, simulated, seeded, ou
     assert "Bắt đầu cảnh báo" in page.locator("#alerts-detail .alert-events").inner_text()
     page.wait_for_function(f"window.location.search.includes('alert={alert_id}')")
 
-    page.fill("#alerts-who", WHO)
     page.fill("#alerts-ack-comment", "Đã gọi bệnh viện")
     page.click("#alerts-ack")
     page.wait_for_selector("#alerts-action-result .alert-success", timeout=10_000)
@@ -93,9 +93,6 @@ def test_acknowledge_an_alert_from_the_page(page, web_url, simulated, seeded, ou
     page.screenshot(path=str(output_dir / "alerts.png"), full_page=True)
     foreign = [url for url in page.requests if not url.startswith(web_url) and not url.startswith("data:")]
     assert foreign == []
-    # the name is remembered in the browser, on this page and on /shift
-    page.goto(web_url + "/shift")
-    page.wait_for_function(f"document.querySelector('#shift-who')?.value === {WHO!r}", timeout=10_000)
 
 
 def test_filters_come_from_the_address(page, web_url, seeded):
@@ -112,10 +109,10 @@ def test_filters_come_from_the_address(page, web_url, seeded):
 
 
 def test_shift_note_and_handover(page, web_url, simulated, seeded, output_dir):
+    sign_in(page, web_url, "an")
     alert_id = seeded["id"]
     page.goto(web_url + "/shift")
     page.wait_for_selector("#shift-handover .handover-tile")
-    page.fill("#shift-who", WHO)
     page.fill("#shift-body", "Bàn giao: theo dõi công suất giường bệnh")
     page.fill("#shift-alert", str(alert_id))
     page.click("#shift-submit")
@@ -133,9 +130,8 @@ def test_shift_note_and_handover(page, web_url, simulated, seeded, output_dir):
         stored = conn.execute("SELECT author, alert_id FROM shift_log WHERE body LIKE %s",
                               ("%theo dõi công suất%",)).fetchone()
     assert stored == (WHO, alert_id)
-    # a note without a name is refused
-    page.fill("#shift-who", "")
-    page.fill("#shift-body", "no name")
+    # an empty note is refused
+    page.fill("#shift-body", "")
     page.click("#shift-submit")
     page.wait_for_selector("#shift-result .alert-danger", timeout=10_000)
     page.screenshot(path=str(output_dir / "shift.png"), full_page=True)

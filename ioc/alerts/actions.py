@@ -15,6 +15,8 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from ioc.alerts.events import AlertEvent
+from ioc.audit import audit
+from ioc.auth import User
 from ioc.i18n import t
 
 
@@ -29,11 +31,25 @@ class ActionError(ValueError):
         return t(self.key, lang, **self.params)
 
 
-def _who(name: str) -> str:
+def _who(name: str | User) -> str:
+    """The actor's name: a signed-in User (the UI) or a name (CLI, tests, integrations)."""
+    if isinstance(name, User):
+        return name.display_name[:200] or name.username
     name = (name or "").strip()
     if not name:
         raise ActionError("action.who_required")
     return name[:200]
+
+
+def _may_handle(conn, who: str | User, alert_id: int) -> None:
+    """A signed-in user acts on an alert only where their role allows (an officer: their own domains)."""
+    if not isinstance(who, User):
+        return
+    row = conn.execute("SELECT domain FROM alerts WHERE id = %s", (alert_id,)).fetchone()
+    if row is None:
+        raise ActionError("action.no_alert", alert=alert_id)
+    if not who.can_acknowledge(row[0]):
+        raise ActionError("action.forbidden")
 
 
 def _event(conn, alert_id: int, kind: str, detail: dict) -> None:
@@ -41,9 +57,11 @@ def _event(conn, alert_id: int, kind: str, detail: dict) -> None:
                  (alert_id, kind, Jsonb(detail)))
 
 
-def acknowledge(pool: ConnectionPool, alert_id: int, who: str, comment: str = "") -> None:
+def acknowledge(pool: ConnectionPool, alert_id: int, who: str | User, comment: str = "") -> None:
+    actor = who
     who = _who(who)
     with pool.connection() as conn, conn.transaction():
+        _may_handle(conn, actor, alert_id)
         row = conn.execute("UPDATE alerts SET acknowledged_by = %s, acknowledged_at = now(), ack_comment = %s, "
                            "updated_at = now() WHERE id = %s AND state IN ('pending', 'firing') "
                            "AND acknowledged_at IS NULL RETURNING id",
@@ -51,27 +69,35 @@ def acknowledge(pool: ConnectionPool, alert_id: int, who: str, comment: str = ""
         if row is None:
             raise ActionError("action.not_active", alert=alert_id)
         _event(conn, alert_id, "acknowledged", {"by": who, "comment": comment.strip()[:2000]})
+        audit(conn, who, "alert.acknowledge", f"alert:{alert_id}", None, {"comment": comment.strip()[:2000]})
 
 
-def assign(pool: ConnectionPool, alert_id: int, who: str, assignee: str) -> None:
+def assign(pool: ConnectionPool, alert_id: int, who: str | User, assignee: str) -> None:
+    actor = who
     who, assignee = _who(who), _who(assignee)
     with pool.connection() as conn, conn.transaction():
-        if conn.execute("UPDATE alerts SET assigned_to = %s, updated_at = now() WHERE id = %s RETURNING id",
-                        (assignee, alert_id)).fetchone() is None:
+        _may_handle(conn, actor, alert_id)
+        before = conn.execute("SELECT assigned_to FROM alerts WHERE id = %s FOR UPDATE", (alert_id,)).fetchone()
+        if before is None:
             raise ActionError("action.no_alert", alert=alert_id)
+        conn.execute("UPDATE alerts SET assigned_to = %s, updated_at = now() WHERE id = %s", (assignee, alert_id))
         _event(conn, alert_id, "assigned", {"by": who, "to": assignee})
+        audit(conn, who, "alert.assign", f"alert:{alert_id}", {"assigned_to": before[0]}, {"assigned_to": assignee})
 
 
-def comment(pool: ConnectionPool, alert_id: int, who: str, body: str) -> None:
+def comment(pool: ConnectionPool, alert_id: int, who: str | User, body: str) -> None:
+    actor = who
     who, body = _who(who), (body or "").strip()
     if not body:
         raise ActionError("action.empty_comment")
     with pool.connection() as conn, conn.transaction():
+        _may_handle(conn, actor, alert_id)
         if conn.execute("SELECT 1 FROM alerts WHERE id = %s", (alert_id,)).fetchone() is None:
             raise ActionError("action.no_alert", alert=alert_id)
         conn.execute("INSERT INTO alert_comments (alert_id, author, body) VALUES (%s, %s, %s)",
                      (alert_id, who, body[:4000]))
         _event(conn, alert_id, "comment", {"by": who})
+        audit(conn, who, "alert.comment", f"alert:{alert_id}", None, {"body": body[:4000]})
 
 
 @dataclass(frozen=True)
@@ -108,11 +134,14 @@ class Silence:
         return False
 
 
-def create_silence(pool: ConnectionPool, who: str, reason: str, starts_at: datetime, ends_at: datetime,
+def create_silence(pool: ConnectionPool, who: str | User, reason: str, starts_at: datetime, ends_at: datetime,
                    rule: str | None = None, domain: str | None = None, area: str | None = None,
                    subject: str | None = None, weekdays: list[int] | None = None, daily_start: time | None = None,
                    daily_minutes: int | None = None) -> int:
-    """A silence (or, with weekdays/daily_start/daily_minutes, a recurring maintenance window)."""
+    """A silence (or, with weekdays/daily_start/daily_minutes, a recurring maintenance window).
+    An officer silences only within their own domains: the silence must name one of them."""
+    if isinstance(who, User) and not (who.role in ("operator", "admin") or (domain and who.can_acknowledge(domain))):
+        raise ActionError("action.forbidden")
     who, reason = _who(who), (reason or "").strip()
     if not reason:
         raise ActionError("action.silence_reason")
@@ -127,20 +156,31 @@ def create_silence(pool: ConnectionPool, who: str, reason: str, starts_at: datet
         raise ActionError("action.weekdays")
     if daily_minutes is not None and not 0 < daily_minutes <= 1440:
         raise ActionError("action.window_length")
-    with pool.connection() as conn:
-        return conn.execute(
+    with pool.connection() as conn, conn.transaction():
+        silence_id = conn.execute(
             "INSERT INTO silences (rule, domain, area, subject, starts_at, ends_at, weekdays, daily_start, "
             "daily_minutes, reason, created_by) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
             (rule, domain, area, subject, starts_at, ends_at, weekdays, daily_start, daily_minutes, reason[:2000],
              who)).fetchone()[0]
+        audit(conn, who, "silence.create", f"silence:{silence_id}", None, {
+            "rule": rule, "domain": domain, "area": area, "subject": subject, "starts_at": starts_at.isoformat(),
+            "ends_at": ends_at.isoformat(), "weekdays": weekdays, "reason": reason[:2000],
+            "daily_start": daily_start.isoformat() if daily_start else None, "daily_minutes": daily_minutes})
+        return silence_id
 
 
-def expire_silence(pool: ConnectionPool, silence_id: int, who: str) -> None:
-    _who(who)
-    with pool.connection() as conn:
-        if conn.execute("UPDATE silences SET expired_at = now() WHERE id = %s AND expired_at IS NULL RETURNING id",
-                        (silence_id,)).fetchone() is None:
+def expire_silence(pool: ConnectionPool, silence_id: int, who: str | User) -> None:
+    actor = who
+    who = _who(who)
+    with pool.connection() as conn, conn.transaction():
+        row = conn.execute("SELECT domain FROM silences WHERE id = %s AND expired_at IS NULL FOR UPDATE",
+                           (silence_id,)).fetchone()
+        if row is None:
             raise ActionError("action.no_silence", silence=silence_id)
+        if isinstance(actor, User) and not (actor.role in ("operator", "admin") or actor.can_acknowledge(row[0])):
+            raise ActionError("action.forbidden")
+        conn.execute("UPDATE silences SET expired_at = now() WHERE id = %s", (silence_id,))
+        audit(conn, who, "silence.expire", f"silence:{silence_id}", {"expired": False}, {"expired": True})
 
 
 def silences_in_force(pool: ConnectionPool, at: datetime) -> list[Silence]:
@@ -150,14 +190,17 @@ def silences_in_force(pool: ConnectionPool, at: datetime) -> list[Silence]:
         return [Silence(*row) for row in rows]
 
 
-def note(pool: ConnectionPool, who: str, body: str, alert_id: int | None = None) -> None:
+def note(pool: ConnectionPool, who: str | User, body: str, alert_id: int | None = None) -> None:
     """A shift-log entry, optionally tied to an alert."""
+    if isinstance(who, User) and who.role not in ("operator", "officer", "admin"):
+        raise ActionError("action.forbidden")
     who, body = _who(who), (body or "").strip()
     if not body:
         raise ActionError("action.empty_note")
-    with pool.connection() as conn:
+    with pool.connection() as conn, conn.transaction():
         if alert_id is not None and conn.execute("SELECT 1 FROM alerts WHERE id = %s", (alert_id,)).fetchone() is None:
             raise ActionError("action.no_alert", alert=alert_id)
-        conn.execute("INSERT INTO shift_log (author, alert_id, body) VALUES (%s, %s, %s)",
-                     (who, alert_id, body[:4000]))
+        note_id = conn.execute("INSERT INTO shift_log (author, alert_id, body) VALUES (%s, %s, %s) RETURNING id",
+                               (who, alert_id, body[:4000])).fetchone()[0]
+        audit(conn, who, "shift.note", f"note:{note_id}", None, {"alert": alert_id, "body": body[:4000]})
 

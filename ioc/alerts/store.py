@@ -17,6 +17,8 @@ from pydantic import ValidationError
 
 from ioc.alerts.actions import ActionError, _who
 from ioc.alerts.rules import Rule, rule_problem
+from ioc.audit import audit
+from ioc.auth import User
 from ioc.config import Config
 
 log = logging.getLogger(__name__)
@@ -28,8 +30,29 @@ def definition(rule: Rule) -> dict[str, Any]:
 
 
 def _history(conn, name: str, value: dict | None, who: str) -> None:
+    before = conn.execute("SELECT definition FROM alert_rule_history WHERE name = %s ORDER BY id DESC LIMIT 1",
+                          (name,)).fetchone()
     conn.execute("INSERT INTO alert_rule_history (name, definition, changed_by) VALUES (%s, %s, %s)",
                  (name, Jsonb(value) if value is not None else None, who))
+    if who != CONFIG:
+        audit(conn, who, "rule.save" if value is not None else "rule.delete", f"rule:{name}",
+              before[0] if before else None, value)
+
+
+def rule_domain(config: Config, rule: Rule) -> str | None:
+    """The domain a rule belongs to: its scope's, its metric's or its feed's (None: all domains)."""
+    if rule.scope.domain:
+        return rule.scope.domain
+    if rule.metric in config.metrics:
+        return config.metrics[rule.metric].domain
+    feed = next((f for f in config.feeds if f.name == rule.feed), None)
+    return feed.domain if feed else None
+
+
+def _may_edit(config: Config, who: str | User, *rules: Rule | None) -> None:
+    """An officer edits only rules of their own domains (both the rule as it was and as it becomes)."""
+    if isinstance(who, User) and not all(who.can_edit_rules(rule_domain(config, r)) for r in rules if r):
+        raise ActionError("action.forbidden")
 
 
 def sync_rules(pool: ConnectionPool, config_rules: list[Rule]) -> None:
@@ -75,9 +98,9 @@ def rules_version(pool: ConnectionPool) -> tuple[int, datetime | None]:
         return tuple(conn.execute("SELECT count(*), max(updated_at) FROM alert_rules").fetchone())
 
 
-def save_rule(pool: ConnectionPool, config: Config, value: dict[str, Any], who: str) -> Rule:
+def save_rule(pool: ConnectionPool, config: Config, value: dict[str, Any], who: str | User) -> Rule:
     """Validate and store a rule edited (or created) by a person; ActionError says what is wrong."""
-    who = _who(who)
+    actor, who = who, _who(who)
     try:
         rule = Rule.model_validate(value)
     except ValidationError as exc:
@@ -87,6 +110,8 @@ def save_rule(pool: ConnectionPool, config: Config, value: dict[str, Any], who: 
     if problem := rule_problem(config, rule):
         raise ActionError("action.rule_invalid", where=problem[0], reason=problem[1])
     with pool.connection() as conn, conn.transaction():
+        stored = conn.execute("SELECT definition FROM alert_rules WHERE name = %s", (rule.name,)).fetchone()
+        _may_edit(config, actor, rule, Rule.model_validate(stored[0]) if stored else None)
         conn.execute("INSERT INTO alert_rules (name, definition, source) VALUES (%s, %s, %s) ON CONFLICT (name) "
                      "DO UPDATE SET definition = excluded.definition, source = excluded.source, updated_at = now()",
                      (rule.name, Jsonb(definition(rule)), who))
@@ -94,11 +119,17 @@ def save_rule(pool: ConnectionPool, config: Config, value: dict[str, Any], who: 
     return rule
 
 
-def revert_rule(pool: ConnectionPool, name: str, who: str, config_rules: list[Rule]) -> None:
+def revert_rule(pool: ConnectionPool, name: str, who: str | User, config_rules: list[Rule],
+                config: Config | None = None) -> None:
     """Back to the config file's version of a rule, or removed when the file has none."""
-    who = _who(who)
+    actor, who = who, _who(who)
     seed = next((r for r in config_rules if r.name == name), None)
     with pool.connection() as conn, conn.transaction():
+        if isinstance(actor, User):
+            stored = conn.execute("SELECT definition FROM alert_rules WHERE name = %s", (name,)).fetchone()
+            if config is None:
+                raise ActionError("action.forbidden")
+            _may_edit(config, actor, seed, Rule.model_validate(stored[0]) if stored else None)
         if seed is None:
             if conn.execute("DELETE FROM alert_rules WHERE name = %s RETURNING name", (name,)).fetchone() is None:
                 raise ActionError("action.no_rule", rule=name)
