@@ -108,7 +108,7 @@ def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> htm
     rows, failed = _overview_rows(config, db, now)
     note = _chart_note(config, lang)
     cards = []
-    for domain in config.catalog.domains:
+    for domain in config.priority_domains:
         metrics = headline_metrics(config, domain.key)
         figure = _chart(config, db, metrics[0], lang, now, rows) if metrics else None
         cards.append(domain_card(domain, metrics, rows, lang, figure=figure, chart_note=note))
