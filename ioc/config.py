@@ -162,6 +162,7 @@ class BriefSettings(Strict):
     timezone: str = "Asia/Ho_Chi_Minh"    # whose "yesterday" and whose 06:00
     languages: list[Literal["vi", "en"]] = Field(default_factory=lambda: ["vi"], min_length=1)
     catch_up_days: int = Field(7, ge=0, le=90)  # at start, build missed briefs this many days back
+    catch_up_delay: Duration = timedelta(seconds=30)  # after start: let feeds deliver what they buffered first
     email: SmtpSettings | None = None     # send the PDF to these recipients after each scheduled build
 
     @model_validator(mode="after")

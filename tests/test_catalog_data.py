@@ -135,7 +135,8 @@ def test_first_call_has_one_reading_per_series_for_every_metric(config):
     assert {r.metric for r in readings} == {m.key for m in config.metrics.values() if m.domain in DOMAINS}
     series = Counter((r.entity, r.metric) for r in readings)
     assert max(series.values()) == 1
-    expected = sum(len(config.kinds[e.kind].metrics) for e in config.entities.values() if config.is_priority_entity(e.id))
+    expected = sum(len(config.kinds[e.kind].metrics) for e in config.entities.values()
+                   if config.is_priority_entity(e.id))
     assert len(series) == expected == sim.series_count
     for r in readings:
         cadence = config.metrics[r.metric].cadence.total_seconds()

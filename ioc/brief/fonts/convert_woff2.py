@@ -1,18 +1,27 @@
-from fontTools.ttLib import TTFont
+"""One-off: build the brief's TTF fonts from the UI's Be Vietnam Pro woff2 subsets (OFL, see LICENSE).
+
+The PDF needs TrueType outlines to embed; the UI ships woff2 split into latin / latin-ext / vietnamese
+subsets, merged here into one font per weight. Needs fontTools and brotli (not project dependencies):
+    python -m venv /tmp/fonts && /tmp/fonts/bin/pip install fonttools brotli
+    /tmp/fonts/bin/python ioc/brief/fonts/convert_woff2.py
+"""
+
+from pathlib import Path
+
 from fontTools.merge import Merger
-import sys
-src = "/work/wt-brief/assets/fonts"
-for w in ("400", "700"):
-    paths = []
-    for sub in ("latin", "latin-ext", "vietnamese"):
-        f = TTFont(f"{src}/be-vietnam-pro-{sub}-{w}-normal.woff2")
-        f.flavor = None
-        p = f"/tmp/fc/{sub}-{w}.ttf"
-        f.save(p)
-        paths.append(p)
-        print(sub, w, f["maxp"].numGlyphs, "glyf" in f, len(f.getBestCmap()))
-    merged = Merger().merge(paths)
-    merged.save(f"/tmp/fc/BeVietnamPro-{w}.ttf")
-    m = TTFont(f"/tmp/fc/BeVietnamPro-{w}.ttf")
-    cmap = m.getBestCmap()
-    print("merged", len(cmap), all(ord(c) in cmap for c in "Bắc Giang công suất giường bệnh ưu tiên Đ đ ỹ ự"))
+from fontTools.ttLib import TTFont
+
+HERE = Path(__file__).resolve().parent
+SOURCE = HERE.parent.parent.parent / "assets" / "fonts"
+
+for weight, name in (("400", "Regular"), ("700", "Bold")):
+    parts = []
+    for subset in ("latin", "latin-ext", "vietnamese"):
+        font = TTFont(SOURCE / f"be-vietnam-pro-{subset}-{weight}-normal.woff2")
+        font.flavor = None
+        part = HERE / f"_{subset}-{weight}.ttf"
+        font.save(part)
+        parts.append(part)
+    Merger().merge([str(p) for p in parts]).save(HERE / f"BeVietnamPro-{name}.ttf")
+    for part in parts:
+        part.unlink()

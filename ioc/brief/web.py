@@ -1,0 +1,25 @@
+"""HTTP route for the stored PDFs: /brief/<YYYY-MM-DD>.pdf?lang=vi|en (the page and archive link here)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Flask, Response, abort, request
+
+from ioc.brief_queries import brief_pdf
+from ioc.i18n import normalize_lang
+
+
+def register(server: Flask, runtime) -> None:
+    @server.get("/brief/<day>.pdf")
+    def brief_pdf_route(day: str) -> Response:
+        try:
+            when = date.fromisoformat(day)
+        except ValueError:
+            abort(404)
+        lang = normalize_lang(request.args.get("lang"), runtime.config.settings.ui.language)
+        document = brief_pdf(runtime.db, when, lang)
+        if document is None:
+            abort(404)
+        return Response(document, mimetype="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="brief-{when}-{lang}.pdf"'})
