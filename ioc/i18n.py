@@ -97,6 +97,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "brief.col.share": {"vi": "Tỷ lệ", "en": "Share"},
     "brief.col.target": {"vi": "Chỉ tiêu", "en": "Target"},
     "brief.col.as_of": {"vi": "Số liệu ngày", "en": "As of"},
+    "brief.col.figure": {"vi": "Số liệu", "en": "Figure"},
     "brief.col.progress": {"vi": "Đạt", "en": "Achieved"},
     "brief.alerts": {"vi": "Cảnh báo", "en": "Alerts"},
     "brief.completeness": {"vi": "Độ đầy đủ số liệu theo nguồn", "en": "Data completeness by feed"},

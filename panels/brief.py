@@ -52,15 +52,19 @@ def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> htm
     ], className="brief-archive-page")
 
 
+def _num_heads(keys: tuple[str, ...], lang: str) -> list[html.Th]:
+    return [html.Th(t(k, lang), className="num") for k in keys]
+
+
 def _change(text: str, tone: str) -> html.Span:
     symbol, css = arrow(tone)
     return html.Span([html.Span(symbol, className="brief-arrow", **{"aria-hidden": "true"}), text], className=css)
 
 
 def _indicators(domain: dict[str, Any], lang: str) -> html.Table:
-    head = html.Thead(html.Tr([html.Th(t(k, lang)) for k in
-                               ("brief.col.indicator", "brief.col.value", "brief.col.vs_day", "brief.col.vs_base",
-                                "brief.col.status", "brief.col.trend")]))
+    head = html.Thead(html.Tr([html.Th(t("brief.col.indicator", lang)),
+                               *_num_heads(("brief.col.value", "brief.col.vs_day", "brief.col.vs_base"), lang),
+                               html.Th(t("brief.col.status", lang)), html.Th(t("brief.col.trend", lang))]))
     body = [html.Tr([
         html.Td(ind["label"]),
         html.Td(html.Strong(ind["value_text"]), className="num"),
@@ -87,8 +91,8 @@ def render(content: dict[str, Any]) -> html.Article:
         _indicators(d, lang),
     ], className="brief-domain", id=f"brief-{d['key']}") for d in content["domains"]]
     feeds = html.Table([
-        html.Thead(html.Tr([html.Th(t(k, lang)) for k in
-                            ("brief.col.feed", "brief.col.received", "brief.col.expected", "brief.col.share")])),
+        html.Thead(html.Tr([html.Th(t("brief.col.feed", lang))] + _num_heads(
+            ("brief.col.received", "brief.col.expected", "brief.col.share"), lang))),
         html.Tbody([html.Tr([html.Td(f["feed"]), html.Td(f["received_text"], className="num"),
                              html.Td(f["expected_text"], className="num"),
                              html.Td(html.Strong(f["pct_text"]), className="num")]) for f in content["feeds"]]),
@@ -104,8 +108,8 @@ def render(content: dict[str, Any]) -> html.Article:
                 html.Td(html.Strong(target["progress_text"]), className="num"),
             ], className="brief-plan-first" if j == 0 else None))
     plan = html.Table([
-        html.Thead(html.Tr([html.Th(t(k, lang)) for k in ("brief.col.indicator", "brief.col.value", "brief.col.as_of",
-                                                          "brief.col.target", "brief.col.progress")])),
+        html.Thead(html.Tr([html.Th(t("brief.col.indicator", lang))] + _num_heads(
+            ("brief.col.figure", "brief.col.as_of", "brief.col.target", "brief.col.progress"), lang))),
         html.Tbody(plan_rows)], className="brief-table brief-plan")
     return html.Article([
         html.Header([

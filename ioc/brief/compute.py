@@ -25,6 +25,7 @@ from statistics import median
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 from psycopg_pool import ConnectionPool
 
@@ -52,6 +53,10 @@ def _num(value: Any) -> float | None:
         return None
     value = float(value)
     return None if math.isnan(value) else value
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
 
 
 def _iso(ts: Any) -> str | None:
@@ -115,21 +120,20 @@ def breaches(config: Config, rows: pd.DataFrame) -> list[dict[str, Any]]:
             continue
         sign = 1.0 if th.direction == "above" else -1.0
         values = g["value"].astype(float).to_numpy()
+        stamps = list(g["ts"])
         beyond = sign * (values - th.warning) >= 0
-        run_id = (pd.Series(beyond) != pd.Series(beyond).shift()).cumsum().to_numpy()
-        ts = g["ts"].to_numpy()
-        for rid in sorted(set(run_id[beyond])):
-            idx = [i for i in range(len(values)) if run_id[i] == rid]
-            peak_i = max(idx, key=lambda i: sign * values[i])
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], beyond.astype(np.int8), [0]))))
+        for first, stop in zip(edges[::2], edges[1::2], strict=True):  # runs [first, stop)
+            peak_i = first + int(np.argmax(sign * values[first:stop]))
             peak = float(values[peak_i])
             critical = bool(sign * (peak - th.critical) >= 0)
-            start, last = pd.Timestamp(ts[idx[0]]).tz_localize(UTC), pd.Timestamp(ts[idx[-1]]).tz_localize(UTC)
+            start, last = stamps[first], stamps[stop - 1]
             duration = (last - start).total_seconds() + metric.cadence.total_seconds()
-            runs.append({"entity": entity, "metric": key, "start": start.isoformat(), "end": last.isoformat(),
-                         "duration_s": duration, "peak": peak, "peak_at": pd.Timestamp(ts[peak_i]).tz_localize(UTC)
-                         .isoformat(), "threshold": th.critical if critical else th.warning,
+            runs.append({"entity": entity, "metric": key, "start": _iso(start), "end": _iso(last),
+                         "duration_s": duration, "peak": peak, "peak_at": _iso(stamps[peak_i]),
+                         "threshold": th.critical if critical else th.warning,
                          "excess": sign * (peak - th.warning) / max(abs(th.warning), 1e-9), "critical": critical,
-                         "readings": len(idx)})
+                         "readings": int(stop - first)})
     return runs
 
 
@@ -150,9 +154,9 @@ def _alerts(alerts: pd.DataFrame, now: datetime) -> dict[str, Any]:
         "warning": int((alerts["severity"] == "warning").sum()), "unresolved": int(len(unresolved)),
         "acknowledged": int(len(ack_s)), "ack_median_s": float(median(ack_s)) if len(ack_s) else None,
         "longest": {"id": int(row["id"]), "rule": row["rule"], "subject": row["subject"],
-                    "metric": row["metric"], "severity": row["severity"], "duration_s": float(duration.iloc[i]),
+                    "metric": _text(row["metric"]), "severity": row["severity"], "duration_s": float(duration.iloc[i]),
                     "resolved": not pd.isna(resolved.iloc[i]), "firing_since": _iso(firing.iloc[i])},
-        "open": [{"id": int(r["id"]), "rule": r["rule"], "subject": r["subject"], "metric": r["metric"],
+        "open": [{"id": int(r["id"]), "rule": r["rule"], "subject": r["subject"], "metric": _text(r["metric"]),
                   "severity": r["severity"]} for r in unresolved.to_dict("records")][:5],
     }
 

@@ -109,7 +109,7 @@ def _indicator_table(domain: dict[str, Any], s: dict[str, ParagraphStyle], lang:
                      sparkline(ind["history"])])
         if i % 2 == 0:
             styles.append(("BACKGROUND", (0, i), (-1, i), BAND))
-    table = Table(rows, colWidths=[58 * mm, 22 * mm, 28 * mm, 28 * mm, 20 * mm, 24 * mm], repeatRows=1)
+    table = Table(rows, colWidths=[54 * mm, 20 * mm, 28 * mm, 28 * mm, 27 * mm, 23 * mm], repeatRows=1)
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LINEBELOW", (0, 0), (-1, 0), 0.6, RULE),
                                ("TOPPADDING", (0, 0), (-1, -1), 2.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
                                ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
@@ -155,7 +155,7 @@ def story(content: dict[str, Any]) -> list:
     out.append(KeepTogether([Paragraph(t("brief.completeness", lang), s["h2"]),
                              _simple_table(feed_rows, [70 * mm, 30 * mm, 30 * mm, 30 * mm], s)]))
     plan_rows = [[Paragraph(t(k, lang), s["head"]) for k in
-                  ("brief.col.indicator", "brief.col.value", "brief.col.as_of", "brief.col.target",
+                  ("brief.col.indicator", "brief.col.figure", "brief.col.as_of", "brief.col.target",
                    "brief.col.progress")]]
     for row in content["plan"]:
         for j, target in enumerate(row["targets"]):
