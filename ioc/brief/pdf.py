@@ -48,6 +48,8 @@ def _styles() -> dict[str, ParagraphStyle]:
         "cell": ParagraphStyle("cell", base, fontSize=8, leading=10),
         "cellr": ParagraphStyle("cellr", base, fontSize=8, leading=10, alignment=TA_RIGHT),
         "head": ParagraphStyle("head", base, fontName=BOLD, fontSize=7.5, leading=9, textColor=MUTED),
+        "headr": ParagraphStyle("headr", base, fontName=BOLD, fontSize=7.5, leading=9, textColor=MUTED,
+                                alignment=TA_RIGHT),
         "note": ParagraphStyle("note", base, fontSize=7.5, textColor=MUTED),
     }
 
@@ -95,9 +97,9 @@ def sparkline(history: list[list[Any]], width: float = 22 * mm, height: float = 
 
 
 def _indicator_table(domain: dict[str, Any], s: dict[str, ParagraphStyle], lang: str) -> Table:
-    head = [Paragraph(t(k, lang), s["head"]) for k in
-            ("brief.col.indicator", "brief.col.value", "brief.col.vs_day", "brief.col.vs_base", "brief.col.status",
-             "brief.col.trend")]
+    head = [Paragraph(t(k, lang), s[style]) for k, style in
+            (("brief.col.indicator", "head"), ("brief.col.value", "headr"), ("brief.col.vs_day", "head"),
+             ("brief.col.vs_base", "head"), ("brief.col.status", "head"), ("brief.col.trend", "head"))]
     rows = [head]
     styles = []
     for i, ind in enumerate(domain["indicators"], start=1):
@@ -109,7 +111,7 @@ def _indicator_table(domain: dict[str, Any], s: dict[str, ParagraphStyle], lang:
                      sparkline(ind["history"])])
         if i % 2 == 0:
             styles.append(("BACKGROUND", (0, i), (-1, i), BAND))
-    table = Table(rows, colWidths=[54 * mm, 20 * mm, 28 * mm, 28 * mm, 27 * mm, 23 * mm], repeatRows=1)
+    table = Table(rows, colWidths=[54 * mm, 20 * mm, 28 * mm, 28 * mm, 27 * mm, 23 * mm], repeatRows=1, hAlign="LEFT")
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LINEBELOW", (0, 0), (-1, 0), 0.6, RULE),
                                ("TOPPADDING", (0, 0), (-1, -1), 2.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
                                ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
@@ -118,7 +120,7 @@ def _indicator_table(domain: dict[str, Any], s: dict[str, ParagraphStyle], lang:
 
 
 def _simple_table(rows: list[list[Any]], widths: list[float], s: dict[str, ParagraphStyle]) -> Table:
-    table = Table(rows, colWidths=widths, repeatRows=1)
+    table = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LINEBELOW", (0, 0), (-1, 0), 0.6, RULE),
                                ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
                                ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
@@ -146,17 +148,18 @@ def story(content: dict[str, Any]) -> list:
             block.append(Paragraph(_esc(sentence), s["bullet"], bulletText="•"))
         block += [Spacer(0, 1.5 * mm), _indicator_table(domain, s, lang)]
         out.append(KeepTogether(block))
-    feed_rows = [[Paragraph(t(k, lang), s["head"]) for k in
-                  ("brief.col.feed", "brief.col.received", "brief.col.expected", "brief.col.share")]]
+    feed_rows = [[Paragraph(t("brief.col.feed", lang), s["head"])] + [Paragraph(t(k, lang), s["headr"]) for k in
+                                                                      ("brief.col.received", "brief.col.expected",
+                                                                       "brief.col.share")]]
     for f in content["feeds"]:
         feed_rows.append([Paragraph(_esc(f["feed"]), s["cell"]), Paragraph(f["received_text"], s["cellr"]),
                           Paragraph(f["expected_text"], s["cellr"]),
                           Paragraph(f"<b>{_esc(f['pct_text'])}</b>", s["cellr"])])
     out.append(KeepTogether([Paragraph(t("brief.completeness", lang), s["h2"]),
-                             _simple_table(feed_rows, [70 * mm, 30 * mm, 30 * mm, 30 * mm], s)]))
-    plan_rows = [[Paragraph(t(k, lang), s["head"]) for k in
-                  ("brief.col.indicator", "brief.col.figure", "brief.col.as_of", "brief.col.target",
-                   "brief.col.progress")]]
+                             _simple_table(feed_rows, [90 * mm, 30 * mm, 30 * mm, 30 * mm], s)]))
+    plan_rows = [[Paragraph(t("brief.col.indicator", lang), s["head"])] + [Paragraph(t(k, lang), s["headr"]) for k in
+                                                                           ("brief.col.figure", "brief.col.as_of",
+                                                                            "brief.col.target", "brief.col.progress")]]
     for row in content["plan"]:
         for j, target in enumerate(row["targets"]):
             first = j == 0
@@ -166,7 +169,7 @@ def story(content: dict[str, Any]) -> list:
                               Paragraph(_esc(target["text"]), s["cellr"]),
                               Paragraph(f"<b>{_esc(target['progress_text'])}</b>", s["cellr"])])
     out.append(KeepTogether([Paragraph(t("brief.plan", lang), s["h2"]),
-                             _simple_table(plan_rows, [76 * mm, 24 * mm, 24 * mm, 30 * mm, 26 * mm], s),
+                             _simple_table(plan_rows, [72 * mm, 24 * mm, 24 * mm, 38 * mm, 22 * mm], s),
                              Spacer(0, 1.5 * mm), Paragraph(t("brief.plan_note", lang), s["note"])]))
     return out
 

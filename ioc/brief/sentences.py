@@ -17,8 +17,16 @@ from ioc.i18n import format_duration, format_number, format_time, format_value, 
 NAMES_MAX = 3
 
 
+def _decimals(v: float | None) -> int | None:
+    """Leaders read 81.8 %, not 81.84 %: one decimal from 1 up, none from 100 up; small ratios keep two."""
+    if v is None:
+        return None
+    size = abs(v)
+    return 0 if size >= 100 or float(v).is_integer() else (1 if size >= 1 else 2)
+
+
 def _value(v: float | None, unit: str, lang: str) -> str:
-    return format_value(v, unit, lang)
+    return format_value(v, unit, lang, _decimals(v))
 
 
 def _pct(v: float | None, lang: str) -> str:
@@ -28,15 +36,16 @@ def _pct(v: float | None, lang: str) -> str:
 def _delta(d: float, unit: str, lang: str) -> str:
     """A difference without sign: '5 điểm phần trăm' for a percentage, else the value with its unit."""
     if unit == "%":
-        return t("brief.s.delta_points", lang, n=format_number(abs(d), lang))
-    return format_value(abs(d), unit, lang)
+        return t("brief.s.delta_points", lang, n=format_number(abs(d), lang, _decimals(d)))
+    return format_value(abs(d), unit, lang, _decimals(d))
 
 
 def _signed(d: float | None, unit: str, lang: str) -> str:
     if d is None:
         return "—"
     sign = "+" if d > 0 else ("−" if d < 0 else "±")
-    text = t("brief.points", lang, n=format_number(abs(d), lang)) if unit == "%" else format_value(abs(d), unit, lang)
+    text = (t("brief.points", lang, n=format_number(abs(d), lang, _decimals(d))) if unit == "%"
+            else format_value(abs(d), unit, lang, _decimals(d)))
     return f"{sign}{text}"
 
 
@@ -58,6 +67,11 @@ def _names(config: Config, ids: list[str], lang: str) -> str:
     if len(ids) > NAMES_MAX:
         names.append(t("brief.s.more", lang, n=len(ids) - NAMES_MAX))
     return ", ".join(names)
+
+
+def _w(word: str, n: int, lang: str) -> str:
+    """The counted noun in the right number (English has one; Vietnamese nouns do not change)."""
+    return t(f"brief.w.{word}" if n == 1 else f"brief.w.{word}s", lang)
 
 
 def _sentence(parts: list[str]) -> str:
@@ -83,12 +97,14 @@ def indicator_sentence(config: Config, ind: dict[str, Any], lang: str) -> str | 
     if ind["critical_sites"]:
         n, names = len(ind["critical_sites"]), _names(config, ind["critical_sites"], lang)
         if own_levels:
-            parts.append(t("brief.s.sites.critical", lang, n=n, names=names))
+            parts.append(t("brief.s.sites.critical", lang, n=n, sites=_w("site", n, lang), names=names))
         else:
             key = "brief.s.sites.critical_at" if ind["direction"] == "above" else "brief.s.sites.critical_below"
-            parts.append(t(key, lang, n=n, threshold=_value(ind["critical"], unit, lang), names=names))
+            parts.append(t(key, lang, n=n, sites=_w("site", n, lang), threshold=_value(ind["critical"], unit, lang),
+                           names=names))
     if ind["warning_sites"]:
-        parts.append(t("brief.s.sites.warning", lang, n=len(ind["warning_sites"]),
+        n = len(ind["warning_sites"])
+        parts.append(t("brief.s.sites.warning", lang, n=n, sites=_w("site", n, lang),
                        names=_names(config, ind["warning_sites"], lang)))
     return _sentence(parts)
 
@@ -105,7 +121,8 @@ def _subject(config: Config, subject: str, lang: str) -> str:
 def alert_sentences(config: Config, alerts: dict[str, Any], lang: str) -> list[str]:
     if not alerts["total"]:
         return []
-    parts = [t("brief.s.alerts", lang, n=alerts["total"], critical=alerts["critical"], warning=alerts["warning"])]
+    parts = [t("brief.s.alerts", lang, n=alerts["total"], alerts=_w("alert", alerts["total"], lang),
+               critical=alerts["critical"], warning=alerts["warning"])]
     if alerts["unresolved"]:
         parts.append(t("brief.s.alerts_open", lang, n=alerts["unresolved"]))
     if alerts["acknowledged"]:
@@ -186,15 +203,17 @@ def localize(config: Config, data: dict[str, Any], lang: str) -> dict[str, Any]:
     summary = []
     a = data["alerts"]
     if a["total"]:
-        summary.append(_sentence([t("brief.s.day_alerts", lang, n=a["total"], critical=a["critical"],
-                                    open=a["unresolved"])]))
+        summary.append(_sentence([t("brief.s.day_alerts", lang, n=a["total"], alerts=_w("alert", a["total"], lang),
+                                    critical=a["critical"], open=a["unresolved"])]))
     if critical_names:
-        summary.append(_sentence([t("brief.s.critical_indicators", lang, n=len(critical_names),
+        n = len(critical_names)
+        summary.append(_sentence([t("brief.s.critical_indicators", lang, n=n, indicators=_w("indicator", n, lang),
                                     names=", ".join(critical_names))]))
     if s := completeness_sentence(data["completeness"], lang, "brief.s.day_empty", "brief.s.day_partial"):
         summary.append(s)
     if data["missing_feeds"]:
-        summary.append(_sentence([t("brief.s.missing_feeds", lang, n=len(data["missing_feeds"]),
+        n = len(data["missing_feeds"])
+        summary.append(_sentence([t("brief.s.missing_feeds", lang, n=n, feeds_word=_w("feed", n, lang),
                                     feeds=", ".join(data["missing_feeds"]))]))
     feeds = [{**f, "pct_text": _pct(f["pct"], lang) if f["series"] else t("brief.no_readings", lang),
               "received_text": format_number(f["received"], lang),
