@@ -111,7 +111,7 @@ def _indicator_table(domain: dict[str, Any], s: dict[str, ParagraphStyle], lang:
                      sparkline(ind["history"])])
         if i % 2 == 0:
             styles.append(("BACKGROUND", (0, i), (-1, i), BAND))
-    table = Table(rows, colWidths=[54 * mm, 20 * mm, 28 * mm, 28 * mm, 27 * mm, 23 * mm], repeatRows=1, hAlign="LEFT")
+    table = Table(rows, colWidths=[54 * mm, 22 * mm, 28 * mm, 28 * mm, 27 * mm, 21 * mm], repeatRows=1, hAlign="LEFT")
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LINEBELOW", (0, 0), (-1, 0), 0.6, RULE),
                                ("TOPPADDING", (0, 0), (-1, -1), 2.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
                                ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),

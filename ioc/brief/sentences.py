@@ -43,9 +43,9 @@ def _delta(d: float, unit: str, lang: str) -> str:
 def _signed(d: float | None, unit: str, lang: str) -> str:
     if d is None:
         return "—"
-    sign = "+" if d > 0 else ("−" if d < 0 else "±")
-    text = (t("brief.points", lang, n=format_number(abs(d), lang, _decimals(d))) if unit == "%"
-            else format_value(abs(d), unit, lang, _decimals(d)))
+    number = format_number(abs(d), lang, _decimals(d))
+    sign = "±" if not number.strip("0,.") else ("+" if d > 0 else "−")  # what rounds to zero has no direction
+    text = t("brief.points", lang, n=number) if unit == "%" else format_value(abs(d), unit, lang, _decimals(d))
     return f"{sign}{text}"
 
 
@@ -189,12 +189,14 @@ def localize(config: Config, data: dict[str, Any], lang: str) -> dict[str, Any]:
             unit = metric.unit_text(lang)
             if ind["status"] == "critical":
                 critical_names.append(metric.label.get(lang))
+            vs_day, vs_base = _signed(ind["change_day"], unit, lang), _signed(ind["change_baseline"], unit, lang)
             indicators.append({**ind, "label": metric.label.get(lang), "unit": unit,
                                "value_text": _value(ind["value"], unit, lang),
-                               "vs_day_text": _signed(ind["change_day"], unit, lang),
-                               "vs_base_text": _signed(ind["change_baseline"], unit, lang),
-                               "vs_day_tone": tone(ind["change_day"], ind["direction"]),
-                               "vs_base_tone": tone(ind["change_baseline"], ind["direction"]),
+                               "vs_day_text": vs_day, "vs_base_text": vs_base,
+                               "vs_day_tone": "flat" if vs_day.startswith("±") else tone(ind["change_day"],
+                                                                                       ind["direction"]),
+                               "vs_base_tone": "flat" if vs_base.startswith("±") else tone(ind["change_baseline"],
+                                                                                         ind["direction"]),
                                "status_text": t(f"status.{ind['status']}", lang)})
         comp = d["completeness"]
         domains.append({**d, "name": config.domains[d["key"]].name.get(lang), "indicators": indicators,
