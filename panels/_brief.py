@@ -29,7 +29,7 @@ def sparkline_src(history: list[list[Any]], width: int = 96, height: int = 24) -
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
-ARROWS = {"up": "▲", "down": "▼", "flat": "■", "none": ""}
+ARROWS = {"up": "▲", "down": "▼", "flat": "", "none": ""}
 
 
 def arrow(tone: str) -> tuple[str, str]:
