@@ -4,6 +4,8 @@
     python app.py --check-config  validate the configuration and exit
     python app.py users add NAME --role operator|officer|leader|admin [--domains health,...]
     python app.py kiosk add "Wall 1"   a sign-in token for a wall screen (see ioc/auth/cli.py)
+    python app.py brief --date YYYY-MM-DD [--lang vi|en] [--out FILE.pdf]
+                                  build (or rebuild) the daily brief of a day, store it and write its PDF
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-simulator", action="store_true", help="do not start the built-in simulator")
     parser.add_argument("--ingest-only", action="store_true",
                         help="run the ingest pipeline only (no web server, no simulator)")
+    commands = parser.add_subparsers(dest="command")
+    brief = commands.add_parser("brief", help="build the daily brief of a day and write its PDF")
+    brief.add_argument("--date", required=True, type=_day, help="the local day to brief, YYYY-MM-DD")
+    brief.add_argument("--lang", choices=["vi", "en"], default=None, help="language (default: ui.language)")
+    brief.add_argument("--out", help="PDF file to write (default: brief-<date>-<lang>.pdf)")
+    brief.add_argument("--email", action="store_true", help="also mail it to brief.email recipients")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Per-connection chatter of the embedded broker and per-run lines of the scheduler.
@@ -44,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration OK: {config.config_dir} — {len(config.areas)} areas, "
               f"{len(config.entities)} entities, {len(config.metrics)} metrics, {len(config.feeds)} feeds")
         return 0
+    if args.command == "brief":
+        return build_brief(config, args.date, args.lang or config.settings.ui.language, args.out, args.email)
     if args.ingest_only:
         return ingest_only(config)
     return serve(config, with_simulator=not args.no_simulator)
@@ -59,6 +69,39 @@ def admin_command(argv: list[str]) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     return cli.run(config, argv)
+
+
+def _day(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def build_brief(config, day, lang: str, out: str | None, send: bool) -> int:
+    """The brief of one day with the same configuration (and embedded database) as the server."""
+    from pathlib import Path
+
+    from ioc.brief import service
+    from ioc.brief_queries import brief_pdf
+    from ioc.runtime import Runtime
+
+    runtime = Runtime(config, with_simulator=False).open_storage()
+    try:
+        service.build(config, runtime.db, day, [lang])
+        path = Path(out or f"brief-{day}-{lang}.pdf")
+        path.write_bytes(brief_pdf(runtime.db, day, lang))
+        if send:
+            if config.settings.brief.email is None:
+                print("brief.email is not configured in ioc.yaml: not sent", file=sys.stderr)
+                return 2
+            service.email(config, runtime.db, day, lang)
+        print(f"daily brief for {day} ({lang}) written to {path}", flush=True)
+    finally:
+        runtime.stop()
+    return 0
 
 
 def ingest_only(config) -> int:

@@ -173,7 +173,8 @@ class Simulator:
         self.settings = settings or SimulatorSettings()
         self.seed = int(self.settings.seed)
         self.anomaly_rate = float(self.settings.anomaly_rate)
-        entities = list(config.region.entities)
+        # Plan indicators (non-priority domains) come from manual entry, never from made-up values.
+        entities = [e for e in config.region.entities if config.is_priority_entity(e.id)]
         if self.settings.entity_limit is not None:
             entities = entities[: self.settings.entity_limit]
         self.entities = entities

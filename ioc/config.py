@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
@@ -118,6 +127,58 @@ class SimulatorSettings(Strict):
     backfill: Duration = timedelta(hours=24)  # history written through the broker at first start
 
 
+class SmtpSettings(Strict):
+    """An SMTP relay and who receives the mail (alert e-mails, the daily brief)."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(25, ge=1, le=65535)
+    starttls: bool = False
+    ssl: bool = False                     # implicit TLS (port 465); exclusive with starttls
+    username_env: str | None = None       # names of environment variables, never the secrets
+    password_env: str | None = None
+    sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    recipients: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] = Field(min_length=1)
+    subject_prefix: str = "[IOC]"
+    timeout: Duration = timedelta(seconds=10)
+
+    @model_validator(mode="after")
+    def _one_tls(self) -> SmtpSettings:
+        if self.starttls and self.ssl:
+            raise ValueError("choose either starttls or ssl, not both")
+        if self.password_env and not self.username_env:
+            raise ValueError("password_env needs username_env")
+        return self
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be a positive duration")
+        return value
+
+
+class BriefSettings(Strict):
+    """The daily brief for leaders: built each morning for the previous local day."""
+
+    enabled: bool = True                  # false: no scheduled build (the CLI still builds on demand)
+    at: str = Field("06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # local time of the daily build
+    timezone: str = "Asia/Ho_Chi_Minh"    # whose "yesterday" and whose 06:00
+    languages: list[Literal["vi", "en"]] = Field(default_factory=lambda: ["vi"], min_length=1)
+    catch_up_days: int = Field(7, ge=0, le=90)  # at start, build missed briefs this many days back
+    catch_up_delay: Duration = timedelta(seconds=30)  # after start: let feeds deliver what they buffered first
+    email: SmtpSettings | None = None     # send the PDF to these recipients after each scheduled build
+
+    @model_validator(mode="after")
+    def _known_zone(self) -> BriefSettings:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {self.timezone!r}") from None
+        return self
+
+
 class Settings(Strict):
     database: DatabaseSettings = DatabaseSettings()
     storage: StorageSettings = StorageSettings()
@@ -125,6 +186,7 @@ class Settings(Strict):
     ingest: IngestSettings = IngestSettings()
     http: HttpSettings = HttpSettings()
     ui: UiSettings = UiSettings()
+    brief: BriefSettings = BriefSettings()
     region_file: str = "region.yaml"
 
 
@@ -176,6 +238,9 @@ class Domain(Strict):
     key: str = Field(pattern=r"^[a-z_]+$")
     name: Text
     icon: str = ""
+    # One of the plan's five priority domains: shown on the overview and wall screens and simulated in the
+    # demo. Other domains (the digital-government plan targets) are entered by hand and read in the brief.
+    priority: bool = True
 
 
 class Kind(Strict):
@@ -199,6 +264,14 @@ class Thresholds(Strict):
         return self
 
 
+class Target(Strict):
+    """A plan target for a metric: reach `value` by the end of `year`."""
+
+    year: int = Field(ge=2000, le=2100)
+    value: float
+    source: str = Field(min_length=1)
+
+
 class Metric(Strict):
     key: str = Field(pattern=r"^[a-z0-9_]+$")
     domain: str
@@ -209,6 +282,7 @@ class Metric(Strict):
     valid_range: tuple[float, float]
     thresholds: Thresholds | None = None
     headline: bool = False
+    targets: list[Target] = []  # plan targets (the brief's progress table), earliest year first
     source: str = Field(min_length=1)
 
     def unit_text(self, lang: str) -> str:
@@ -226,6 +300,9 @@ class Metric(Strict):
     def _range(self) -> Metric:
         if self.valid_range[0] >= self.valid_range[1]:
             raise ValueError("valid_range must be [low, high] with low < high")
+        years = [target.year for target in self.targets]
+        if years != sorted(set(years)):
+            raise ValueError("targets must have distinct years, earliest first")
         return self
 
 
@@ -351,6 +428,7 @@ class Config:
         self.region = region
         self.catalog = catalog
         self.domains = {d.key: d for d in catalog.domains}
+        self.priority_domains = [d for d in catalog.domains if d.priority]
         self.kinds = {k.key: k for k in catalog.kinds}
         self.metrics = {m.key: m for m in catalog.metrics}
         self.entities = {e.id: e for e in region.entities}
@@ -378,6 +456,9 @@ class Config:
 
     def entity_domain(self, entity_id: str) -> str:
         return self.kinds[self.entities[entity_id].kind].domain
+
+    def is_priority_entity(self, entity_id: str) -> bool:
+        return self.domains[self.entity_domain(entity_id)].priority
 
     def entity_metrics(self, entity_id: str) -> list[str]:
         return self.kinds[self.entities[entity_id].kind].metrics

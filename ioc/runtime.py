@@ -24,6 +24,8 @@ from ioc.alerts.notify import Notifier
 from ioc.alerts.rules import AlertConfig, load_rules
 from ioc.alerts.service import AlertService
 from ioc.alerts.store import effective_rules, rules_version, sync_rules
+from ioc.brief import service as brief_service
+from ioc.brief import web as brief_web
 from ioc.config import Config
 from ioc.db import Partitions, Storage, migrate, open_pool, sync_catalog
 from ioc.embedded import EmbeddedBroker, start_postgres, stop_postgres
@@ -66,6 +68,7 @@ class Runtime:
             self._start_mqtt(parsers)
             self._start_alerts(alert_config)
             self._start_polling(parsers)
+            brief_service.schedule(self.scheduler, self.config, self.db)
             if self.with_simulator:
                 self._start_simulators()
         except BaseException:
@@ -75,7 +78,8 @@ class Runtime:
         return self
 
     def open_storage(self) -> Runtime:
-        """Only the database (the embedded one when none is configured), migrated: for CLI commands."""
+        """Only the database (the embedded one unless configured), migrated and synced with the catalog,
+        and its writer: for one-off commands such as `app.py brief`."""
         try:
             self._start_storage()
         except BaseException:
@@ -84,9 +88,10 @@ class Runtime:
         return self
 
     def register_http(self, server: Flask) -> None:
-        """The runtime's HTTP routes on the web server: /healthz and the push endpoint."""
+        """The runtime's HTTP routes on the web server: /healthz, the push endpoint, the brief's PDFs."""
         health.register(server, self)
         self.push.register(server)
+        brief_web.register(server, self)
 
     def _start_storage(self) -> None:
         settings = self.config.settings

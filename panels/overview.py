@@ -115,7 +115,7 @@ def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> htm
     note = _chart_note(config, lang)
     cards = []
     user = current_user()
-    for domain in config.catalog.domains:
+    for domain in config.priority_domains:
         if user is not None and not user.can_read(domain.key):
             continue
         metrics = headline_metrics(config, domain.key)

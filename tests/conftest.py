@@ -85,6 +85,7 @@ def test_config(tmp_path_factory, database_url: str, mqtt_url: str) -> Config:
                  "protocol": protocol_for(mqtt_url)},
         "ingest": {"batch_max_delay": "50ms"},
         "http": {"port": free_port()},
+        "brief": {"enabled": False},
     }, feeds={"simulator": {"enabled": False}})
     return load_config(folder, environ={})
 

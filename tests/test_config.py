@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 
 def test_shipped_config_validates():
     config = load_config(ROOT / "config", environ={})
-    assert set(config.domains) == {"education", "health", "traffic", "agriculture", "security"}
+    assert {d.key for d in config.priority_domains} == {"education", "health", "traffic", "agriculture", "security"}
     assert config.settings.http.port == 8050
 
 

@@ -47,7 +47,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from ioc.alerts.events import AlertEvent, EventKind
-from ioc.config import Duration, MqttSettings, Strict
+from ioc.config import Duration, MqttSettings, SmtpSettings, Strict
 from ioc.i18n import format_number, format_time
 
 if TYPE_CHECKING:
@@ -129,33 +129,10 @@ class MqttChannel(_Routing):
         return _positive(value)
 
 
-class EmailChannel(_Routing):
+class EmailChannel(_Routing, SmtpSettings):
     """One mail per group through an SMTP relay; Vietnamese first, English second."""
 
     type: Literal["email"]
-    host: str = Field(min_length=1)
-    port: int = Field(25, ge=1, le=65535)
-    starttls: bool = False
-    ssl: bool = False                     # implicit TLS (port 465); exclusive with starttls
-    username_env: str | None = None       # names of environment variables, never the secrets
-    password_env: str | None = None
-    sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
-    recipients: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] = Field(min_length=1)
-    subject_prefix: str = "[IOC]"
-    timeout: Duration = timedelta(seconds=10)
-
-    @field_validator("timeout")
-    @classmethod
-    def _timeout_positive(cls, value: timedelta) -> timedelta:
-        return _positive(value)
-
-    @model_validator(mode="after")
-    def _one_tls(self) -> EmailChannel:
-        if self.starttls and self.ssl:
-            raise ValueError("choose either starttls or ssl, not both")
-        if self.password_env and not self.username_env:
-            raise ValueError("password_env needs username_env")
-        return self
 
 
 Channel = Annotated[WebhookChannel | MqttChannel | EmailChannel, Field(discriminator="type")]
@@ -449,35 +426,38 @@ class _EmailSender(_Sender):
 
     def attempt_for(self, batch: Batch) -> Callable[[], None]:
         mail, ch = self.message(batch), self.channel
+        return lambda: send_mail(ch, mail)
 
-        def attempt() -> None:
-            user = password = None
-            if ch.username_env:
-                user = os.environ.get(ch.username_env)
-                password = os.environ.get(ch.password_env) if ch.password_env else None
-                if user is None or (ch.password_env and password is None):
-                    raise PermanentError(f"environment variable {ch.username_env} or {ch.password_env} not set")
-            timeout = ch.timeout.total_seconds()
-            context = ssl.create_default_context()
-            try:
-                smtp = (smtplib.SMTP_SSL(ch.host, ch.port, timeout=timeout, context=context) if ch.ssl
-                        else smtplib.SMTP(ch.host, ch.port, timeout=timeout))
-                with smtp:
-                    if ch.starttls:
-                        smtp.starttls(context=context)
-                    if user is not None:
-                        smtp.login(user, password or "")
-                    smtp.send_message(mail, from_addr=ch.sender, to_addrs=ch.recipients)
-            except smtplib.SMTPRecipientsRefused as exc:
-                raise PermanentError(f"SMTP refused every recipient: {exc.recipients}") from None
-            except smtplib.SMTPResponseException as exc:
-                if 400 <= exc.smtp_code < 500:
-                    raise ConnectionError(f"SMTP {exc.smtp_code} {exc.smtp_error!r}") from None
-                raise PermanentError(f"SMTP {exc.smtp_code} {exc.smtp_error!r}") from None
-            except smtplib.SMTPNotSupportedError as exc:
-                raise PermanentError(str(exc)) from None
 
-        return attempt
+def send_mail(relay: SmtpSettings, mail: EmailMessage) -> None:
+    """Deliver one message through the relay (alert e-mails, the daily brief). Raises PermanentError for
+    what another attempt would not fix (SMTP 5xx, refused recipients, missing credentials), and
+    ConnectionError/OSError for what it might."""
+    user = password = None
+    if relay.username_env:
+        user = os.environ.get(relay.username_env)
+        password = os.environ.get(relay.password_env) if relay.password_env else None
+        if user is None or (relay.password_env and password is None):
+            raise PermanentError(f"environment variable {relay.username_env} or {relay.password_env} not set")
+    timeout = relay.timeout.total_seconds()
+    context = ssl.create_default_context()
+    try:
+        smtp = (smtplib.SMTP_SSL(relay.host, relay.port, timeout=timeout, context=context) if relay.ssl
+                else smtplib.SMTP(relay.host, relay.port, timeout=timeout))
+        with smtp:
+            if relay.starttls:
+                smtp.starttls(context=context)
+            if user is not None:
+                smtp.login(user, password or "")
+            smtp.send_message(mail, from_addr=relay.sender, to_addrs=relay.recipients)
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise PermanentError(f"SMTP refused every recipient: {exc.recipients}") from None
+    except smtplib.SMTPResponseException as exc:
+        if 400 <= exc.smtp_code < 500:
+            raise ConnectionError(f"SMTP {exc.smtp_code} {exc.smtp_error!r}") from None
+        raise PermanentError(f"SMTP {exc.smtp_code} {exc.smtp_error!r}") from None
+    except smtplib.SMTPNotSupportedError as exc:
+        raise PermanentError(str(exc)) from None
 
 
 SENDERS: dict[str, type[_Sender]] = {"webhook": _WebhookSender, "mqtt": _MqttSender, "email": _EmailSender}
