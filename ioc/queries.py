@@ -175,8 +175,10 @@ def _parts_sql(bucket: timedelta, start: datetime, end: datetime) -> tuple[sql.C
             UNION ALL SELECT greatest(hour, %(inner_lo)s), least(hour + interval '1 hour', %(inner_hi)s) FROM dirty),
         parts (entity, b, total, n, min, max) AS ({rollup}
             SELECT sel.entity, date_bin(%(bucket)s, r.ts, %(origin)s), r.value, 1, r.value, r.value
-            FROM raw_ranges rr CROSS JOIN sel
-            JOIN readings r ON r.series_id = sel.id AND r.ts >= rr.lo AND r.ts < rr.hi
+            FROM raw_ranges rr CROSS JOIN sel CROSS JOIN LATERAL (
+                -- OFFSET 0 keeps this a per-(series, range) index range scan: flattened, the planner
+                -- reads each series' whole partition and filters the time afterwards.
+                SELECT ts, value FROM readings WHERE series_id = sel.id AND ts >= rr.lo AND ts < rr.hi OFFSET 0) r
             WHERE rr.lo < rr.hi)""").format(rollup=rollup)
     return query, params
 
