@@ -205,13 +205,13 @@ def apply_policies(db: ConnectionPool, settings: StorageSettings) -> None:
     refresh_start = settings.raw_retention - timedelta(days=1)
     with db.connection() as conn, conn.transaction():
         for view, end_offset, every in (("rollup_1m", MINUTE, MINUTE), ("rollup_1h", HOUR, timedelta(minutes=10))):
-            conn.execute("SELECT remove_continuous_aggregate_policy(%s, if_exists => true)", (view,))
-            conn.execute("SELECT add_continuous_aggregate_policy(%s, start_offset => %s, end_offset => %s, "
+            conn.execute("SELECT remove_continuous_aggregate_policy(%s::regclass, if_exists => true)", (view,))
+            conn.execute("SELECT add_continuous_aggregate_policy(%s::regclass, start_offset => %s, end_offset => %s, "
                          "schedule_interval => %s)", (view, refresh_start, end_offset, every))
         for relation, keep in (("readings", settings.raw_retention), ("rollup_1m", settings.minute_retention),
                                ("rollup_1h", settings.hour_retention)):
-            conn.execute("SELECT remove_retention_policy(%s, if_exists => true)", (relation,))
-            conn.execute("SELECT add_retention_policy(%s, drop_after => %s)", (relation, keep))
+            conn.execute("SELECT remove_retention_policy(%s::regclass, if_exists => true)", (relation,))
+            conn.execute("SELECT add_retention_policy(%s::regclass, drop_after => %s)", (relation, keep))
         # Compression (the columnstore since 2.18; add_compression_policy remains its documented alias).
         conn.execute("ALTER TABLE readings SET (timescaledb.compress, timescaledb.compress_segmentby = 'series_id', "
                      "timescaledb.compress_orderby = 'ts DESC')")
@@ -220,7 +220,7 @@ def apply_policies(db: ConnectionPool, settings: StorageSettings) -> None:
         for view in ("rollup_1m", "rollup_1h"):
             conn.execute(sql.SQL("ALTER MATERIALIZED VIEW {} SET (timescaledb.compress = true)").format(
                 sql.Identifier(view)))
-            conn.execute("SELECT remove_compression_policy(%s, if_exists => true)", (view,))
+            conn.execute("SELECT remove_compression_policy(%s::regclass, if_exists => true)", (view,))
             # Compressed regions must lie outside the refresh window, or refreshes would fail on them.
-            conn.execute("SELECT add_compression_policy(%s, compress_after => %s)",
+            conn.execute("SELECT add_compression_policy(%s::regclass, compress_after => %s)",
                          (view, max(settings.raw_retention, settings.compress_after)))
