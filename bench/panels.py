@@ -27,7 +27,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -42,6 +42,7 @@ from ioc.db import frame, open_pool  # noqa: E402
 
 CONFIG_DIR = ROOT / "var" / "bench" / "config"
 WALL_WINDOW = timedelta(hours=6)
+ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)  # the buckets' origin (ioc.queries)
 
 
 # --- the naive answers: raw readings only -----------------------------------------------------
@@ -91,11 +92,20 @@ class Bench:
                 if e.area == self.area and metric in self.config.entity_metrics(e.id)]
 
     def wall(self, naive: bool) -> None:
-        start = self.now - WALL_WINDOW
+        """The tiles and every headline sparkline (buckets by cadence, start aligned as the pages do);
+        rollups: one `metrics_series` round trip per bucket size, raw: one query per metric."""
         (naive_overview if naive else queries.overview)(self.db, self.config, self.now)
+        by_bucket: dict[timedelta, dict[str, str]] = {}
         for m in self.headline:
-            bucket = queries.resolution_for(start, self.now, 72, m.cadence)
-            (naive_series if naive else queries.metric_series)(self.db, m.key, start, self.now, bucket, m.aggregation)
+            bucket = queries.resolution_for(self.now - WALL_WINDOW, self.now, 72, m.cadence)
+            by_bucket.setdefault(bucket, {})[m.key] = m.aggregation
+        for bucket, aggregations in by_bucket.items():
+            start = ORIGIN + ((self.now - WALL_WINDOW - ORIGIN) // bucket) * bucket
+            if naive:
+                for metric, aggregation in aggregations.items():
+                    naive_series(self.db, metric, start, self.now, bucket, aggregation)
+            else:
+                queries.metrics_series(self.db, aggregations, start, self.now, bucket)
 
     def overview(self, naive: bool) -> None:
         (naive_overview if naive else queries.overview)(self.db, self.config, self.now)

@@ -147,7 +147,7 @@ def _floor(ts: datetime, step: timedelta) -> datetime:
 
 
 def _parts_sql(bucket: timedelta, start: datetime, end: datetime) -> tuple[sql.Composable, dict]:
-    """A CTE list ending in `parts(entity, b, total, n, min, max)`: per entity and chart bucket, partial sums
+    """A CTE list ending in `parts(metric, entity, b, total, n, min, max)`: per series and chart bucket, partial sums
     over disjoint time pieces. Whole rollup buckets inside [start, end) come from the rollup, except hours
     whose readings changed since they were rolled up (`rollup_dirty`); the uneven edges and those hours
     come from raw readings. So the answer equals the raw one, current to the last commit."""
@@ -164,14 +164,14 @@ def _parts_sql(bucket: timedelta, start: datetime, end: datetime) -> tuple[sql.C
     rollup = sql.SQL("")
     if source is not None and inner_lo < inner_hi:
         rollup = sql.SQL("""
-            SELECT sel.entity, date_bin(%(bucket)s, m.bucket, %(origin)s) AS b, m.avg * m.count AS total,
+            SELECT sel.metric, sel.entity, date_bin(%(bucket)s, m.bucket, %(origin)s) AS b, m.avg * m.count AS total,
                    m.count AS n, m.min, m.max
             FROM sel JOIN {table} m ON m.series_id = sel.id
             WHERE m.bucket >= %(inner_lo)s AND m.bucket < %(inner_hi)s
               AND NOT EXISTS (SELECT 1 FROM dirty d WHERE m.bucket >= d.hour AND m.bucket < d.hour + interval '1 hour')
             UNION ALL""").format(table=sql.Identifier(source[0]))
     query = sql.SQL("""
-        sel AS (SELECT id, entity FROM series WHERE metric = %(metric)s
+        sel AS (SELECT id, entity, metric FROM series WHERE metric = ANY(%(metrics)s)
                 AND (%(entities)s::text[] IS NULL OR entity = ANY(%(entities)s))),
         dirty AS (SELECT hour FROM rollup_dirty
                   WHERE hour >= %(inner_lo)s - interval '1 hour' AND hour < %(inner_hi)s),
@@ -179,8 +179,8 @@ def _parts_sql(bucket: timedelta, start: datetime, end: datetime) -> tuple[sql.C
             SELECT %(start)s::timestamptz AS lo, %(inner_lo)s::timestamptz AS hi
             UNION ALL SELECT %(inner_hi)s, %(end)s
             UNION ALL SELECT greatest(hour, %(inner_lo)s), least(hour + interval '1 hour', %(inner_hi)s) FROM dirty),
-        parts (entity, b, total, n, min, max) AS ({rollup}
-            SELECT sel.entity, date_bin(%(bucket)s, r.ts, %(origin)s), r.value, 1, r.value, r.value
+        parts (metric, entity, b, total, n, min, max) AS ({rollup}
+            SELECT sel.metric, sel.entity, date_bin(%(bucket)s, r.ts, %(origin)s), r.value, 1, r.value, r.value
             FROM raw_ranges rr CROSS JOIN sel CROSS JOIN LATERAL (
                 -- OFFSET 0 keeps this a per-(series, range) index range scan: flattened, the planner
                 -- reads each series' whole partition and filters the time afterwards.
@@ -189,9 +189,15 @@ def _parts_sql(bucket: timedelta, start: datetime, end: datetime) -> tuple[sql.C
     return query, params
 
 
+def _no_jit(conn) -> None:
+    """These queries read a few thousand rows, but the planner's guess for the raw ranges can pass
+    jit_above_cost: compiling then took ~90 ms of a 10 ms query. Off for this transaction only."""
+    conn.execute("SET LOCAL jit = off")
+
+
 def _typed_series(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     if df.empty:
-        dtypes = {"entity": object, "bucket": "datetime64[ns, UTC]"}
+        dtypes = {"entity": object, "metric": object, "bucket": "datetime64[ns, UTC]"}
         return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, np.float64)) for c in columns})
     df["bucket"] = pd.to_datetime(df["bucket"], utc=True)
     for column in ("value", "min", "max"):
@@ -212,8 +218,29 @@ def metric_series(db: ConnectionPool, metric: str, start: datetime, end: datetim
         SELECT b AS bucket, {combine}(value) AS value FROM per_entity GROUP BY b ORDER BY b
     """).format(parts=parts, combine=sql.SQL(_COMBINE[aggregation]))
     with db.connection() as conn:
-        df = frame(conn, query, params | {"metric": metric, "entities": entities})
+        _no_jit(conn)
+        df = frame(conn, query, params | {"metrics": [metric], "entities": entities})
     return _typed_series(df, ["bucket", "value"])
+
+
+def metrics_series(db: ConnectionPool, aggregations: dict[str, str], start: datetime, end: datetime,
+                   bucket: timedelta, entities: list[str] | None = None) -> pd.DataFrame:
+    """Several metrics' series in one round trip (a wall of sparklines): `aggregations` maps each metric
+    to its aggregation. Columns metric, bucket, value; each metric's rows as `metric_series` gives them."""
+    parts, params = _parts_sql(bucket, start, end)
+    query = sql.SQL("""
+        WITH {parts},
+        per_entity AS (SELECT metric, b, sum(total) / sum(n) AS value FROM parts GROUP BY metric, entity, b)
+        SELECT metric, b AS bucket, avg(value) AS avg, sum(value) AS sum, max(value) AS max, min(value) AS min
+        FROM per_entity GROUP BY metric, b ORDER BY metric, b""").format(parts=parts)
+    with db.connection() as conn:
+        _no_jit(conn)
+        df = frame(conn, query, params | {"metrics": list(aggregations), "entities": entities})
+    if df.empty:
+        return _typed_series(df, ["metric", "bucket", "value"])
+    combine = df["metric"].map(lambda m: _COMBINE[aggregations[m]])
+    df["value"] = [row[c] for row, c in zip(df.to_dict("records"), combine, strict=True)]
+    return _typed_series(df[["metric", "bucket", "value"]].copy(), ["metric", "bucket", "value"])
 
 
 def entity_series(db: ConnectionPool, metric: str, entities: list[str] | None, start: datetime, end: datetime,
@@ -226,7 +253,8 @@ def entity_series(db: ConnectionPool, metric: str, entities: list[str] | None, s
         SELECT entity, b AS bucket, sum(total) / sum(n) AS value, min(min) AS min, max(max) AS max
         FROM parts GROUP BY entity, b ORDER BY entity, b""").format(parts=parts)
     with db.connection() as conn:
-        df = frame(conn, query, params | {"metric": metric, "entities": entities})
+        _no_jit(conn)
+        df = frame(conn, query, params | {"metrics": [metric], "entities": entities})
     return _typed_series(df, ["entity", "bucket", "value", "min", "max"])
 
 

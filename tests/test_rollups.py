@@ -296,3 +296,19 @@ def test_runtime_schedules_one_refresh_at_a_time(runtime):
     job = runtime.scheduler.get_job("rollups")
     assert job is not None and job.max_instances == 1 and job.coalesce
     assert runtime.scheduler.get_job("retention") is not None
+
+
+def test_several_metrics_in_one_round_trip_equal_one_by_one(empty):
+    metrics = [m for m in empty.config.catalog.metrics
+               if len([e for e in empty.config.region.entities if m.key in empty.config.entity_metrics(e.id)]) >= 2][:3]
+    for i, metric in enumerate(metrics):
+        ents = [e.id for e in empty.config.region.entities if metric.key in empty.config.entity_metrics(e.id)][:2]
+        empty.write(noisy(ents, metric.key, T0, hours=5, seed=10 + i))
+    refreshed(empty)
+    aggregations = {m.key: a for m, a in zip(metrics, ("sum", "max", "avg"), strict=True)}
+    start, end, bucket = T0 + timedelta(minutes=3), T0 + timedelta(hours=4, minutes=50), timedelta(hours=1)
+    together = queries.metrics_series(empty.db, aggregations, start, end, bucket)
+    assert set(together["metric"]) == set(aggregations)
+    for metric, aggregation in aggregations.items():
+        alone = queries.metric_series(empty.db, metric, start, end, bucket, aggregation)
+        assert_same_series(together[together["metric"] == metric].reset_index(drop=True), alone)
