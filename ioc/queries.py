@@ -166,9 +166,12 @@ def _parts_sql(bucket: timedelta, start: datetime, end: datetime) -> tuple[sql.C
         rollup = sql.SQL("""
             SELECT sel.metric, sel.entity, date_bin(%(bucket)s, m.bucket, %(origin)s) AS b, m.avg * m.count AS total,
                    m.count AS n, m.min, m.max
-            FROM sel JOIN {table} m ON m.series_id = sel.id
-            WHERE m.bucket >= %(inner_lo)s AND m.bucket < %(inner_hi)s
-              AND NOT EXISTS (SELECT 1 FROM dirty d WHERE m.bucket >= d.hour AND m.bucket < d.hour + interval '1 hour')
+            FROM sel CROSS JOIN LATERAL (
+                -- One index range scan per series (OFFSET 0: not flattened into a scan of the whole rollup,
+                -- which the planner prefers once the range spans most of the table).
+                SELECT * FROM {table} WHERE series_id = sel.id AND bucket >= %(inner_lo)s AND bucket < %(inner_hi)s
+                OFFSET 0) m
+            WHERE NOT EXISTS (SELECT 1 FROM dirty d WHERE m.bucket >= d.hour AND m.bucket < d.hour + interval '1 hour')
             UNION ALL""").format(table=sql.Identifier(source[0]))
     query = sql.SQL("""
         sel AS (SELECT id, entity, metric FROM series WHERE metric = ANY(%(metrics)s)
