@@ -81,6 +81,10 @@ class StorageSettings(Strict):
     timescaledb: Literal["auto", "off"] = "auto"
     raw_retention: Duration = timedelta(days=90)
     partition_interval: Duration = timedelta(days=7)
+    minute_retention: Duration = timedelta(days=365)  # per-minute rollups kept this long
+    hour_retention: Duration = timedelta(days=3650)  # per-hour rollups kept this long
+    rollup_refresh: Duration = timedelta(seconds=30)  # plain PostgreSQL: how often the rollup job runs
+    compress_after: Duration = timedelta(days=7)  # TimescaleDB: raw chunks older than this are compressed
 
 
 class MqttSettings(Strict):

@@ -88,7 +88,11 @@ def migrate(pool: ConnectionPool, settings: StorageSettings) -> Storage:
             applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
             pending = {v: files for v, files in _migration_files().items() if v not in applied}
             use_timescale = False
-            if any("timescale" in files for files in pending.values()):
+            if conn.execute("SELECT to_regclass('readings') IS NOT NULL").fetchone()[0]:
+                # Later migrations follow the path readings was created on (continuous aggregates
+                # need a hypertable), even if TimescaleDB became available since.
+                use_timescale = _readings_is_hypertable(conn)
+            elif any("timescale" in files for files in pending.values()):
                 use_timescale = settings.timescaledb == "auto" and _timescale_available(conn)
             params = {"partition_interval": settings.partition_interval}
             for version, files in pending.items():

@@ -28,6 +28,9 @@ def health(runtime: Runtime) -> tuple[dict[str, Any], bool]:
         "seconds_since_commit": None if stats.last_commit is None else round(time.time() - stats.last_commit, 1),
     }
     checks["storage"] = {"ok": True, "path": runtime.storage.path}
+    if runtime.rollups is not None and runtime.rollups.last_refresh is not None:
+        last = runtime.rollups.last_refresh  # this process's last rollup run (another process may hold the lock)
+        checks["storage"]["rollups"] = {"hours_recomputed": last.hours, "seconds": round(last.seconds, 2)}
     if runtime.alerts is not None:
         checks["alerts"] = {"ok": not runtime.alerts.behind(), "leader": runtime.alerts.leader.is_set(),
                             "queued_batches": runtime.alerts.lag(), "held": dict(runtime.alerts.held)}

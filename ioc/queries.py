@@ -1,14 +1,15 @@
 """Read-side queries: SQL in, DataFrames out. Panels and briefs call these and never write SQL.
 
-"Now" questions read the `latest` table (one row per series); time ranges read readings in
-buckets, combining entities with the metric's aggregation.
+"Now" questions read the `latest` table (one row per series); time ranges read the rollups (per-minute
+and per-hour, see ioc/rollups.py) or raw readings by bucket size, combining entities with the metric's
+aggregation.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ STALE_FACTOR = 1.5
 LATE_STATES = ("late", "failing")
 
 _COMBINE = {"avg": "avg", "sum": "sum", "max": "max", "min": "min", "last": "avg"}
-_COMBINE_PANDAS = {"avg": "mean", "sum": "sum", "max": "max", "min": "min", "last": "mean"}
+_COMBINE_NUMPY = {"avg": "mean", "sum": "sum", "max": "max", "min": "min", "last": "mean"}
 
 
 def status_of(value: float, thresholds: Thresholds | None) -> str:
@@ -51,10 +52,10 @@ def worst_status(statuses: Iterable[str]) -> str:
     return max(statuses, key=_SEVERITY.__getitem__, default="nodata")
 
 
-def _combine(values: pd.Series, aggregation: str) -> float:
-    if values.empty:
+def _combine(values: np.ndarray, aggregation: str) -> float:
+    if not len(values):
         return float("nan")
-    return float(getattr(values, _COMBINE_PANDAS[aggregation])())
+    return float(getattr(np, _COMBINE_NUMPY[aggregation])(values))
 
 
 def latest_values(db: ConnectionPool, metrics: list[str]) -> pd.DataFrame:
@@ -79,31 +80,37 @@ def overview(db: ConnectionPool, config: Config, now: datetime) -> pd.DataFrame:
     """One row per headline metric: the province figure now, its age, staleness and status."""
     headline = [m for m in config.catalog.metrics if m.headline]
     latest = latest_values(db, [m.key for m in headline])
+    # Columns computed once and split by metric with numpy: per-metric pandas filtering cost ~4 ms a
+    # metric, most of the wall screen's refresh budget.
+    ts = pd.to_datetime(latest["ts"], utc=True)
+    ages = (pd.Timestamp(now) - ts).dt.total_seconds().to_numpy()
+    late = latest["feed_state"].isin(LATE_STATES).to_numpy()
+    values, entities, metrics = latest["value"].to_numpy(np.float64), latest["entity"].to_numpy(), \
+        latest["metric"].to_numpy()
     rows = []
     for metric in headline:
-        mine = latest[latest["metric"] == metric.key]
-        stale_after = (metric.cadence * STALE_FACTOR).total_seconds()
-        ages = (pd.Timestamp(now) - pd.to_datetime(mine["ts"], utc=True)).dt.total_seconds()
+        mine = metrics == metric.key
         # A value is fresh while it is younger than its cadence allows and its feed is not late or failing.
-        fresh = mine[(ages <= stale_after) & ~mine["feed_state"].isin(LATE_STATES)]
+        fresh = mine & (ages <= (metric.cadence * STALE_FACTOR).total_seconds()) & ~late
         # Averaging silent entities' old values with fresh ones would mislead: use the fresh ones,
         # and fall back to the old values (marked stale) only when nothing is fresh.
-        used = fresh if not fresh.empty else mine
-        value = _combine(used["value"], metric.aggregation)
-        if any(metric.key in config.entities[e].thresholds for e in used["entity"]):
+        used = fresh if fresh.any() else mine
+        value = _combine(values[used], metric.aggregation)
+        if any(metric.key in config.entities[e].thresholds for e in entities[used]):
             # Sites with their own levels (river gauges on different datums): the province is as bad
             # as its worst site, judged by that site's levels, not by comparing the aggregate.
-            status = worst_status(status_of(v, metric.thresholds_for(config.entities[e]))
-                                  for e, v in zip(used["entity"], used["value"], strict=True))
+            status = worst_status(status_of(float(v), metric.thresholds_for(config.entities[e]))
+                                  for e, v in zip(entities[used], values[used], strict=True))
         else:
             status = status_of(value, metric.thresholds)
-        last_ts = pd.to_datetime(mine["ts"], utc=True).max() if not mine.empty else pd.NaT
-        age = (pd.Timestamp(now) - last_ts).total_seconds() if not mine.empty else float("nan")
+        n_mine, n_fresh = int(mine.sum()), int(fresh.sum())
+        last_ts = ts[mine].max() if n_mine else pd.NaT
+        age = (pd.Timestamp(now) - last_ts).total_seconds() if n_mine else float("nan")
         rows.append({
             "domain": metric.domain, "metric": metric.key, "value": value, "last_ts": last_ts,
-            "age_s": age, "stale": bool(mine.empty or fresh.empty),
+            "age_s": age, "stale": bool(n_mine == 0 or n_fresh == 0),
             "status": status,
-            "entities": int(len(mine)), "stale_entities": int(len(mine) - len(fresh)),
+            "entities": n_mine, "stale_entities": n_mine - n_fresh,
         })
     return pd.DataFrame(rows, columns=["domain", "metric", "value", "last_ts", "age_s", "stale", "status",
                                        "entities", "stale_entities"])
@@ -153,28 +160,149 @@ def area_status(config: Config, sites: pd.DataFrame, parent: str | None = None) 
                                        "stale", "sites"])
 
 
+# Chart buckets: round sizes, aligned on one origin so that rollup buckets (1 min, 1 h) nest in them.
+NICE_BUCKETS = [timedelta(seconds=s) for s in (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)]
+_ORIGIN = datetime(2000, 1, 1, tzinfo=UTC)
+_MINUTE, _HOUR = timedelta(minutes=1), timedelta(hours=1)
+
+
+def resolution_for(start: datetime, end: datetime, max_points: int = 72, cadence: timedelta | None = None) -> timedelta:
+    """The chart bucket for [start, end) with at most about `max_points` points per series: the smallest
+    round bucket (10 s … 1 day, then whole days) at least (end - start) / max_points, never finer than
+    the metric's cadence. Buckets of a minute or more read rollups (see `metric_series`)."""
+    target = max((end - start) / max(1, max_points), cadence or timedelta(0))
+    for bucket in NICE_BUCKETS:
+        if bucket >= target:
+            return bucket
+    return timedelta(days=math.ceil(target / timedelta(days=1)))
+
+
+def rollup_source(bucket: timedelta) -> tuple[str, timedelta] | None:
+    """The rollup a chart bucket can be built from (the coarsest that nests in it), or None for raw."""
+    if bucket >= _HOUR and bucket % _HOUR == timedelta(0):
+        return "rollup_1h", _HOUR
+    if bucket >= _MINUTE and bucket % _MINUTE == timedelta(0):
+        return "rollup_1m", _MINUTE
+    return None
+
+
+def _floor(ts: datetime, step: timedelta) -> datetime:
+    return _ORIGIN + ((ts - _ORIGIN) // step) * step
+
+
+def _parts_sql(bucket: timedelta, start: datetime, end: datetime) -> tuple[sql.Composable, dict]:
+    """A CTE list ending in `parts(metric, entity, b, total, n, min, max)`: per series and chart bucket, partial sums
+    over disjoint time pieces. Whole rollup buckets inside [start, end) come from the rollup, except hours
+    whose readings changed since they were rolled up (`rollup_dirty`); the uneven edges and those hours
+    come from raw readings. So the answer equals the raw one, current to the last commit."""
+    source = rollup_source(bucket)
+    params = {"bucket": bucket, "origin": _ORIGIN, "start": start, "end": end}
+    if source is None:
+        inner_lo = inner_hi = end
+    else:
+        step = source[1]
+        inner_lo, inner_hi = _floor(start + step - timedelta(microseconds=1), step), _floor(end, step)
+        if inner_lo >= inner_hi:
+            inner_lo = inner_hi = end
+    params |= {"inner_lo": inner_lo, "inner_hi": inner_hi}
+    rollup = sql.SQL("")
+    if source is not None and inner_lo < inner_hi:
+        rollup = sql.SQL("""
+            SELECT sel.metric, sel.entity, date_bin(%(bucket)s, m.bucket, %(origin)s) AS b, m.avg * m.count AS total,
+                   m.count AS n, m.min, m.max
+            FROM sel CROSS JOIN LATERAL (
+                -- One index range scan per series (OFFSET 0: not flattened into a scan of the whole rollup,
+                -- which the planner prefers once the range spans most of the table).
+                SELECT * FROM {table} WHERE series_id = sel.id AND bucket >= %(inner_lo)s AND bucket < %(inner_hi)s
+                OFFSET 0) m
+            WHERE NOT EXISTS (SELECT 1 FROM dirty d WHERE m.bucket >= d.hour AND m.bucket < d.hour + interval '1 hour')
+            UNION ALL""").format(table=sql.Identifier(source[0]))
+    query = sql.SQL("""
+        sel AS (SELECT id, entity, metric FROM series WHERE metric = ANY(%(metrics)s)
+                AND (%(entities)s::text[] IS NULL OR entity = ANY(%(entities)s))),
+        dirty AS (SELECT hour FROM rollup_dirty
+                  WHERE hour >= %(inner_lo)s - interval '1 hour' AND hour < %(inner_hi)s),
+        raw_ranges AS (
+            SELECT %(start)s::timestamptz AS lo, %(inner_lo)s::timestamptz AS hi
+            UNION ALL SELECT %(inner_hi)s, %(end)s
+            UNION ALL SELECT greatest(hour, %(inner_lo)s), least(hour + interval '1 hour', %(inner_hi)s) FROM dirty),
+        parts (metric, entity, b, total, n, min, max) AS ({rollup}
+            SELECT sel.metric, sel.entity, date_bin(%(bucket)s, r.ts, %(origin)s), r.value, 1, r.value, r.value
+            FROM raw_ranges rr CROSS JOIN sel CROSS JOIN LATERAL (
+                -- OFFSET 0 keeps this a per-(series, range) index range scan: flattened, the planner
+                -- reads each series' whole partition and filters the time afterwards.
+                SELECT ts, value FROM readings WHERE series_id = sel.id AND ts >= rr.lo AND ts < rr.hi OFFSET 0) r
+            WHERE rr.lo < rr.hi)""").format(rollup=rollup)
+    return query, params
+
+
+def _no_jit(conn) -> None:
+    """These queries read a few thousand rows, but the planner's guess for the raw ranges can pass
+    jit_above_cost: compiling then took ~90 ms of a 10 ms query. Off for this transaction only."""
+    conn.execute("SET LOCAL jit = off")
+
+
+def _typed_series(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    if df.empty:
+        dtypes = {"entity": object, "metric": object, "bucket": "datetime64[ns, UTC]"}
+        return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, np.float64)) for c in columns})
+    df["bucket"] = pd.to_datetime(df["bucket"], utc=True)
+    for column in ("value", "min", "max"):
+        if column in df:
+            df[column] = df[column].astype(np.float64)
+    return df
+
+
 def metric_series(db: ConnectionPool, metric: str, start: datetime, end: datetime, bucket: timedelta,
                   aggregation: str, entities: list[str] | None = None) -> pd.DataFrame:
     """The series of one metric: per bucket, each entity's mean, combined across entities (all of them,
-    the province, or only `entities`: an area's or one site)."""
+    the province, or only `entities`: an area's or one site). Buckets of a minute or more are read from
+    the rollups (hour rollups for whole hours), buckets under a minute from raw readings."""
+    parts, params = _parts_sql(bucket, start, end)
     query = sql.SQL("""
-        WITH per_entity AS (
-            SELECT date_bin(%(bucket)s, r.ts, TIMESTAMPTZ '2000-01-01') AS bucket, avg(r.value) AS value
-            FROM readings r JOIN series s ON s.id = r.series_id
-            WHERE s.metric = %(metric)s AND r.ts >= %(start)s AND r.ts < %(end)s
-              AND (%(entities)s::text[] IS NULL OR s.entity = ANY(%(entities)s))
-            GROUP BY 1, s.entity)
-        SELECT bucket, {combine}(value) AS value FROM per_entity GROUP BY bucket ORDER BY bucket
-    """).format(combine=sql.SQL(_COMBINE[aggregation]))
+        WITH {parts},
+        per_entity AS (SELECT b, sum(total) / sum(n) AS value FROM parts GROUP BY entity, b)
+        SELECT b AS bucket, {combine}(value) AS value FROM per_entity GROUP BY b ORDER BY b
+    """).format(parts=parts, combine=sql.SQL(_COMBINE[aggregation]))
     with db.connection() as conn:
-        df = frame(conn, query, {"bucket": bucket, "metric": metric, "start": start, "end": end,
-                                 "entities": entities})
+        _no_jit(conn)
+        df = frame(conn, query, params | {"metrics": [metric], "entities": entities})
+    return _typed_series(df, ["bucket", "value"])
+
+
+def metrics_series(db: ConnectionPool, aggregations: dict[str, str], start: datetime, end: datetime,
+                   bucket: timedelta, entities: list[str] | None = None) -> pd.DataFrame:
+    """Several metrics' series in one round trip (a wall of sparklines): `aggregations` maps each metric
+    to its aggregation. Columns metric, bucket, value; each metric's rows as `metric_series` gives them."""
+    parts, params = _parts_sql(bucket, start, end)
+    query = sql.SQL("""
+        WITH {parts},
+        per_entity AS (SELECT metric, b, sum(total) / sum(n) AS value FROM parts GROUP BY metric, entity, b)
+        SELECT metric, b AS bucket, avg(value) AS avg, sum(value) AS sum, max(value) AS max, min(value) AS min
+        FROM per_entity GROUP BY metric, b ORDER BY metric, b""").format(parts=parts)
+    with db.connection() as conn:
+        _no_jit(conn)
+        df = frame(conn, query, params | {"metrics": list(aggregations), "entities": entities})
     if df.empty:
-        return pd.DataFrame({"bucket": pd.Series(dtype="datetime64[ns, UTC]"),
-                             "value": pd.Series(dtype=np.float64)})
-    df["bucket"] = pd.to_datetime(df["bucket"], utc=True)
-    df["value"] = df["value"].astype(np.float64)
-    return df
+        return _typed_series(df, ["metric", "bucket", "value"])
+    combine = df["metric"].map(lambda m: _COMBINE[aggregations[m]])
+    df["value"] = [row[c] for row, c in zip(df.to_dict("records"), combine, strict=True)]
+    return _typed_series(df[["metric", "bucket", "value"]].copy(), ["metric", "bucket", "value"])
+
+
+def entity_series(db: ConnectionPool, metric: str, entities: list[str] | None, start: datetime, end: datetime,
+                  bucket: timedelta) -> pd.DataFrame:
+    """Each entity's own series of one metric (None: every entity that has it): per bucket its mean, min
+    and max. Columns entity, bucket (UTC), value, min, max; read like `metric_series` (rollups or raw)."""
+    parts, params = _parts_sql(bucket, start, end)
+    query = sql.SQL("""
+        WITH {parts}
+        SELECT entity, b AS bucket, sum(total) / sum(n) AS value, min(min) AS min, max(max) AS max
+        FROM parts GROUP BY entity, b ORDER BY entity, b""").format(parts=parts)
+    with db.connection() as conn:
+        _no_jit(conn)
+        df = frame(conn, query, params | {"metrics": [metric], "entities": entities})
+    return _typed_series(df, ["entity", "bucket", "value", "min", "max"])
 
 
 def manual_entries(db: ConnectionPool, limit: int = 50) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -33,11 +33,13 @@ from ioc.feed_health import FeedHealth
 from ioc.ingest import Ingestor
 from ioc.mqtt import BrokerAddress, MqttIngest, Route
 from ioc.push import PushEndpoint
+from ioc.rollups import Rollups, apply_policies
 from ioc.writer import BatchWriter
 
 log = logging.getLogger(__name__)
 
 HEALTH_INTERVAL = 5  # seconds between feed-health evaluations written to the database
+RETENTION_INTERVAL = timedelta(days=1)
 
 class Runtime:
     def __init__(self, config: Config, with_simulator: bool = True):
@@ -54,6 +56,7 @@ class Runtime:
         self.push: PushEndpoint | None = None
         self.alerts: AlertService | None = None
         self.notifier: Notifier | None = None
+        self.rollups: Rollups | None = None
         self.started = datetime.now(UTC)
         self._broker: EmbeddedBroker | None = None
         self._stops: list[Callable[[], None]] = []
@@ -104,6 +107,9 @@ class Runtime:
         self._stops.append(self.db.close)
         self.storage = migrate(self.db, settings.storage)
         sync_catalog(self.db, self.config)
+        self.rollups = Rollups(self.db, self.storage, settings.storage)
+        if self.storage.path == "timescaledb":
+            apply_policies(self.db, settings.storage)
         self.writer = BatchWriter(self.db, Partitions(self.storage), settings.ingest)
         self.writer.start()
         self._stops.append(self.writer.stop)
@@ -165,6 +171,14 @@ class Runtime:
         self.health.persist(self.db, prune=True)
         self.scheduler.add_job(self.health.persist, "interval", seconds=HEALTH_INTERVAL, args=[self.db],
                                id="feed-health", max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+        # Rollups (plain PostgreSQL; a no-op on TimescaleDB) and retention: one run at a time each;
+        # retention's first run waits an hour so that a start-up is never slowed by it.
+        storage = self.config.settings.storage
+        self.scheduler.add_job(self.rollups.refresh, "interval", seconds=storage.rollup_refresh.total_seconds(),
+                               id="rollups", max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+        self.scheduler.add_job(self.rollups.retain, "interval", seconds=RETENTION_INTERVAL.total_seconds(),
+                               id="retention", max_instances=1, coalesce=True,
+                               next_run_time=datetime.now(UTC) + timedelta(hours=1))
         self.scheduler.start()
         self._stops.append(lambda: self.scheduler.shutdown(wait=False))
 

@@ -24,6 +24,7 @@ from ioc.audit import audit
 from ioc.config import IngestSettings
 from ioc.db import Partitions
 from ioc.models import DeadLetter, ManualEntry, Reading
+from ioc.rollups import mark_dirty
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +179,10 @@ class BatchWriter:
             stored = self._write_readings(conn, batches) if received else 0
             for entry in (e for b in batches for e in b.manual):
                 self._write_manual(conn, entry)
+            if self.partitions.storage.path == "postgresql":
+                # The hours this commit touched, for the rollup job (TimescaleDB tracks its own).
+                mark_dirty(conn, [r.ts for b in batches for r in b.readings] +
+                           [e.reading.ts for b in batches for e in b.manual])
             if dead:
                 with conn.cursor().copy("COPY dead_letters (received, source, reason, payload) "
                                         "FROM STDIN") as copy:

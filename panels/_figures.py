@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 
 from ioc.config import Metric
 from ioc.i18n import DEFAULT_TZ, normalize_lang, t, to_local
+from ioc.queries import resolution_for
 
 STATUS_COLORS = {
     "ok": "#198754",
@@ -31,17 +32,11 @@ GRAPH_CONFIG = {
     "showTips": False,
 }
 
-_NICE_BUCKETS = [timedelta(seconds=s)
-                 for s in (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)]
-
-
 def pick_bucket(window: timedelta, cadence: timedelta | None = None, points: int = 72) -> timedelta:
-    """A round bucket giving about `points` points over `window`, never finer than the metric's cadence."""
-    target = max(window / points, cadence or timedelta(0))
-    for bucket in _NICE_BUCKETS:
-        if bucket >= target:
-            return bucket
-    return _NICE_BUCKETS[-1]
+    """A round bucket giving about `points` points over `window`, never finer than the metric's cadence
+    (ioc.queries.resolution_for decides; the bucket also decides whether rollups are read)."""
+    end = datetime(2000, 1, 1)
+    return resolution_for(end - window, end, points, cadence)
 
 
 def _local_naive(values: pd.Series | pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex:

@@ -257,7 +257,7 @@ def test_app_serves_shell_and_overview_without_services():
     response = client.post("/_dash-update-component", json=routing)
     assert response.status_code == 200
     body = response.get_data(as_text=True)
-    for domain in config.catalog.domains:
+    for domain in config.priority_domains:
         assert f'"data-domain":"{domain.key}"' in body.replace(" ", "")
         assert domain.name.en in body  # ?lang=en wins over the stored "vi"
     assert "metric-tile" in body
