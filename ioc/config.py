@@ -96,6 +96,7 @@ class MqttSettings(Strict):
     receive_maximum: int = Field(5000, ge=1, le=65535)
     session_expiry: Duration = timedelta(days=1)
     keepalive: int = Field(30, ge=5)
+    ca_file: str | None = None  # CA bundle that signed the broker's certificate (mqtts://); None: the system's
 
 
 class IngestSettings(Strict):

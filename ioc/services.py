@@ -36,8 +36,9 @@ def wait_for_port(port: int, timeout: float = 20) -> None:
 class Mosquitto:
     """Mosquitto with the shipped deploy/mosquitto.conf, on a free port and a private data folder."""
 
-    def __init__(self, folder: Path, port: int | None = None):
-        self.folder, self.port = folder, port or free_port()
+    def __init__(self, folder: Path, port: int | None = None, extra_conf: str = ""):
+        """`extra_conf`: lines appended to the shipped configuration (e.g. a password file, TLS files)."""
+        self.folder, self.port, self.extra_conf = folder, port or free_port(), extra_conf
         self.process: subprocess.Popen | None = None
 
     @property
@@ -51,7 +52,7 @@ class Mosquitto:
         conf = DEPLOY_CONF.read_text(encoding="utf-8")
         conf = re.sub(r"(?m)^listener .*$", f"listener {self.port} 127.0.0.1", conf)
         conf = re.sub(r"(?m)^persistence_location .*$", f"persistence_location {self.folder}/", conf)
-        (self.folder / "mosquitto.conf").write_text(conf, encoding="utf-8")
+        (self.folder / "mosquitto.conf").write_text(conf + self.extra_conf, encoding="utf-8")
         self.process = subprocess.Popen([binary, "-c", str(self.folder / "mosquitto.conf")],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port)
