@@ -336,3 +336,23 @@ def test_users_and_kiosk_from_the_command_line(tmp_path, pg_server_url, mqtt_url
             runtime.stop()
     finally:
         drop_database(pg_server_url, f"ioc_test_{RUN_ID}_cli")
+
+
+def test_admin_manages_users_and_screens_in_the_browser(page, web_url, simulated, output_dir):
+    page.goto(web_url + "/users")
+    page.wait_for_selector("#users-grid .ag-row")
+    page.fill("#users-username", "tuan")
+    page.fill("#users-name", "Vũ Anh Tuấn")
+    page.fill("#users-password", "mot-mat-khau-rat-dai")
+    page.click("#users-add")
+    page.wait_for_selector("#users-result .alert-success", timeout=10_000)
+    page.wait_for_selector("#users-grid .ag-row[row-id='tuan']")
+    page.fill("#kiosk-name", "Phòng họp tầng 3")
+    page.click("#kiosk-add")
+    url = page.locator("#kiosk-url").inner_text()
+    assert url.startswith("/kiosk?token=")
+    page.screenshot(path=str(output_dir / "users.png"), full_page=True)
+    assert auth_store.authenticate(simulated.db, "tuan", "mot-mat-khau-rat-dai")[1] == "ok"
+    assert auth_store.kiosk_user(simulated.db, url.split("=", 1)[1]) is not None
+    actions = list(audit_log(simulated.db, 10)["action"])
+    assert "user.add" in actions and "kiosk.create" in actions
