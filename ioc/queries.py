@@ -75,10 +75,13 @@ def feed_health(db: ConnectionPool) -> pd.DataFrame:
                            "dead_letters_per_min, updated FROM feed_health ORDER BY feed")
 
 
-def overview(db: ConnectionPool, config: Config, now: datetime) -> pd.DataFrame:
-    """One row per headline metric: the province figure now, its age, staleness and status."""
+def overview(db: ConnectionPool, config: Config, now: datetime, entities: list[str] | None = None) -> pd.DataFrame:
+    """One row per headline metric: the province figure now (or only `entities`': an area's), its age,
+    staleness and status."""
     headline = [m for m in config.catalog.metrics if m.headline]
     latest = latest_values(db, [m.key for m in headline])
+    if entities is not None:
+        latest = latest[latest["entity"].isin(entities)]
     rows = []
     for metric in headline:
         mine = latest[latest["metric"] == metric.key]
@@ -172,6 +175,44 @@ def metric_series(db: ConnectionPool, metric: str, start: datetime, end: datetim
     if df.empty:
         return pd.DataFrame({"bucket": pd.Series(dtype="datetime64[ns, UTC]"),
                              "value": pd.Series(dtype=np.float64)})
+    df["bucket"] = pd.to_datetime(df["bucket"], utc=True)
+    df["value"] = df["value"].astype(np.float64)
+    return df
+
+
+def sparklines(db: ConnectionPool, specs: list[tuple[str, timedelta, str]], start: datetime, end: datetime,
+               entities: list[str] | None = None) -> pd.DataFrame:
+    """Several metrics' series in one round trip (the wall's sparklines): `specs` are (metric, bucket,
+    aggregation); per bucket each entity's mean, combined across entities as metric_series does.
+    Columns metric, bucket (UTC), value; ordered by metric and bucket."""
+    columns = {"metric": pd.Series(dtype=object), "bucket": pd.Series(dtype="datetime64[ns, UTC]"),
+               "value": pd.Series(dtype=np.float64)}
+    if not specs:
+        return pd.DataFrame(columns)
+    unknown = {agg for _, _, agg in specs} - _COMBINE.keys()
+    if unknown:
+        raise ValueError(f"unknown aggregation {sorted(unknown)}")
+    query = """
+        WITH spec AS (
+            SELECT * FROM unnest(%(metrics)s::text[], %(buckets)s::float8[], %(combine)s::text[])
+                AS t(metric, bucket_s, combine)),
+        per_entity AS (
+            SELECT s.metric, date_bin(make_interval(secs => spec.bucket_s), r.ts, TIMESTAMPTZ '2000-01-01') AS bucket,
+                   avg(r.value) AS value
+            FROM spec JOIN series s ON s.metric = spec.metric JOIN readings r ON r.series_id = s.id
+            WHERE r.ts >= %(start)s AND r.ts < %(end)s
+              AND (%(entities)s::text[] IS NULL OR s.entity = ANY(%(entities)s))
+            GROUP BY s.metric, 2, s.entity)
+        SELECT p.metric, p.bucket, CASE spec.combine WHEN 'sum' THEN sum(p.value) WHEN 'max' THEN max(p.value)
+                                                     WHEN 'min' THEN min(p.value) ELSE avg(p.value) END AS value
+        FROM per_entity p JOIN spec ON spec.metric = p.metric
+        GROUP BY p.metric, p.bucket, spec.combine ORDER BY p.metric, p.bucket"""
+    params = {"metrics": [m for m, _, _ in specs], "buckets": [b.total_seconds() for _, b, _ in specs],
+              "combine": [_COMBINE[a] for _, _, a in specs], "start": start, "end": end, "entities": entities}
+    with db.connection() as conn:
+        df = frame(conn, query, params)
+    if df.empty:
+        return pd.DataFrame(columns)
     df["bucket"] = pd.to_datetime(df["bucket"], utc=True)
     df["value"] = df["value"].astype(np.float64)
     return df
