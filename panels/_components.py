@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import dash
-from dash import Input, Output, State, callback, dcc, html
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 
 from ioc.config import Domain, Metric
 from ioc.i18n import DASH, format_age, format_value, normalize_lang, t
@@ -200,3 +200,29 @@ def remember_who(input_id: str) -> None:
               State(WHO_STORE, "data"), State(input_id, "value"))
     def _fill(_ts, stored, current):
         return stored if stored and not (current or "").strip() else dash.no_update
+
+
+# A page whose data refreshes by itself says so when the refreshes stop (server gone, network cut), so
+# that the last numbers on an unattended screen never pass for current ones. The page's refresh callback
+# writes the time into `<page>-heartbeat`; the browser-side watchdog (assets/20-ioc.js) does the rest.
+OFFLINE_AFTER_PERIODS = 3
+
+
+def watchdog(page: str, refresh_ms: int, lang: str, base_class: str, heartbeat: float) -> list:
+    """The stores and the 1 s interval of a page's offline watchdog (see register_watchdog)."""
+    units = {"d": t("unit.day", lang), "h": t("unit.hour", lang), "m": t("unit.minute", lang),
+             "s": t("unit.second", lang)}
+    cfg = {"page": page, "refresh_ms": refresh_ms, "periods": OFFLINE_AFTER_PERIODS, "base": base_class,
+           "units": units, "text": t("wall.offline.duration", lang)}
+    return [dcc.Store(id=f"{page}-heartbeat", data=heartbeat), dcc.Store(id=f"{page}-watchdog-cfg", data=cfg),
+            dcc.Interval(id=f"{page}-watchdog", interval=1000)]
+
+
+def register_watchdog(page: str, root_id: str, text_id: str) -> None:
+    """Toggle `offline` on `root_id` and write how long into `text_id` (call once, at the page's import)."""
+    clientside_callback(
+        ClientsideFunction("ioc", "watchdog"),
+        Output(root_id, "className"), Output(text_id, "children"),
+        Input(f"{page}-watchdog", "n_intervals"), Input(f"{page}-heartbeat", "data"),
+        State(f"{page}-watchdog-cfg", "data"),
+    )
