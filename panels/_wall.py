@@ -213,11 +213,13 @@ def wall_tile(row: Any, metric: Metric, lang: str, spark: str = "", direction: s
                               role="img", **{"aria-label": t(f"wall.trend.{direction}", lang),
                                              "data-trend": direction}))
     age = DASH if value is None else format_age(_field(row, "age_s"), lang)
+    # The sparkline is the tile's background across its full width (as Grafana's stat panels do): the
+    # rows of a 1080p wall have no height to spare for it.
     return html.Div(
         [
+            *([html.Img(src=spark, className="sparkline", alt="")] if spark else []),
             html.Div(head, className="tile-head"),
             html.Div(main, className="wall-tile-main"),
-            html.Img(src=spark, className="sparkline", alt="") if spark else html.Div(className="sparkline"),
             html.Div([html.Span(t(f"status.{status}", lang), className="tile-status"),
                       html.Span(age, className="tile-age")], className="tile-foot"),
         ],
