@@ -113,6 +113,21 @@ class HttpSettings(Strict):
     threads: int = Field(8, ge=1)
 
 
+WALL_VIEW = r"^(overview|domain:[A-Za-z0-9_\-]+|area:[A-Za-z0-9_\-]+)$"
+
+
+class WallSettings(Strict):
+    """The unattended wall screen (/wall): a playlist of views shown in turn."""
+
+    # overview | domain:<domain key> | area:<area code>; the URL (?views=...&interval=...) overrides both
+    views: list[Annotated[str, Field(pattern=WALL_VIEW)]] = Field(["overview"], min_length=1)
+    interval: Duration = Field(timedelta(seconds=30), ge=timedelta(seconds=5))  # time on each view
+    # Between two polls of the server. A reading must show within 5 s end to end: 4 s of polling plus
+    # ingest, alert evaluation and the refresh itself (well under 1 s).
+    refresh: Duration = Field(timedelta(seconds=4), ge=timedelta(seconds=1))
+    new_alerts: Duration = timedelta(minutes=15)  # firing alerts this recent join the critical ones on the banner
+
+
 class UiSettings(Strict):
     language: Literal["vi", "en"] = "vi"
     timezone: str = "Asia/Ho_Chi_Minh"
@@ -120,6 +135,7 @@ class UiSettings(Strict):
     chart_window: Duration = timedelta(hours=6)
     # Maps draw from coordinates alone; an on-premises tile server (XYZ URL with {z}/{x}/{y}) is optional.
     map_tiles: str | None = Field(None, pattern=r"^https?://.*\{z\}.*\{x\}.*\{y\}")
+    wall: WallSettings = WallSettings()
 
 
 class SimulatorSettings(Strict):
@@ -541,8 +557,18 @@ def load_config(config_dir: Path | str | None = None, environ: dict[str, str] | 
         names.add(feed.name)
         if feed.domain is not None and feed.domain not in {d.key for d in catalog.domains}:
             raise ConfigError(feeds_path, f"feeds.{i}.domain", f"unknown domain '{feed.domain}'")
+    _check_wall_views(settings, catalog, region, settings_path)
     boundaries = _load_boundaries(config_dir, region, region_path) if region.boundaries else None
     return Config(config_dir, settings, region, catalog, feeds.feeds, boundaries)
+
+
+def _check_wall_views(settings: Settings, catalog: Catalog, region: Region, settings_path: Path) -> None:
+    domains = {d.key for d in catalog.domains}
+    areas = {area.code for area, _, _ in region.region.walk()}
+    for i, view in enumerate(settings.ui.wall.views):
+        kind, _, key = view.partition(":")
+        if (kind == "domain" and key not in domains) or (kind == "area" and key not in areas):
+            raise ConfigError(settings_path, f"ui.wall.views.{i}", f"unknown {kind} '{key}'")
 
 
 def _load_boundaries(config_dir: Path, region: Region, region_path: Path) -> dict:

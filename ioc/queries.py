@@ -76,16 +76,19 @@ def feed_health(db: ConnectionPool) -> pd.DataFrame:
                            "dead_letters_per_min, updated FROM feed_health ORDER BY feed")
 
 
-def overview(db: ConnectionPool, config: Config, now: datetime) -> pd.DataFrame:
-    """One row per headline metric: the province figure now, its age, staleness and status."""
+def overview(db: ConnectionPool, config: Config, now: datetime, entities: list[str] | None = None) -> pd.DataFrame:
+    """One row per headline metric: the province figure now (or only `entities`': an area's), its age,
+    staleness and status."""
     headline = [m for m in config.catalog.metrics if m.headline]
     latest = latest_values(db, [m.key for m in headline])
+    if entities is not None:
+        latest = latest[latest["entity"].isin(entities)]
     # Columns computed once and split by metric with numpy: per-metric pandas filtering cost ~4 ms a
     # metric, most of the wall screen's refresh budget.
     ts = pd.to_datetime(latest["ts"], utc=True)
     ages = (pd.Timestamp(now) - ts).dt.total_seconds().to_numpy()
     late = latest["feed_state"].isin(LATE_STATES).to_numpy()
-    values, entities, metrics = latest["value"].to_numpy(np.float64), latest["entity"].to_numpy(), \
+    values, entity_ids, metrics = latest["value"].to_numpy(np.float64), latest["entity"].to_numpy(), \
         latest["metric"].to_numpy()
     rows = []
     for metric in headline:
@@ -96,11 +99,11 @@ def overview(db: ConnectionPool, config: Config, now: datetime) -> pd.DataFrame:
         # and fall back to the old values (marked stale) only when nothing is fresh.
         used = fresh if fresh.any() else mine
         value = _combine(values[used], metric.aggregation)
-        if any(metric.key in config.entities[e].thresholds for e in entities[used]):
+        if any(metric.key in config.entities[e].thresholds for e in entity_ids[used]):
             # Sites with their own levels (river gauges on different datums): the province is as bad
             # as its worst site, judged by that site's levels, not by comparing the aggregate.
             status = worst_status(status_of(float(v), metric.thresholds_for(config.entities[e]))
-                                  for e, v in zip(entities[used], values[used], strict=True))
+                                  for e, v in zip(entity_ids[used], values[used], strict=True))
         else:
             status = status_of(value, metric.thresholds)
         n_mine, n_fresh = int(mine.sum()), int(fresh.sum())
@@ -303,6 +306,44 @@ def entity_series(db: ConnectionPool, metric: str, entities: list[str] | None, s
         _no_jit(conn)
         df = frame(conn, query, params | {"metrics": [metric], "entities": entities})
     return _typed_series(df, ["entity", "bucket", "value", "min", "max"])
+
+
+def sparklines(db: ConnectionPool, specs: list[tuple[str, timedelta, str]], start: datetime, end: datetime,
+               entities: list[str] | None = None) -> pd.DataFrame:
+    """Several metrics' series in one round trip (the wall's sparklines): `specs` are (metric, bucket,
+    aggregation); per bucket each entity's mean, combined across entities as metric_series does.
+    Columns metric, bucket (UTC), value; ordered by metric and bucket."""
+    columns = {"metric": pd.Series(dtype=object), "bucket": pd.Series(dtype="datetime64[ns, UTC]"),
+               "value": pd.Series(dtype=np.float64)}
+    if not specs:
+        return pd.DataFrame(columns)
+    unknown = {agg for _, _, agg in specs} - _COMBINE.keys()
+    if unknown:
+        raise ValueError(f"unknown aggregation {sorted(unknown)}")
+    query = """
+        WITH spec AS (
+            SELECT * FROM unnest(%(metrics)s::text[], %(buckets)s::float8[], %(combine)s::text[])
+                AS t(metric, bucket_s, combine)),
+        per_entity AS (
+            SELECT s.metric, date_bin(make_interval(secs => spec.bucket_s), r.ts, TIMESTAMPTZ '2000-01-01') AS bucket,
+                   avg(r.value) AS value
+            FROM spec JOIN series s ON s.metric = spec.metric JOIN readings r ON r.series_id = s.id
+            WHERE r.ts >= %(start)s AND r.ts < %(end)s
+              AND (%(entities)s::text[] IS NULL OR s.entity = ANY(%(entities)s))
+            GROUP BY s.metric, 2, s.entity)
+        SELECT p.metric, p.bucket, CASE spec.combine WHEN 'sum' THEN sum(p.value) WHEN 'max' THEN max(p.value)
+                                                     WHEN 'min' THEN min(p.value) ELSE avg(p.value) END AS value
+        FROM per_entity p JOIN spec ON spec.metric = p.metric
+        GROUP BY p.metric, p.bucket, spec.combine ORDER BY p.metric, p.bucket"""
+    params = {"metrics": [m for m, _, _ in specs], "buckets": [b.total_seconds() for _, b, _ in specs],
+              "combine": [_COMBINE[a] for _, _, a in specs], "start": start, "end": end, "entities": entities}
+    with db.connection() as conn:
+        df = frame(conn, query, params)
+    if df.empty:
+        return pd.DataFrame(columns)
+    df["bucket"] = pd.to_datetime(df["bucket"], utc=True)
+    df["value"] = df["value"].astype(np.float64)
+    return df
 
 
 def manual_entries(db: ConnectionPool, limit: int = 50) -> pd.DataFrame:

@@ -13,6 +13,7 @@ Page options read by the shell, passed to `dash.register_page(...)`:
     nav_key="nav.xxx"   i18n key of the navbar label (else `name` is shown)
     nav=False           keep the page out of the navbar
     theme="dark"        the page turns on the dark wall theme (body class `theme-dark`)
+    kiosk=True          unattended screen: no navbar, no scrollbars (body class `kiosk`; `?kiosk=0` shows the navbar)
 A page's layout(**kwargs) receives the URL query (e.g. `lang`) and `ui_lang` (the stored choice);
 `resolve_lang(lang, ui_lang)` gives the language to render.
 """
@@ -176,6 +177,10 @@ def _themes() -> dict[str, str]:
     }
 
 
+def _kiosks() -> list[str]:
+    return [(p.get("relative_path") or p["path"]) for p in dash.page_registry.values() if p.get("kiosk")]
+
+
 def _lang_button_class(code: str, lang: str) -> str:
     return "btn btn-sm lang-btn" + (" active" if code == lang else "")
 
@@ -189,7 +194,8 @@ def shell_layout(config: Config) -> html.Div:
             dcc.Location(id="url", refresh=False),
             dcc.Store(id="lang", storage_type="local"),
             dcc.Store(id="lang-effective", data=lang),
-            dcc.Store(id="ui-config", data={"tz": tz, "default_lang": lang, "themes": _themes()}),
+            dcc.Store(id="ui-config", data={"tz": tz, "default_lang": lang, "themes": _themes(),
+                                                     "kiosks": _kiosks()}),
             dcc.Interval(id="clock-tick", interval=1000),
             html.Div(id="shell-dummy", hidden=True),
             html.Nav(
@@ -293,6 +299,9 @@ function(pathname, search, lang, cfg) {
     const themes = (cfg && cfg.themes) || {};
     const q = new URLSearchParams(search || "").get("theme");
     const dark = q === "dark" || (q !== "light" && themes[pathname] === "dark");
+    const kiosk = ((cfg && cfg.kiosks) || []).includes(pathname)
+        && new URLSearchParams(search || "").get("kiosk") !== "0";
+    document.body.classList.toggle("kiosk", kiosk);
     document.body.classList.toggle("theme-dark", dark);
     document.body.classList.toggle("theme-light", !dark);
     document.documentElement.setAttribute("data-bs-theme", dark ? "dark" : "light");

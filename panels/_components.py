@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from dash import dcc, html
+from dash import ClientsideFunction, Input, Output, State, clientside_callback, dcc, html
 
 from ioc.config import Domain, Metric
 from ioc.i18n import DASH, format_age, format_value, normalize_lang, t
@@ -181,4 +181,30 @@ def domain_card(
         id={"type": "domain-card", "domain": key},
         className=domain_card_class(summary),
         **{"data-domain": key},
+    )
+
+
+# A page whose data refreshes by itself says so when the refreshes stop (server gone, network cut), so
+# that the last numbers on an unattended screen never pass for current ones. The page's refresh callback
+# writes the time into `<page>-heartbeat`; the browser-side watchdog (assets/20-ioc.js) does the rest.
+OFFLINE_AFTER_PERIODS = 3
+
+
+def watchdog(page: str, refresh_ms: int, lang: str, base_class: str, heartbeat: float) -> list:
+    """The stores and the 1 s interval of a page's offline watchdog (see register_watchdog)."""
+    units = {"d": t("unit.day", lang), "h": t("unit.hour", lang), "m": t("unit.minute", lang),
+             "s": t("unit.second", lang)}
+    cfg = {"page": page, "refresh_ms": refresh_ms, "periods": OFFLINE_AFTER_PERIODS, "base": base_class,
+           "units": units, "text": t("wall.offline.duration", lang)}
+    return [dcc.Store(id=f"{page}-heartbeat", data=heartbeat), dcc.Store(id=f"{page}-watchdog-cfg", data=cfg),
+            dcc.Interval(id=f"{page}-watchdog", interval=1000)]
+
+
+def register_watchdog(page: str, root_id: str, text_id: str) -> None:
+    """Toggle `offline` on `root_id` and write how long into `text_id` (call once, at the page's import)."""
+    clientside_callback(
+        ClientsideFunction("ioc", "watchdog"),
+        Output(root_id, "className"), Output(text_id, "children"),
+        Input(f"{page}-watchdog", "n_intervals"), Input(f"{page}-heartbeat", "data"),
+        State(f"{page}-watchdog-cfg", "data"),
     )

@@ -20,6 +20,11 @@ from ioc.alerts import actions
 from ioc.i18n import MESSAGES, format_duration, format_number, format_time, normalize_lang, t, to_local
 from ioc.web import current_context, current_user, readable_domains, resolve_lang
 from panels._figures import GRAPH_CONFIG, STATUS_COLORS, pick_bucket, series_figure
+from panels._labels import area_name as _area_name
+from panels._labels import domain_name as _domain_name
+from panels._labels import rule_metric as _rule_metric
+from panels._labels import subject_name as _subject_name
+from panels._labels import what as _what
 
 dash.register_page(__name__, path="/alerts", name=t("nav.alerts", "vi"), nav_key="nav.alerts", order=20, access="read",
                    title=f"{t('nav.alerts', 'vi')} · {t('app.title', 'vi')}")
@@ -41,32 +46,6 @@ _BY_TS = "(a, b, nodeA, nodeB) => (nodeA.data.{0} || 0) - (nodeB.data.{0} || 0)"
 
 
 # --- labels ---------------------------------------------------------------------------------
-
-def _subject_name(config, subject: str, lang: str) -> str:
-    entity = config.entities.get(subject)
-    return entity.name.get(lang) if entity else subject
-
-
-def _domain_name(config, domain: str | None, lang: str) -> str:
-    d = config.domains.get(domain) if domain else None
-    return d.name.get(lang) if d else (domain or "")
-
-
-def _area_name(config, area: str | None, lang: str) -> str:
-    a = config.areas.get(area) if area else None
-    return a[0].name.get(lang) if a else (area or "")
-
-
-def _rule_metric(rule: str, metric: str | None = None) -> str | None:
-    if metric:
-        return metric
-    return rule.split(":", 1)[1] if rule.startswith("catalog:") else None
-
-
-def _what(config, rule: str, lang: str, metric: str | None = None) -> str:
-    m = config.metrics.get(_rule_metric(rule, metric) or "")
-    return m.label.get(lang) if m else rule
-
 
 def _state_label(state: str, lang: str) -> str:
     return t(f"alerts.state.{state}", lang) if f"alerts.state.{state}" in MESSAGES else state

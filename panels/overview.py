@@ -13,13 +13,21 @@ from datetime import UTC, datetime, timedelta
 
 import dash
 import pandas as pd
-from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 
 from ioc import queries
 from ioc.config import Config, Metric
 from ioc.i18n import format_number, format_time, normalize_lang, t
 from ioc.web import current_context, current_user, resolve_lang
-from panels._components import domain_card, domain_card_class, domain_summary, domain_tiles, status_badge
+from panels._components import (
+    domain_card,
+    domain_card_class,
+    domain_summary,
+    domain_tiles,
+    register_watchdog,
+    status_badge,
+    watchdog,
+)
 from panels._figures import pick_bucket, series_figure
 
 log = logging.getLogger(__name__)
@@ -35,7 +43,6 @@ dash.register_page(
 )
 
 CHART_REFRESH_MIN = timedelta(seconds=15)
-OFFLINE_AFTER_PERIODS = 3
 
 _failing: dict[str, bool] = {}
 
@@ -125,11 +132,9 @@ def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> htm
     return html.Div(
         [
             dcc.Store(id="overview-lang", data=lang),
-            dcc.Store(id="overview-heartbeat", data=now.timestamp()),
-            dcc.Store(id="overview-refresh-ms", data=refresh_ms),
+            *watchdog("overview", refresh_ms, lang, "overview-page", now.timestamp()),
             dcc.Interval(id="overview-tick", interval=refresh_ms),
             dcc.Interval(id="overview-chart-tick", interval=_chart_refresh_ms(config)),
-            dcc.Interval(id="overview-watchdog", interval=1000),
             html.Div(
                 [
                     html.H1(t("overview.title", lang), className="page-title h4 mb-0"),
@@ -140,8 +145,8 @@ def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> htm
             ),
             html.Div(t("overview.error", lang), id="overview-error", role="alert",
                      className="alert alert-warning overview-error", hidden=not failed),
-            html.Div(t("overview.offline", lang), id="overview-offline", role="alert",
-                     className="alert alert-danger overview-offline"),
+            html.Div([t("overview.offline", lang), " · ", html.Span(id="overview-offline-for")],
+                     id="overview-offline", role="alert", className="alert alert-danger overview-offline"),
             html.Div(cards, className="domain-grid"),
         ],
         id="overview-page",
@@ -194,20 +199,6 @@ def refresh_charts(_n, lang):
     return figures
 
 
-# The watchdog runs in the browser: when no tile refresh has arrived for OFFLINE_AFTER_PERIODS
-# periods, the page gets the class `offline` (CSS dims it and shows the banner).
-clientside_callback(
-    """
-    function(n, beat, refreshMs) {
-        const now = Date.now();
-        if (window._iocBeat !== beat) { window._iocBeat = beat; window._iocSeen = now; }
-        const period = refreshMs || 5000;
-        const late = window._iocSeen && (now - window._iocSeen) > PERIODS * period;
-        return late ? "overview-page offline" : "overview-page";
-    }
-    """.replace("PERIODS", str(OFFLINE_AFTER_PERIODS)),
-    Output("overview-page", "className"),
-    Input("overview-watchdog", "n_intervals"),
-    Input("overview-heartbeat", "data"),
-    State("overview-refresh-ms", "data"),
-)
+# When no tile refresh has arrived for a few periods, the page gets the class `offline` (CSS dims it and
+# shows the banner with how long).
+register_watchdog("overview", "overview-page", "overview-offline-for")
