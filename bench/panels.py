@@ -3,8 +3,9 @@
 On the dataset of bench/seed.py (its database and var/bench/config). Times, as p50/p95 over repeated
 calls, the ioc.queries functions the panels call — and, in the same run, the same questions answered
 naively from raw readings (date_bin over `readings`, latest values by DISTINCT ON):
-- wall: the wall refresh = `overview` + every headline metric's province sparkline over 6 h
-  (add a case to CASES to time more, e.g. a per-area status query)
+- wall: one refresh of the wall screen as the server builds it (`panels._wall.render`: overview, the
+  sparklines, site and area status, the map figure, alerts, feed health); naive: the same tiles,
+  sparklines and site status from raw readings
 - overview: `queries.overview` (the `latest` table)
 - domain-24h / domain-7d / domain-30d: one domain page = each of the domain's headline metrics for the
   province and for one area's entities (`metric_series(..., entities=...)`); the domain rotates per call
@@ -39,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from ioc import queries  # noqa: E402
 from ioc.config import Config, load_config  # noqa: E402
 from ioc.db import frame, open_pool  # noqa: E402
+from panels._wall import render  # noqa: E402
 
 CONFIG_DIR = ROOT / "var" / "bench" / "config"
 WALL_WINDOW = timedelta(hours=6)
@@ -92,20 +94,20 @@ class Bench:
                 if e.area == self.area and metric in self.config.entity_metrics(e.id)]
 
     def wall(self, naive: bool) -> None:
-        """The tiles and every headline sparkline (buckets by cadence, start aligned as the pages do);
-        rollups: one `metrics_series` round trip per bucket size, raw: one query per metric."""
-        (naive_overview if naive else queries.overview)(self.db, self.config, self.now)
+        """The wall's refresh; naive: the tiles, every headline sparkline and the sites' latest values
+        from raw readings (one query per metric)."""
+        if not naive:
+            render(self.config, self.db, "overview", "vi", self.now)
+            return
+        naive_overview(self.db, self.config, self.now)
         by_bucket: dict[timedelta, dict[str, str]] = {}
         for m in self.headline:
             bucket = queries.resolution_for(self.now - WALL_WINDOW, self.now, 72, m.cadence)
             by_bucket.setdefault(bucket, {})[m.key] = m.aggregation
         for bucket, aggregations in by_bucket.items():
             start = ORIGIN + ((self.now - WALL_WINDOW - ORIGIN) // bucket) * bucket
-            if naive:
-                for metric, aggregation in aggregations.items():
-                    naive_series(self.db, metric, start, self.now, bucket, aggregation)
-            else:
-                queries.metrics_series(self.db, aggregations, start, self.now, bucket)
+            for metric, aggregation in aggregations.items():
+                naive_series(self.db, metric, start, self.now, bucket, aggregation)
 
     def overview(self, naive: bool) -> None:
         (naive_overview if naive else queries.overview)(self.db, self.config, self.now)

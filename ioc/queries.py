@@ -310,40 +310,18 @@ def entity_series(db: ConnectionPool, metric: str, entities: list[str] | None, s
 
 def sparklines(db: ConnectionPool, specs: list[tuple[str, timedelta, str]], start: datetime, end: datetime,
                entities: list[str] | None = None) -> pd.DataFrame:
-    """Several metrics' series in one round trip (the wall's sparklines): `specs` are (metric, bucket,
-    aggregation); per bucket each entity's mean, combined across entities as metric_series does.
-    Columns metric, bucket (UTC), value; ordered by metric and bucket."""
-    columns = {"metric": pd.Series(dtype=object), "bucket": pd.Series(dtype="datetime64[ns, UTC]"),
-               "value": pd.Series(dtype=np.float64)}
-    if not specs:
-        return pd.DataFrame(columns)
-    unknown = {agg for _, _, agg in specs} - _COMBINE.keys()
-    if unknown:
-        raise ValueError(f"unknown aggregation {sorted(unknown)}")
-    query = """
-        WITH spec AS (
-            SELECT * FROM unnest(%(metrics)s::text[], %(buckets)s::float8[], %(combine)s::text[])
-                AS t(metric, bucket_s, combine)),
-        per_entity AS (
-            SELECT s.metric, date_bin(make_interval(secs => spec.bucket_s), r.ts, TIMESTAMPTZ '2000-01-01') AS bucket,
-                   avg(r.value) AS value
-            FROM spec JOIN series s ON s.metric = spec.metric JOIN readings r ON r.series_id = s.id
-            WHERE r.ts >= %(start)s AND r.ts < %(end)s
-              AND (%(entities)s::text[] IS NULL OR s.entity = ANY(%(entities)s))
-            GROUP BY s.metric, 2, s.entity)
-        SELECT p.metric, p.bucket, CASE spec.combine WHEN 'sum' THEN sum(p.value) WHEN 'max' THEN max(p.value)
-                                                     WHEN 'min' THEN min(p.value) ELSE avg(p.value) END AS value
-        FROM per_entity p JOIN spec ON spec.metric = p.metric
-        GROUP BY p.metric, p.bucket, spec.combine ORDER BY p.metric, p.bucket"""
-    params = {"metrics": [m for m, _, _ in specs], "buckets": [b.total_seconds() for _, b, _ in specs],
-              "combine": [_COMBINE[a] for _, _, a in specs], "start": start, "end": end, "entities": entities}
-    with db.connection() as conn:
-        df = frame(conn, query, params)
-    if df.empty:
-        return pd.DataFrame(columns)
-    df["bucket"] = pd.to_datetime(df["bucket"], utc=True)
-    df["value"] = df["value"].astype(np.float64)
-    return df
+    """Several metrics' series, each at its own bucket (the wall's sparklines): `specs` are (metric, bucket,
+    aggregation). One `metrics_series` round trip per distinct bucket. Columns metric, bucket, value."""
+    by_bucket: dict[timedelta, dict[str, str]] = {}
+    for metric, bucket, aggregation in specs:
+        if aggregation not in _COMBINE:
+            raise ValueError(f"unknown aggregation {aggregation!r}")
+        by_bucket.setdefault(bucket, {})[metric] = aggregation
+    frames = [metrics_series(db, aggregations, _ORIGIN + ((start - _ORIGIN) // bucket) * bucket, end, bucket,
+                             entities) for bucket, aggregations in by_bucket.items()]
+    if not frames:
+        return _typed_series(pd.DataFrame(), ["metric", "bucket", "value"])
+    return pd.concat(frames, ignore_index=True).sort_values(["metric", "bucket"], ignore_index=True)
 
 
 def manual_entries(db: ConnectionPool, limit: int = 50) -> pd.DataFrame:
