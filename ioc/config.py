@@ -90,6 +90,8 @@ class IngestSettings(Strict):
     queue_max_messages: int = Field(20000, ge=10)
     max_payload_bytes: int = Field(1_048_576, ge=256)
     future_tolerance: Duration = timedelta(minutes=5)
+    spool_dir: Path = Path("var/spool")  # where readings wait while the database is down
+    spool_max_bytes: int = Field(1_073_741_824, ge=65_536)  # full: stop acknowledging, the broker keeps the rest
 
 
 class HttpSettings(Strict):

@@ -29,8 +29,10 @@ from ioc.db import Partitions, Storage, migrate, open_pool, sync_catalog
 from ioc.embedded import EmbeddedBroker, start_postgres, stop_postgres
 from ioc.feed_health import FeedHealth
 from ioc.ingest import Ingestor
+from ioc.metrics import Metrics
 from ioc.mqtt import BrokerAddress, MqttIngest, Route
 from ioc.push import PushEndpoint
+from ioc.spool import Spool
 from ioc.writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ class Runtime:
         self.db: ConnectionPool | None = None
         self.storage: Storage | None = None
         self.writer: BatchWriter | None = None
+        self.spool: Spool | None = None
+        self.metrics: Metrics | None = None
         self.ingestor: Ingestor | None = None
         self.mqtt: MqttIngest | None = None
         self.health = FeedHealth(config.feeds)
@@ -75,8 +79,9 @@ class Runtime:
         return self
 
     def register_http(self, server: Flask) -> None:
-        """The runtime's HTTP routes on the web server: /healthz and the push endpoint."""
+        """The runtime's HTTP routes on the web server: /healthz, /metrics and the push endpoint."""
         health.register(server, self)
+        self.metrics.register(server)
         self.push.register(server)
 
     def _start_storage(self) -> None:
@@ -90,10 +95,20 @@ class Runtime:
         self._stops.append(self.db.close)
         self.storage = migrate(self.db, settings.storage)
         sync_catalog(self.db, self.config)
-        self.writer = BatchWriter(self.db, Partitions(self.storage), settings.ingest)
-        self.writer.start()
+        self.spool = Spool(self._spool_dir(), settings.ingest.spool_max_bytes).open()
+        self._stops.append(self.spool.close)  # after the writer has stopped
+        self.writer = BatchWriter(self.db, Partitions(self.storage), settings.ingest, self.spool)
+        self.metrics = Metrics(self)
+        self.writer.add_observer(self.metrics.observe)
+        self.writer.start()  # replays what an earlier run left in the spool, before anything new
         self._stops.append(self.writer.stop)
         self.ingestor = Ingestor(self.config, self.writer, health=self.health)
+
+    def _spool_dir(self) -> Path:
+        # One spool per MQTT session (client id): two ingesters never share one.
+        directory = self.config.settings.ingest.spool_dir
+        directory = directory if directory.is_absolute() else self.config.config_dir.parent / directory
+        return directory / self.config.settings.mqtt.client_id
 
     def _pg_dir(self) -> Path:
         directory = self.config.settings.database.embedded_dir
