@@ -195,7 +195,7 @@ def encode(batches: list[Batch]) -> bytes:
         "d": [[d.source, d.reason, d.payload, _us(d.received)] for d in b.dead_letters],
         "m": [[m.reading.entity, m.reading.metric, _us(m.reading.ts), m.reading.value, m.entered_by, m.note]
               for m in b.manual],
-    } for b in batches], ensure_ascii=False, separators=(",", ":")).encode()
+    } for b in batches], ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
 
 
 def decode(record: bytes) -> list[Batch]:
@@ -205,4 +205,4 @@ def decode(record: bytes) -> list[Batch]:
                   [DeadLetter(s, reason, payload, _ts(ts)) for s, reason, payload, ts in b["d"]],
                   feed=b["feed"],
                   manual=[ManualEntry(Reading(e, m, _ts(ts), v), who, note) for e, m, ts, v, who, note in b["m"]])
-            for b in json.loads(record)]
+            for b in json.loads(record.decode("utf-8", "surrogatepass"))]

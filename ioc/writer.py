@@ -65,6 +65,17 @@ class WriterStats:
     replayed_batches: int = 0
 
 
+def storable(text: str) -> str:
+    """Text PostgreSQL accepts: no NUL, no lone surrogates (a JSON "\\ud800" decodes to one)."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 class SeriesIds:
     """Maps (entity, metric) to the integer series id; a series seen for the first time is created."""
 
@@ -168,6 +179,9 @@ class BatchWriter:
                     continue
                 except psycopg.OperationalError as exc:
                     self._db_failed(exc)
+                except Exception as exc:  # e.g. the spool's disk: say so, try again later, keep running
+                    log.exception("spool replay failed")
+                    self._db_failed(exc)
             if not pending:
                 if self._stop.is_set() and self._queue.empty():
                     return
@@ -180,8 +194,8 @@ class BatchWriter:
                     self._write(pending)
                 except psycopg.OperationalError as exc:
                     self._db_failed(exc)
-                except psycopg.Error:
-                    log.exception("write refused by the database; writing batch by batch")
+                except Exception:  # refused for its content (or a bug): never stop the writer for it
+                    log.exception("write refused; writing batch by batch")
                     pending = self._write_one_by_one(pending)
                     continue
                 else:
@@ -228,14 +242,20 @@ class BatchWriter:
                     self._write([batch])
                 except psycopg.OperationalError:
                     raise
-                except psycopg.Error as exc:
+                except Exception as exc:
                     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                     sample = "; ".join(f"{r.entity} {r.metric} {r.ts.isoformat()} {r.value!r}"
                                        for r in batch.readings[:5])
-                    dead = DeadLetter(batch.feed or "writer", f"database refused the batch: {type(exc).__name__}: "
-                                      f"{first}"[:500], sample.replace("\x00", "\\x00")[:512], datetime.now(UTC))
+                    dead = DeadLetter(batch.feed or "writer", f"could not be stored: {type(exc).__name__}: "
+                                      f"{first}"[:500], sample[:512], datetime.now(UTC))
                     batch = Batch([], [dead], batch.on_commit, batch.feed)
-                    self._write([batch])
+                    try:
+                        self._write([batch])
+                    except psycopg.OperationalError:
+                        raise
+                    except Exception:
+                        log.exception("a batch could not be stored, nor its dead letter; acknowledged anyway "
+                                      "so that the rest keeps flowing")
             except psycopg.OperationalError as exc:
                 self._db_failed(exc)
                 return batches[i:]
@@ -257,7 +277,7 @@ class BatchWriter:
                 self._write(batches, replayed=segment.name)
         except psycopg.OperationalError:
             raise
-        except psycopg.Error:
+        except Exception:
             log.exception("replay of spool segment %s refused by the database; batch by batch", segment.name)
             if self._write_one_by_one(batches):
                 raise psycopg.OperationalError("the database went away during replay") from None
@@ -324,7 +344,7 @@ class BatchWriter:
         if dead:
             with conn.cursor().copy("COPY dead_letters (received, source, reason, payload) FROM STDIN") as copy:
                 for d in dead:
-                    copy.write_row((d.received, d.source, d.reason, d.payload))
+                    copy.write_row((d.received, storable(d.source), storable(d.reason), storable(d.payload)))
 
     def _write_manual(self, conn: psycopg.Connection, entry: ManualEntry) -> None:
         r = entry.reading
