@@ -29,7 +29,12 @@ def _many(value: str | Iterable[str] | None) -> list[str] | None:
     """A filter value as a list (None: no filter). Empty strings mean "any"."""
     if value is None or value == "":
         return None
-    values = [value] if isinstance(value, str) else [v for v in value if v]
+    if isinstance(value, str):
+        values = [value]
+    elif isinstance(value, list | tuple | set):
+        values = [v for v in value if isinstance(v, str) and v]
+    else:  # not a filter a form can produce
+        return None
     return values or None
 
 

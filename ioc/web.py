@@ -31,6 +31,7 @@ from dash import Input, Output, State, dcc, html
 
 from ioc import alert_queries
 from ioc.config import Config
+from ioc.http_guard import guard_callbacks
 from ioc.i18n import DEFAULT_LANG, format_time, normalize_lang, t
 from ioc.runtime import Runtime
 
@@ -402,4 +403,5 @@ def create_app(config: Config, runtime: Runtime | None = None) -> dash.Dash:
     app.index_string = _INDEX.format(lang=normalize_lang(config.settings.ui.language))
     app.layout = lambda: shell_layout(config)
     _register_shell_callbacks(app, config)
+    guard_callbacks(app.server)  # hostile callback input gets a 400 naming the input, not a 500
     return app

@@ -199,4 +199,6 @@ def remember_who(input_id: str) -> None:
     @callback(Output(input_id, "value"), Input(WHO_STORE, "modified_timestamp"),
               State(WHO_STORE, "data"), State(input_id, "value"))
     def _fill(_ts, stored, current):
-        return stored if stored and not (current or "").strip() else dash.no_update
+        if not isinstance(stored, str) or not stored.strip():  # a store is whatever the browser sends
+            return dash.no_update
+        return stored if not (current if isinstance(current, str) else "").strip() else dash.no_update

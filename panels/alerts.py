@@ -488,9 +488,12 @@ def refresh(_n, domain, area, severity, state, range_key, _version, lang):
 )
 def select(active, history, current):
     rows = active if ctx.triggered_id == "alerts-active-grid" else history
-    if not rows or not isinstance(rows, list):
+    if not rows or not isinstance(rows, list) or not isinstance(rows[0], dict):
         return dash.no_update  # a refresh that dropped the row keeps the detail open
-    chosen = int(rows[0]["id"])
+    try:
+        chosen = int(rows[0].get("id"))
+    except (TypeError, ValueError, OverflowError):
+        return dash.no_update
     return chosen if chosen != current else dash.no_update
 
 

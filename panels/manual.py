@@ -104,7 +104,7 @@ def entities_of_domain(domain, lang):
 def metrics_of_entity(entity, lang):
     config, _ = current_context()
     lang = normalize_lang(lang, config.settings.ui.language)
-    if entity not in config.entities:
+    if not isinstance(entity, str) or entity not in config.entities:
         return [], None
     metrics = [config.metrics[m] for m in config.entity_metrics(entity)]
     return [{"label": f"{m.label.get(lang)} ({m.unit_text(lang)})", "value": m.key} for m in metrics], None
@@ -119,7 +119,8 @@ def save(_clicks, entity, metric, local_time, value, who, note, lang):
     config, db = current_context()
     runtime = current_runtime()
     lang = normalize_lang(lang, config.settings.ui.language)
-    if not (entity and metric and local_time and value is not None and (who or "").strip()):
+    texts_ok = all(isinstance(x, str) for x in (entity, metric, local_time, who)) and isinstance(note, str | None)
+    if not (texts_ok and entity and metric and local_time and value is not None and who.strip()):
         return html.Div(t("manual.missing", lang), className="alert alert-warning"), dash.no_update
     try:
         ts = datetime.fromisoformat(local_time).replace(tzinfo=ZoneInfo(config.settings.ui.timezone))

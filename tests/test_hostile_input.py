@@ -298,3 +298,86 @@ def test_hostile_environment_overrides_give_a_config_error():
 def test_parsed_values_are_finite_or_dead_letters(parsers):
     out = parsers["native"]("t", CORPUS["nan_infinity.json"])
     assert all(math.isfinite(r.value) for r in out.readings)
+
+
+# --- web pages: URL parameters and Dash callbacks through the real server ----------------------------
+
+XSS = "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=1</script>"
+HOSTILE_VALUES = [XSS, "'; DROP TABLE alerts; --", "javascript:window.__pwned=1", "\x00\ud800", "../../etc/passwd",
+                  "x" * 100_000, 1e308, -1, 2**63, True, None, [], {}, [[[[[[[[]]]]]]]], {"$gt": ""},
+                  {"id": XSS, "rule": XSS, "subject": XSS}, [{"id": XSS}], "9999-12-31T23:59:59", "0001-01-01"]
+PAGES = ["/", "/alerts", "/shift", "/rules", "/feeds", "/manual"]
+QUERIES = ["?lang=" + urllib.parse.quote(XSS), "?lang=en&lang=vi&lang=%00", "?" + "a=" + "x" * 6000,
+           "?domain=../..&area=%27%3B--&state=%3Cscript%3E", "?%ff%fe=%c0%af", "?lang=en#<script>"]
+
+
+def _targets(spec: str) -> list[dict]:
+    """'id.prop' or '..a.p...b.q..' (several outputs) as Dash's request wants them."""
+    parts = spec.strip(".").split("...") if spec.startswith("..") else [spec]
+    return [{"id": p.rsplit(".", 1)[0], "property": p.rsplit(".", 1)[1]} for p in parts]
+
+
+def _rendered_html(node) -> list[str]:
+    """Values in a callback answer that would be rendered as HTML or followed as links."""
+    found = []
+    if isinstance(node, dict):
+        props = node.get("props", {})
+        if props.get("dangerously_allow_html"):
+            found.append(str(props.get("children")))
+        for key in ("srcDoc", "href", "src"):
+            if isinstance(props.get(key), str) and props[key].lower().lstrip().startswith(("javascript:", "<")):
+                found.append(props[key])
+        for value in node.values():
+            found.extend(_rendered_html(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_rendered_html(value))
+    return found
+
+
+def test_every_dash_callback_answers_hostile_inputs_without_500(web_url):
+    with urllib.request.urlopen(f"{web_url}/_dash-dependencies", timeout=30) as answer:
+        dependencies = json.loads(answer.read())
+    fuzzed, failures = 0, []
+    for dep in dependencies:
+        if dep.get("clientside_function"):
+            continue  # runs in the browser: covered by the page loads below
+        outputs = _targets(dep["output"])
+        if any(o["id"].startswith("{") for o in outputs) or any(i["id"].startswith("{") for i in dep["inputs"]):
+            continue  # pattern-matching ids: their inputs are fuzzed by the page loads below
+        for value in HOSTILE_VALUES:
+            body = {"output": dep["output"], "outputs": outputs if dep["output"].startswith("..") else outputs[0],
+                    "inputs": [{**i, "value": value} for i in dep["inputs"]],
+                    "state": [{**s, "value": value} for s in dep["state"]],
+                    "changedPropIds": [f"{i['id']}.{i['property']}" for i in dep["inputs"][:1]]}
+            status, answer = post(f"{web_url}/_dash-update-component", json.dumps(body).encode(),
+                                  {"Content-Type": "application/json"})
+            if status not in (200, 204, 400):
+                failures.append((dep["output"][:80], repr(value)[:60], status))
+            elif status == 200 and _rendered_html(json.loads(answer)):
+                failures.append((dep["output"][:80], repr(value)[:60], "renders HTML"))
+            fuzzed += 1
+    assert failures == [], "\n".join(map(str, failures))
+    assert fuzzed > 100
+
+
+def test_pages_with_hostile_url_parameters(web_url, page):
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    for path in PAGES:
+        for query in QUERIES:
+            status = page.goto(f"{web_url}{path}{query}").status
+            assert status == 200, (path, query, status)
+            page.wait_for_selector("#nav-links", timeout=30_000)
+            page.wait_for_timeout(300)
+            assert page.evaluate("window.__pwned") is None, (path, query)
+            assert page.locator("img[src=x]").count() == 0, (path, query)
+    for path in ("/../../etc/passwd", "/%00", "/<script>", "/alerts/" + "x" * 3000, "/_dash-layout?x=%ff"):
+        request = urllib.request.Request(f"{web_url}{urllib.parse.quote(path, safe='/?=%')}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                status = answer.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        assert status < 500, (path, status)
+    assert dialogs == []

@@ -30,7 +30,7 @@ class ActionError(ValueError):
 
 
 def _who(name: str) -> str:
-    name = (name or "").strip()
+    name = name.strip() if isinstance(name, str) else ""
     if not name:
         raise ActionError("action.who_required")
     return name[:200]
