@@ -34,13 +34,15 @@ def health(runtime: Runtime) -> tuple[dict[str, Any], bool]:
     checks["broker"] = {"ok": runtime.mqtt.connected.is_set(), "address": str(runtime.broker_address),
                         "messages": runtime.mqtt.messages}
     stats, writer = runtime.writer.stats, runtime.writer
-    depth, capacity = stats.queue_depth, writer.queue_capacity
-    behind = depth >= QUEUE_BEHIND * capacity
+    depth, capacity = writer.queue_depth, writer.queue_capacity
+    readings, readings_capacity = writer.queued_readings, writer.settings.queue_max_readings
+    behind = depth >= QUEUE_BEHIND * capacity or readings >= QUEUE_BEHIND * readings_capacity
     checks["writer"] = {
         "ok": stats.last_error is None and not behind, "error": stats.last_error,
         "state": "behind" if behind else ("failing" if stats.last_error else "ok"),
         "readings_stored": stats.readings_stored, "readings_duplicate": stats.readings_duplicate,
         "dead_letters": stats.dead_letters, "queue_depth": depth, "queue_capacity": capacity,
+        "queued_readings": readings, "queued_readings_capacity": readings_capacity,
         "seconds_since_commit": None if stats.last_commit is None else round(time.time() - stats.last_commit, 1),
     }
     spool = runtime.spool

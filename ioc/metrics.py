@@ -115,9 +115,12 @@ class _Collector:
         for reason, n in sorted(rt.ingestor.rejected.items()):
             dead.add_metric([reason], n)
         yield dead
-        yield _gauge("ioc_writer_queue_depth", "Batches waiting for the writer", rt.writer.stats.queue_depth)
+        yield _gauge("ioc_writer_queue_depth", "Batches waiting for the writer", rt.writer.queue_depth)
         yield _gauge("ioc_writer_queue_capacity", "Batches the writer queue holds before ingest blocks",
                      rt.writer.queue_capacity)
+        yield _gauge("ioc_writer_queue_readings", "Readings waiting for the writer", rt.writer.queued_readings)
+        yield _gauge("ioc_writer_queue_readings_capacity", "Readings the writer queue holds before ingest blocks",
+                     rt.writer.settings.queue_max_readings)
         yield _gauge("ioc_ingest_dropped", "Readings dropped for overload (always 0: overload blocks, the "
                      "broker keeps the rest)", 0)
         yield _gauge("ioc_database_up", "1 when the last write reached the database", int(stats.last_error is None))

@@ -164,6 +164,7 @@ class Spool:
         self._segments.remove(path)
         self.bytes -= size
         self.records = max(0, self.records - records)
+        self.full = False  # room again: the next append may fit
 
     def _fsync_dir(self) -> None:
         fd = os.open(self.directory, os.O_RDONLY)

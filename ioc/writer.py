@@ -109,6 +109,10 @@ class BatchWriter:
         self.settings = settings
         self.stats = WriterStats()
         self._queue: queue.Queue[Batch] = queue.Queue(maxsize=settings.queue_max_messages)
+        # Messages vary from one reading to thousands: the queue is bounded by readings as well, so that
+        # memory stays bounded whatever the payloads. One batch alone may exceed it (it is let in).
+        self._rows_queued = 0
+        self._rows_room = threading.Condition()
         self._listeners: list[CommitListener] = []
         self._observers: list[BatchObserver] = []
         self._retry_at = 0.0  # monotonic time before which the database is not tried again
@@ -130,7 +134,31 @@ class BatchWriter:
 
     def submit(self, batch: Batch, timeout: float | None = None) -> None:
         """Queue a batch; blocks while the queue is full (back-pressure), raises queue.Full on timeout."""
-        self._queue.put(batch, timeout=timeout)
+        rows = len(batch.readings) + len(batch.dead_letters)
+        with self._rows_room:
+            if not self._rows_room.wait_for(
+                    lambda: self._rows_queued == 0 or self._rows_queued + rows <= self.settings.queue_max_readings,
+                    timeout):
+                raise queue.Full
+            self._rows_queued += rows
+        try:
+            self._queue.put(batch, timeout=timeout)
+        except queue.Full:
+            self._taken([batch])
+            raise
+
+    def _taken(self, batches: list[Batch]) -> None:
+        with self._rows_room:
+            self._rows_queued -= sum(len(b.readings) + len(b.dead_letters) for b in batches)
+            self._rows_room.notify_all()
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
+
+    @property
+    def queued_readings(self) -> int:
+        return self._rows_queued
 
     def start(self) -> None:
         with self.pool.connection() as conn:
@@ -145,7 +173,7 @@ class BatchWriter:
             self._thread.join(timeout)
 
     def flush(self, timeout: float = 10) -> bool:
-        """Wait until every batch submitted so far is committed (for tests and orderly shutdown)."""
+        """Wait until every batch submitted so far is committed, or spooled while the database is down."""
         done = threading.Event()
         self.submit(Batch([], on_commit=done.set))
         return done.wait(timeout)
@@ -166,6 +194,7 @@ class BatchWriter:
                 break
             batches.append(batch)
             rows += len(batch.readings) + len(batch.dead_letters)
+        self._taken(batches)
         return batches
 
     def _run(self) -> None:

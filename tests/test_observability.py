@@ -7,6 +7,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime, timedelta
 
 import flask
 import pytest
@@ -117,3 +118,59 @@ def test_database_outage_is_visible_and_nothing_is_lost(outage):
     values = samples(get(f"{url}/metrics")[1])
     assert values["ioc_spool_bytes"] == 0 and values["ioc_spool_replayed_batches_total"] >= 1
     pub.close()
+
+
+def test_overload_is_visible_bounded_and_lossless(tmp_path, mqtt_url):
+    """Database down and a spool too small: the spool fills, the writer queue fills to its bound, ingest
+    blocks (the broker keeps the rest) — all of it shown in /healthz and /metrics — and once the
+    database is back every reading is stored."""
+    pg = Postgres().start()
+    folder = isolated_config(tmp_path / "config", pg.url, mqtt_url, "overload", {"ingest": {
+        "batch_max_delay": "50ms", "spool_max_bytes": 65_536, "queue_max_messages": 10, "queue_max_readings": 1000}})
+    rt = Runtime(load_config(folder, environ={}), with_simulator=False).start()
+    server = flask.Flask("overload-test")
+    rt.register_http(server)
+    http = create_server(server, host="127.0.0.1", port=free_port(), threads=2)
+    threading.Thread(target=http.run, daemon=True).start()
+    url = f"http://127.0.0.1:{http.effective_port}"
+    try:
+        assert rt.mqtt.connected.wait(10)
+        config = rt.config
+        series = [(e.id, m) for e in config.region.entities if config.kinds[e.kind].domain == "health"
+                  for m in config.entity_metrics(e.id)]
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        pub = Publisher(BrokerAddress.from_url(config.settings.mqtt.url), config.settings.mqtt)
+        pub.connect()
+        pg.stop()
+        sent = 0
+        for i in range(120):
+            entity, metric = series[i % len(series)]
+            low, high = config.metrics[metric].valid_range
+            pub.publish(f"{config.settings.mqtt.topic_prefix}/health/{entity}", json.dumps(
+                [{"ts": (now - timedelta(minutes=i * 50 + j)).isoformat(), "values": {metric: (low + high) / 2}}
+                 for j in range(50)]).encode())
+            sent += 50
+        pub.drain()
+        assert wait_until(lambda: rt.spool.full and rt.writer.queue_depth > 0, 60)
+        health = json.loads(get(f"{url}/healthz")[1])
+        assert health["checks"]["spool"]["state"] == "full" and "not acknowledged" not in health["checks"]["spool"]
+        assert "spool full" in health["checks"]["spool"]["error"]
+        values = samples(get(f"{url}/metrics")[1])
+        assert values["ioc_spool_full"] == 1 and values["ioc_ingest_dropped"] == 0
+        assert values["ioc_writer_queue_readings"] <= 1000 + 50  # bounded, whatever arrives
+        pg.start()
+        assert wait_until(lambda: rt.spool.empty and count(rt) == sent, 90), (count(rt), sent)
+        assert wait_until(lambda: get(f"{url}/healthz")[0] == 200, 30), get(f"{url}/healthz")[1]
+        pub.close()
+    finally:
+        http.close()
+        rt.stop()
+        pg.remove()
+
+
+def count(rt: Runtime) -> int:
+    try:
+        with rt.db.connection(timeout=5) as conn:
+            return conn.execute("SELECT count(*) FROM readings").fetchone()[0]
+    except Exception:
+        return -1
