@@ -244,6 +244,16 @@ def firing_counts(db: ConnectionPool) -> dict:
             "critical_ids": sorted(i for i, s, _ in rows if s == "critical")}
 
 
+def counts_by_state(db: ConnectionPool, timeout: float = 2) -> dict[str, int]:
+    """For /metrics: alerts per state; resolved ones of the last day only, so the scrape stays cheap."""
+    counts = dict.fromkeys(("pending", "firing", "resolved"), 0)
+    with db.connection(timeout=timeout) as conn:
+        for state, n in conn.execute("SELECT state, count(*) FROM alerts WHERE state <> 'resolved' "
+                                     "OR resolved_at > now() - interval '1 day' GROUP BY state"):
+            counts[state] = n
+    return counts
+
+
 def alert_rules(db: ConnectionPool) -> pd.DataFrame:
     """The rules in force as stored: name, definition (dict), source (config or the person), updated_at."""
     with db.connection() as conn:

@@ -19,6 +19,8 @@ from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from ioc import alert_queries
+
 if TYPE_CHECKING:
     from ioc.runtime import Runtime
     from ioc.writer import Batch
@@ -147,17 +149,11 @@ class _Collector:
         yield alerts
 
     def _alert_counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(ALERT_STATES, 0)
         try:
-            with self.runtime.db.connection(timeout=2) as conn:
-                # Open alerts are few; resolved ones are bounded to a day so the scrape stays cheap.
-                for state, n in conn.execute(
-                        "SELECT state, count(*) FROM alerts WHERE state <> 'resolved' "
-                        "OR resolved_at > now() - interval '1 day' GROUP BY state"):
-                    counts[state] = n
+            return alert_queries.counts_by_state(self.runtime.db)
         except Exception as exc:  # the database being down must not break the scrape
             log.debug("alert counts unavailable: %s", exc)
-        return counts
+            return dict.fromkeys(ALERT_STATES, 0)
 
 
 def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
