@@ -54,9 +54,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "brief":
         return build_brief(config, args.date, args.lang or config.settings.ui.language, args.out, args.email)
-    if args.ingest_only:
-        return ingest_only(config)
-    return serve(config, with_simulator=not args.no_simulator)
+    import psycopg
+
+    from ioc.spool import SpoolLocked
+
+    try:
+        if args.ingest_only:
+            return ingest_only(config)
+        return serve(config, with_simulator=not args.no_simulator)
+    except (psycopg.OperationalError, SpoolLocked) as exc:
+        # Start-up needs the database (migrations, catalog); a service manager restarts us. Once
+        # running, an outage is absorbed by the spool instead.
+        print(f"cannot start: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        return 3
 
 
 def admin_command(argv: list[str]) -> int:

@@ -29,7 +29,12 @@ def _many(value: str | Iterable[str] | None) -> list[str] | None:
     """A filter value as a list (None: no filter). Empty strings mean "any"."""
     if value is None or value == "":
         return None
-    values = [value] if isinstance(value, str) else [v for v in value if v]
+    if isinstance(value, str):
+        values = [value]
+    elif isinstance(value, list | tuple | set):
+        values = [v for v in value if isinstance(v, str) and v]
+    else:  # not a filter a form can produce
+        return None
     return values or None
 
 
@@ -239,6 +244,16 @@ def firing_counts(db: ConnectionPool, domains: list[str] | None = None) -> dict:
     return {"firing": len(rows), "critical": sum(s == "critical" for _, s, _ in rows),
             "unacknowledged": sum(u for _, _, u in rows),
             "critical_ids": sorted(i for i, s, _ in rows if s == "critical")}
+
+
+def counts_by_state(db: ConnectionPool, timeout: float = 2) -> dict[str, int]:
+    """For /metrics: alerts per state; resolved ones of the last day only, so the scrape stays cheap."""
+    counts = dict.fromkeys(("pending", "firing", "resolved"), 0)
+    with db.connection(timeout=timeout) as conn:
+        for state, n in conn.execute("SELECT state, count(*) FROM alerts WHERE state <> 'resolved' "
+                                     "OR resolved_at > now() - interval '1 day' GROUP BY state"):
+            counts[state] = n
+    return counts
 
 
 def alert_rules(db: ConnectionPool) -> pd.DataFrame:

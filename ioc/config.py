@@ -13,6 +13,7 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -40,9 +41,15 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, bool):
         raise ValueError("expected a duration such as '30s', '5m', '1h' or '7d'")
     if isinstance(value, int | float):
-        return timedelta(seconds=value)
+        try:
+            return timedelta(seconds=value)
+        except (OverflowError, ValueError):
+            raise ValueError(f"not a usable duration: {value!r}") from None
     if isinstance(value, str) and (match := _DURATION.match(value)):
-        return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+        try:
+            return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+        except OverflowError:
+            raise ValueError(f"duration too long: {value!r}") from None
     if isinstance(value, str) and value.startswith(("P", "-P")):  # ISO 8601, as stored rules serialise
         try:
             return _TIMEDELTA.validate_python(value)
@@ -72,6 +79,20 @@ class Text(Strict):
 
 class DatabaseSettings(Strict):
     url: str | None = None  # None: start the embedded PostgreSQL
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str | None) -> str | None:
+        # Checked here so that a bad value is a config error naming the key, not a start-up traceback.
+        from psycopg.conninfo import conninfo_to_dict
+
+        if url is not None:
+            try:
+                conninfo_to_dict(url)
+            except Exception:
+                raise ValueError("not a PostgreSQL URL (postgresql://user@host:port/db) or connection string") \
+                    from None
+        return url
     embedded_dir: Path = Path("var/pg")
     pool_min: int = Field(2, ge=1)
     pool_max: int = Field(10, ge=1)
@@ -89,6 +110,19 @@ class StorageSettings(Strict):
 
 class MqttSettings(Strict):
     url: str | None = None  # None: start the embedded broker
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str | None) -> str | None:
+        if url is not None:
+            parts = urlsplit(url)
+            try:
+                parts.port  # noqa: B018 (raises on a port that is not a number)
+            except ValueError:
+                raise ValueError("the port of the MQTT URL is not a number") from None
+            if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.hostname:
+                raise ValueError("not an MQTT URL (mqtt://[user:password@]host[:port] or mqtts://…)")
+        return url
     embedded_port: int = Field(18830, ge=1, le=65535)
     topic_prefix: str = Field("ioc", pattern=r"^[A-Za-z0-9_\-]+$")
     client_id: str = "ioc-ingest"
@@ -103,8 +137,11 @@ class IngestSettings(Strict):
     batch_max_rows: int = Field(5000, ge=1)
     batch_max_delay: Duration = timedelta(milliseconds=200)
     queue_max_messages: int = Field(20000, ge=10)
+    queue_max_readings: int = Field(200_000, ge=1000)  # and at most this many readings: memory stays bounded
     max_payload_bytes: int = Field(1_048_576, ge=256)
     future_tolerance: Duration = timedelta(minutes=5)
+    spool_dir: Path = Path("var/spool")  # where readings wait while the database is down
+    spool_max_bytes: int = Field(1_073_741_824, ge=65_536)  # full: stop acknowledging, the broker keeps the rest
 
 
 class HttpSettings(Strict):
@@ -131,6 +168,17 @@ class WallSettings(Strict):
 class UiSettings(Strict):
     language: Literal["vi", "en"] = "vi"
     timezone: str = "Asia/Ho_Chi_Minh"
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, name: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(name)
+        except (ValueError, OSError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"unknown time zone {name[:64]!r} (an IANA name such as Asia/Ho_Chi_Minh)") from None
+        return name
     refresh: Duration = timedelta(seconds=5)
     chart_window: Duration = timedelta(hours=6)
     # Maps draw from coordinates alone; an on-premises tile server (XYZ URL with {z}/{x}/{y}) is optional.
@@ -391,6 +439,22 @@ def _key_path(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML would keep the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, list | dict):
+                raise yaml.constructor.ConstructorError(None, None, "a mapping key must be a scalar",
+                                                        key_node.start_mark)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
@@ -399,7 +463,11 @@ def read_yaml(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise ConfigError(path, "", f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
     try:
-        return yaml.safe_load(text) or {}
+        return yaml.load(text, Loader=_UniqueKeyLoader) or {}
+    except RecursionError:
+        raise ConfigError(path, "", "nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer longer than Python converts (4300 digits)
+        raise ConfigError(path, "", f"invalid value: {str(exc)[:200]}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -410,6 +478,8 @@ def validate_file(model: type[BaseModel], data: Any, path: Path, under: str = ""
     """Validate `data` (the part of the file at key `under`) into `model`; ConfigError names file and key."""
     try:
         return model.model_validate(data)
+    except RecursionError:  # a YAML alias that contains itself
+        raise ConfigError(path, under, "nested too deeply (a recursive alias?)") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         reason = "unknown key" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")

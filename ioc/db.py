@@ -136,6 +136,10 @@ class Partitions:
                 self._known.add(start)
             start += interval
 
+    def forget(self) -> None:
+        """After a rolled-back transaction: partitions it created are gone, so check again next time."""
+        self._known.clear()
+
     @staticmethod
     def _create(conn: psycopg.Connection, start: datetime, end: datetime) -> None:
         name = f"readings_p{start:%Y%m%d}"

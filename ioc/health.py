@@ -1,4 +1,9 @@
-"""/healthz: is each part of the pipeline working, and which storage path is active."""
+"""/healthz: is each part of the pipeline working, and which storage path is active.
+
+Status "ok" (HTTP 200) or "degraded" (HTTP 503) with the failing checks named in `failing`. Overload
+is a check of its own: a writer queue near its bound, or readings waiting in the spool, are visible
+here (and in /metrics) rather than silently absorbed.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,12 @@ from flask import Flask, jsonify
 if TYPE_CHECKING:
     from ioc.runtime import Runtime
 
+QUEUE_BEHIND = 0.8  # share of the writer queue in use from which ingest counts as behind
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
 
 def health(runtime: Runtime) -> tuple[dict[str, Any], bool]:
     checks: dict[str, Any] = {}
@@ -18,27 +29,51 @@ def health(runtime: Runtime) -> tuple[dict[str, Any], bool]:
             conn.execute("SELECT 1")
         checks["database"] = {"ok": True}
     except Exception as exc:  # any failure to reach the database is reported, not raised
-        checks["database"] = {"ok": False, "error": str(exc).splitlines()[0]}
-    checks["broker"] = {"ok": runtime.mqtt.connected.is_set(), "address": str(runtime.broker_address)}
-    stats = runtime.writer.stats
+        checks["database"] = {"ok": False, "error": str(exc).strip().splitlines()[0] if str(exc).strip()
+                              else type(exc).__name__}
+    checks["broker"] = {"ok": runtime.mqtt.connected.is_set(), "address": str(runtime.broker_address),
+                        "messages": runtime.mqtt.messages}
+    stats, writer = runtime.writer.stats, runtime.writer
+    depth, capacity = writer.queue_depth, writer.queue_capacity
+    readings, readings_capacity = writer.queued_readings, writer.settings.queue_max_readings
+    behind = depth >= QUEUE_BEHIND * capacity or readings >= QUEUE_BEHIND * readings_capacity
     checks["writer"] = {
-        "ok": stats.last_error is None, "error": stats.last_error,
+        "ok": stats.last_error is None and not behind, "error": stats.last_error,
+        "state": "behind" if behind else ("failing" if stats.last_error else "ok"),
         "readings_stored": stats.readings_stored, "readings_duplicate": stats.readings_duplicate,
-        "dead_letters": stats.dead_letters, "queue_depth": stats.queue_depth,
+        "dead_letters": stats.dead_letters, "queue_depth": depth, "queue_capacity": capacity,
+        "queued_readings": readings, "queued_readings_capacity": readings_capacity,
         "seconds_since_commit": None if stats.last_commit is None else round(time.time() - stats.last_commit, 1),
     }
+    spool = runtime.spool
+    spool_state = "full" if spool.full else ("holding" if not spool.empty else "empty")
+    checks["spool"] = {"ok": spool_state == "empty", "state": spool_state, "bytes": spool.bytes,
+                       "max_bytes": spool.max_bytes, "batches": spool.records,
+                       "written_batches": stats.spooled_batches, "replayed_batches": stats.replayed_batches}
+    if spool.full:
+        checks["spool"]["error"] = ("spool full: nothing more is acknowledged to the broker until the "
+                                    "database is back (the broker keeps the messages)")
     checks["storage"] = {"ok": True, "path": runtime.storage.path}
     if runtime.rollups is not None and runtime.rollups.last_refresh is not None:
         last = runtime.rollups.last_refresh  # this process's last rollup run (another process may hold the lock)
         checks["storage"]["rollups"] = {"hours_recomputed": last.hours, "seconds": round(last.seconds, 2)}
+    scheduler = runtime.scheduler
+    running = bool(scheduler and scheduler.running)
+    checks["scheduler"] = {"ok": running, "state": "running" if running else "stopped",
+                           "jobs": len(scheduler.get_jobs()) if running else 0}
     if runtime.alerts is not None:
         checks["alerts"] = {"ok": not runtime.alerts.behind(), "leader": runtime.alerts.leader.is_set(),
                             "queued_batches": runtime.alerts.lag(), "held": dict(runtime.alerts.held)}
     feeds = runtime.health.snapshot()
-    checks["feeds"] = {"ok": not any(f["state"] == "failing" for f in feeds),
-                       "states": {f["feed"]: f["state"] for f in feeds}}
-    ok = all(c["ok"] for c in checks.values())
-    return {"status": "ok" if ok else "degraded", "checks": checks}, ok
+    checks["feeds"] = {
+        "ok": not any(f["state"] == "failing" for f in feeds),
+        "states": {f["feed"]: f["state"] for f in feeds},
+        "details": {f["feed"]: {"state": f["state"], "since": _iso(f["since"]),
+                                "last_success": _iso(f["last_success"]), "last_error": f["last_error"],
+                                "readings_per_min": f["readings_per_min"]} for f in feeds},
+    }
+    failing = [name for name, check in checks.items() if not check["ok"]]
+    return {"status": "degraded" if failing else "ok", "failing": failing, "checks": checks}, not failing
 
 
 def register(server: Flask, runtime: Runtime) -> None:

@@ -109,6 +109,7 @@ class MqttIngest:
         self._routed: dict[str, Route | None] = {}  # topic → route, bounded: topics are sites, not messages
         self.connected = threading.Event()
         self.messages = 0
+        self._generation = 0  # connections made so far: an acknowledgement belongs to one of them
         self.client = make_client(address, settings, client_id=settings.client_id, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -128,6 +129,7 @@ class MqttIngest:
         if reason_code.is_failure:
             log.error("MQTT connection to %s refused: %s", self.address, reason_code)
             return
+        self._generation += 1
         # Subscriptions are renewed on every connect: a broker that lost the session state
         # (restart without persistence) still delivers to us afterwards.
         client.subscribe([(topic, 1) for topic in self.topics])
@@ -145,6 +147,13 @@ class MqttIngest:
             log.warning("MQTT disconnected from %s (%s); reconnecting", self.address, reason_code)
         self.connected.clear()
 
+    def _ack(self, generation: int, mid: int, qos: int) -> None:
+        # A packet id is only meaningful on the connection that delivered it: after a reconnect the
+        # broker sends unacknowledged messages again (same session) and those copies are acknowledged
+        # when they are committed; acknowledging the old id could acknowledge a different new message.
+        if generation == self._generation:
+            self.client.ack(mid, qos)
+
     def route(self, topic: str) -> Route | None:
         if topic in self._routed:
             return self._routed[topic]
@@ -155,7 +164,7 @@ class MqttIngest:
 
     def _on_message(self, client: mqtt.Client, userdata, message: mqtt.MQTTMessage) -> None:
         self.messages += 1
-        ack = partial(client.ack, message.mid, message.qos) if message.qos > 0 else None
+        ack = partial(self._ack, self._generation, message.mid, message.qos) if message.qos > 0 else None
         route = self.route(message.topic)
         if route is None:  # a retained or stale subscription of this session: nothing reads it
             if ack:

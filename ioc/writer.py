@@ -5,6 +5,11 @@ optional `on_commit` callback. The writer thread groups submissions until `batch
 `batch_max_delay`, writes them in one transaction with binary COPY, and only after the commit calls
 each batch's `on_commit` (the MQTT acknowledgement) in submission order, then the listeners (alerts).
 A full queue blocks the producer: memory stays bounded and the broker holds what is not yet taken.
+
+When PostgreSQL cannot be reached, each group goes to the on-disk spool (ioc/spool.py, fsync'd) and
+is acknowledged from there; once the database answers again the spool is replayed in order, before
+anything newer, one segment per transaction, idempotently (the primary key absorbs repeats and each
+segment is recorded as replayed in the same transaction).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -25,10 +30,17 @@ from ioc.config import IngestSettings
 from ioc.db import Partitions
 from ioc.models import DeadLetter, ManualEntry, Reading
 from ioc.rollups import mark_dirty
+from ioc.spool import Spool, SpoolFull
+from ioc.spool import decode as spool_decode
+from ioc.spool import encode as spool_encode
 
 log = logging.getLogger(__name__)
 
 CommitListener = Callable[[Sequence[Reading]], None]
+BatchObserver = Callable[[Sequence["Batch"]], None]
+
+RETRY_MIN, RETRY_MAX = 0.5, 5.0  # seconds between attempts to reach the database again
+CONNECT_TIMEOUT = 5.0  # waiting longer for a pooled connection only delays spooling
 
 
 @dataclass(slots=True)
@@ -51,6 +63,19 @@ class WriterStats:
     last_commit: float | None = None  # time.time() of the last successful commit
     last_error: str | None = None
     queue_depth: int = 0
+    spooled_batches: int = 0  # written to the spool (and acknowledged) while the database was down
+    replayed_batches: int = 0
+
+
+def storable(text: str) -> str:
+    """Text PostgreSQL accepts: no NUL, no lone surrogates (a JSON "\\ud800" decodes to one)."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 class SeriesIds:
@@ -68,18 +93,32 @@ class SeriesIds:
         self.ids[key] = conn.execute("SELECT id FROM series WHERE entity = %s AND metric = %s", key).fetchone()[0]
         return self.ids[key]
 
+    def forget_since(self, count: int) -> None:
+        """Drop the ids learnt after the first `count` (their transaction rolled back)."""
+        for key in list(self.ids)[count:]:
+            del self.ids[key]
+
 
 _TYPES = ["int4", "timestamptz", "float8"]
 
 
 class BatchWriter:
-    def __init__(self, pool: ConnectionPool, partitions: Partitions, settings: IngestSettings):
+    def __init__(self, pool: ConnectionPool, partitions: Partitions, settings: IngestSettings,
+                 spool: Spool | None = None):
         self.pool = pool
+        self.spool = spool
         self.partitions = partitions
         self.settings = settings
         self.stats = WriterStats()
         self._queue: queue.Queue[Batch] = queue.Queue(maxsize=settings.queue_max_messages)
+        # Messages vary from one reading to thousands: the queue is bounded by readings as well, so that
+        # memory stays bounded whatever the payloads. One batch alone may exceed it (it is let in).
+        self._rows_queued = 0
+        self._rows_room = threading.Condition()
         self._listeners: list[CommitListener] = []
+        self._observers: list[BatchObserver] = []
+        self._retry_at = 0.0  # monotonic time before which the database is not tried again
+        self._backoff = RETRY_MIN
         self._series = SeriesIds()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -87,9 +126,41 @@ class BatchWriter:
     def add_listener(self, listener: CommitListener) -> None:
         self._listeners.append(listener)
 
+    def add_observer(self, observer: BatchObserver) -> None:
+        """Called with the committed batches (self-metrics), before the listeners."""
+        self._observers.append(observer)
+
+    @property
+    def queue_capacity(self) -> int:
+        return self._queue.maxsize
+
     def submit(self, batch: Batch, timeout: float | None = None) -> None:
         """Queue a batch; blocks while the queue is full (back-pressure), raises queue.Full on timeout."""
-        self._queue.put(batch, timeout=timeout)
+        rows = len(batch.readings) + len(batch.dead_letters)
+        with self._rows_room:
+            if not self._rows_room.wait_for(
+                    lambda: self._rows_queued == 0 or self._rows_queued + rows <= self.settings.queue_max_readings,
+                    timeout):
+                raise queue.Full
+            self._rows_queued += rows
+        try:
+            self._queue.put(batch, timeout=timeout)
+        except queue.Full:
+            self._taken([batch])
+            raise
+
+    def _taken(self, batches: list[Batch]) -> None:
+        with self._rows_room:
+            self._rows_queued -= sum(len(b.readings) + len(b.dead_letters) for b in batches)
+            self._rows_room.notify_all()
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
+
+    @property
+    def queued_readings(self) -> int:
+        return self._rows_queued
 
     def start(self) -> None:
         with self.pool.connection() as conn:
@@ -104,7 +175,7 @@ class BatchWriter:
             self._thread.join(timeout)
 
     def flush(self, timeout: float = 10) -> bool:
-        """Wait until every batch submitted so far is committed (for tests and orderly shutdown)."""
+        """Wait until every batch submitted so far is committed, or spooled while the database is down."""
         done = threading.Event()
         self.submit(Batch([], on_commit=done.set))
         return done.wait(timeout)
@@ -125,45 +196,148 @@ class BatchWriter:
                 break
             batches.append(batch)
             rows += len(batch.readings) + len(batch.dead_letters)
+        self._taken(batches)
         return batches
 
     def _run(self) -> None:
-        backoff = 0.5
         pending: list[Batch] = []
         while True:
+            # Spooled readings go first (in order), before anything newer is taken from the queue.
+            if self.spool is not None and not self.spool.empty and time.monotonic() >= self._retry_at:
+                try:
+                    self._replay_one()
+                    self._db_ok()
+                    continue
+                except psycopg.OperationalError as exc:
+                    self._db_failed(exc)
+                except Exception as exc:  # e.g. the spool's disk: say so, try again later, keep running
+                    log.exception("spool replay failed")
+                    self._db_failed(exc)
             if not pending:
                 if self._stop.is_set() and self._queue.empty():
                     return
                 pending = self._collect()
+                self.stats.queue_depth = self._queue.qsize()
                 if not pending:
                     continue
-            try:
-                self._write(pending)
-            except psycopg.OperationalError as exc:
-                # Keep the batches and retry: nothing is acknowledged until it is committed.
-                if self.stats.last_error is None:
-                    log.error("database write failed, retrying: %s", exc)
-                self.stats.last_error = str(exc)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 10)
+            if (self.spool is None or self.spool.empty) and time.monotonic() >= self._retry_at:
+                try:
+                    self._write(pending)
+                except psycopg.OperationalError as exc:
+                    self._db_failed(exc)
+                except Exception:  # refused for its content (or a bug): never stop the writer for it
+                    log.exception("write refused; writing batch by batch")
+                    pending = self._write_one_by_one(pending)
+                    continue
+                else:
+                    self._db_ok()
+                    self._after_commit(pending)
+                    pending = []
+                    continue
+            if self.spool is None:  # nowhere else to put them: keep them, acknowledge nothing
+                time.sleep(max(0.05, min(1.0, self._retry_at - time.monotonic())))
                 continue
-            if self.stats.last_error is not None:
-                log.info("database writes recovered")
-            self.stats.last_error = None
-            backoff = 0.5
-            self._after_commit(pending)
+            # The database is down (or older readings still wait in the spool): spool the group, in
+            # order, then acknowledge it. A full spool acknowledges nothing: the queue fills, ingest
+            # blocks and the broker keeps the messages.
+            try:
+                self.spool.append(spool_encode(pending))
+            except SpoolFull:
+                time.sleep(0.2)
+                continue
+            self.stats.spooled_batches += len(pending)
+            self._acknowledge(pending)
             pending = []
 
-    def _after_commit(self, batches: list[Batch]) -> None:
-        readings: list[Reading] = []
+    def _db_failed(self, exc: Exception) -> None:
+        if self.stats.last_error is None:
+            log.error("database write failed (%s); spooling and retrying", str(exc).strip().splitlines()[0])
+        self.stats.last_error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        self._retry_at = time.monotonic() + self._backoff
+        self._backoff = min(self._backoff * 2, RETRY_MAX)
+
+    def _db_ok(self) -> None:
+        if self.stats.last_error is not None:
+            log.info("database writes recovered")
+        self.stats.last_error = None
+        self._backoff = RETRY_MIN
+        self._retry_at = 0.0
+
+    def _write_one_by_one(self, batches: list[Batch]) -> list[Batch]:
+        """A group the database refused for its content (not for being down): each batch alone, and one
+        that still fails becomes a dead letter with the database's reason; the rest keeps flowing.
+        Returns the batches not written because the database went away meanwhile."""
+        for i, batch in enumerate(batches):
+            try:
+                try:
+                    self._write([batch])
+                except psycopg.OperationalError:
+                    raise
+                except Exception as exc:
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                    sample = "; ".join(f"{r.entity} {r.metric} {r.ts.isoformat()} {r.value!r}"
+                                       for r in batch.readings[:5])
+                    dead = DeadLetter(batch.feed or "writer", f"could not be stored: {type(exc).__name__}: "
+                                      f"{first}"[:500], sample[:512], datetime.now(UTC))
+                    batch = Batch([], [dead], batch.on_commit, batch.feed)
+                    try:
+                        self._write([batch])
+                    except psycopg.OperationalError:
+                        raise
+                    except Exception:
+                        log.exception("a batch could not be stored, nor its dead letter; acknowledged anyway "
+                                      "so that the rest keeps flowing")
+            except psycopg.OperationalError as exc:
+                self._db_failed(exc)
+                return batches[i:]
+            self._after_commit([batch])
+        return []
+
+    def _replay_one(self) -> None:
+        """Write the oldest spool segment in one transaction, remember it by name, then delete it."""
+        segment = self.spool.segments()[0]
+        records = list(self.spool.read(segment))
+        batches = []
+        for record in records:
+            try:
+                batches.extend(spool_decode(record))
+            except (ValueError, KeyError, TypeError):  # intact frame, unreadable content: a bug, not a crash
+                log.exception("spool segment %s: a record could not be decoded and is skipped", segment.name)
+        try:
+            if batches:
+                self._write(batches, replayed=segment.name)
+        except psycopg.OperationalError:
+            raise
+        except Exception:
+            log.exception("replay of spool segment %s refused by the database; batch by batch", segment.name)
+            if self._write_one_by_one(batches):
+                raise psycopg.OperationalError("the database went away during replay") from None
+        else:
+            self._after_commit(batches)
+        self.spool.remove(segment, len(records))
+        self.stats.replayed_batches += len(batches)
+        log.info("replayed spool segment %s: %d batches, %d readings", segment.name, len(batches),
+                 sum(len(b.readings) for b in batches))
+
+    def _acknowledge(self, batches: list[Batch]) -> None:
         for batch in batches:
-            readings.extend(batch.readings)
-            readings.extend(e.reading for e in batch.manual)
             if batch.on_commit:
                 try:
                     batch.on_commit()
                 except Exception:
                     log.exception("on_commit callback failed")
+
+    def _after_commit(self, batches: list[Batch]) -> None:
+        self._acknowledge(batches)
+        readings: list[Reading] = []
+        for batch in batches:
+            readings.extend(batch.readings)
+            readings.extend(e.reading for e in batch.manual)
+        for listener in self._observers:
+            try:
+                listener(batches)
+            except Exception:
+                log.exception("commit observer failed")
         self.stats.queue_depth = self._queue.qsize()
         if readings:
             for listener in self._listeners:
@@ -172,28 +346,40 @@ class BatchWriter:
                 except Exception:
                     log.exception("commit listener failed")
 
-    def _write(self, batches: list[Batch]) -> None:
+    def _write(self, batches: list[Batch], replayed: str | None = None) -> None:
         received = sum(len(b.readings) for b in batches)
         dead = [d for b in batches for d in b.dead_letters]
-        with self.pool.connection() as conn, conn.transaction():
-            stored = self._write_readings(conn, batches) if received else 0
-            for entry in (e for b in batches for e in b.manual):
-                self._write_manual(conn, entry)
-            if self.partitions.storage.path == "postgresql":
-                # The hours this commit touched, for the rollup job (TimescaleDB tracks its own).
-                mark_dirty(conn, [r.ts for b in batches for r in b.readings] +
-                           [e.reading.ts for b in batches for e in b.manual])
-            if dead:
-                with conn.cursor().copy("COPY dead_letters (received, source, reason, payload) "
-                                        "FROM STDIN") as copy:
-                    for d in dead:
-                        copy.write_row((d.received, d.source, d.reason, d.payload))
+        created = len(self._series.ids)
+        try:
+            with self.pool.connection(timeout=CONNECT_TIMEOUT) as conn, conn.transaction():
+                if replayed is not None and conn.execute(
+                        "INSERT INTO spool_replayed (segment) VALUES (%s) ON CONFLICT DO NOTHING",
+                        (replayed,)).rowcount == 0:
+                    return  # committed before a crash that left the file behind: not twice
+                stored = self._write_readings(conn, batches) if received else 0
+                self._write_rest(conn, batches, dead)
+        except BaseException:
+            self._series.forget_since(created)  # ids of series created in a rolled-back transaction
+            self.partitions.forget()  # and its partitions
+            raise
         self.stats.batches += len(batches)
         self.stats.commits += 1
         self.stats.readings_stored += stored
         self.stats.readings_duplicate += received - stored
         self.stats.dead_letters += len(dead)
         self.stats.last_commit = time.time()
+
+    def _write_rest(self, conn: psycopg.Connection, batches: list[Batch], dead: list[DeadLetter]) -> None:
+        for entry in (e for b in batches for e in b.manual):
+            self._write_manual(conn, entry)
+        if self.partitions.storage.path == "postgresql":
+            # The hours this commit touched, for the rollup job (TimescaleDB tracks its own).
+            mark_dirty(conn, [r.ts for b in batches for r in b.readings] +
+                       [e.reading.ts for b in batches for e in b.manual])
+        if dead:
+            with conn.cursor().copy("COPY dead_letters (received, source, reason, payload) FROM STDIN") as copy:
+                for d in dead:
+                    copy.write_row((d.received, storable(d.source), storable(d.reason), storable(d.payload)))
 
     def _write_manual(self, conn: psycopg.Connection, entry: ManualEntry) -> None:
         r = entry.reading

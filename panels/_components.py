@@ -52,6 +52,19 @@ def _status(row: Any) -> str:
     return status
 
 
+def text(value: Any, limit: int = 4000) -> str:
+    """A form field's value as text. A browser sends a string (or nothing) for a text field; anything
+    else — a crafted callback request — counts as empty rather than failing the callback."""
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def selected(rows: Any, key: str) -> str | None:
+    """The `key` of an AG Grid's first selected row, or None (also when the rows are not what a grid sends)."""
+    if isinstance(rows, list) and rows and isinstance(rows[0], dict) and isinstance(rows[0].get(key), str | int):
+        return str(rows[0][key])
+    return None
+
+
 def status_badge(status: str, lang: str) -> html.Span:
     return html.Span(t(f"status.{status}", lang), className=f"badge status-badge status-{status}")
 

@@ -374,7 +374,9 @@ def _load(what_: str, fn, fallback):
 
 def screen_scale(screen: dict | None) -> float:
     """Map and chart text scale for the browser's viewport height (1 at 1080 px, 2 at 2160 px)."""
-    height = (screen or {}).get("h") or 1080
+    height = screen.get("h") if isinstance(screen, dict) else None
+    if not isinstance(height, int | float) or isinstance(height, bool) or not math.isfinite(height) or height <= 0:
+        height = 1080  # the store came back from the browser: anything odd is a 1080p screen
     return max(0.6, min(4.0, float(height) / 1080))
 
 

@@ -2,8 +2,8 @@
 operator does about it (acknowledge, assign, comment, silence).
 
 Filters and the selected alert live in the URL query (?domain=&area=&severity=&state=&range=&alert=)
-so a view can be shared. Actions go through ioc.alerts.actions; "who" is remembered in the
-browser (local storage) until there is a login.
+so a view can be shared. Actions go through ioc.alerts.actions as the signed-in user, who must be
+allowed to handle the alert's domain.
 """
 
 from __future__ import annotations
@@ -466,9 +466,12 @@ def refresh(_n, domain, area, severity, state, range_key, _version, lang):
 )
 def select(active, history, current):
     rows = active if ctx.triggered_id == "alerts-active-grid" else history
-    if not rows or not isinstance(rows, list):
+    if not rows or not isinstance(rows, list) or not isinstance(rows[0], dict):
         return dash.no_update  # a refresh that dropped the row keeps the detail open
-    chosen = int(rows[0]["id"])
+    try:
+        chosen = int(rows[0].get("id"))
+    except (TypeError, ValueError, OverflowError):
+        return dash.no_update
     return chosen if chosen != current else dash.no_update
 
 

@@ -111,7 +111,7 @@ def entities_of_domain(domain, lang):
 def metrics_of_entity(entity, lang):
     config, _ = current_context()
     lang = normalize_lang(lang, config.settings.ui.language)
-    if entity not in config.entities:
+    if not isinstance(entity, str) or entity not in config.entities:
         return [], None
     metrics = [config.metrics[m] for m in config.entity_metrics(entity)]
     return [{"label": f"{m.label.get(lang)} ({m.unit_text(lang)})", "value": m.key} for m in metrics], None
@@ -127,7 +127,8 @@ def save(_clicks, entity, metric, local_time, value, note, lang):
     runtime = current_runtime()
     lang = normalize_lang(lang, config.settings.ui.language)
     user = current_user()
-    if not (entity and metric and local_time and value is not None and user is not None):
+    texts_ok = all(isinstance(x, str) for x in (entity, metric, local_time)) and isinstance(note, str | None)
+    if not (texts_ok and entity and metric and local_time and value is not None and user is not None):
         return html.Div(t("manual.missing", lang), className="alert alert-warning"), dash.no_update
     try:
         ts = datetime.fromisoformat(local_time).replace(tzinfo=ZoneInfo(config.settings.ui.timezone))

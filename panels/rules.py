@@ -82,7 +82,8 @@ def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> htm
 def show_rule(selected, lang):
     config, db = current_context()
     lang = normalize_lang(lang, config.settings.ui.language)
-    if not selected or db is None:
+    if not selected or db is None or not isinstance(selected, list) or not isinstance(selected[0], dict) \
+            or not isinstance(selected[0].get("name"), str):
         return dash.no_update, dash.no_update
     name = selected[0]["name"]
     stored = alert_queries.alert_rules(db)

@@ -10,6 +10,7 @@ from ioc.auth import ROLES
 from ioc.auth import store as auth_store
 from ioc.i18n import format_time, normalize_lang, t
 from ioc.web import current_context, current_user, resolve_lang
+from panels._components import selected, text
 
 dash.register_page(__name__, path="/users", name=t("nav.users", "vi"), nav_key="nav.users", order=85,
                    access="admin", title=f"{t('nav.users', 'vi')} · {t('app.title', 'vi')}")
@@ -95,12 +96,14 @@ def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> htm
 
 @callback(Output("users-username", "value"), Output("users-name", "value"), Output("users-role", "value"),
           Output("users-domains", "value"), Input("users-grid", "selectedRows"), prevent_initial_call=True)
-def pick_user(selected):
+def pick_user(rows):
     config, db = current_context()
-    if not selected:
+    stored = auth_store.users(db).set_index("username")
+    username = selected(rows, "username")
+    if username not in stored.index:
         return dash.no_update, dash.no_update, dash.no_update, dash.no_update
-    stored = auth_store.users(db).set_index("username").loc[selected[0]["username"]]
-    return selected[0]["username"], stored["display_name"], stored["role"], list(stored["domains"])
+    row = stored.loc[username]
+    return username, row["display_name"], row["role"], list(row["domains"])
 
 
 @callback(Output("users-result", "children"), Output("users-grid", "rowData"), Output("users-password", "value"),
@@ -112,12 +115,13 @@ def change_user(_add, _update, _toggle, username, name, role, domains, password,
     config, db = current_context()
     lang = normalize_lang(lang, config.settings.ui.language)
     actor = current_user().display_name
-    username = (username or "").strip().lower()
+    username, name, role, password = text(username, 64).lower(), text(name, 200), text(role, 20), text(password)
+    domains = [d for d in domains if isinstance(d, str)] if isinstance(domains, list) else []
     try:
         if ctx.triggered_id == "users-add":
-            auth_store.add_user(db, username, password or "", role, domains or [], name, actor, set(config.domains))
+            auth_store.add_user(db, username, password, role, domains, name, actor, set(config.domains))
         elif ctx.triggered_id == "users-update":
-            auth_store.update_user(db, username, actor, role=role, domains=domains or [],
+            auth_store.update_user(db, username, actor, role=role, domains=domains,
                                    password=password or None, known_domains=set(config.domains))
         else:
             active = bool(auth_store.users(db).set_index("username").loc[username, "active"]) \
@@ -136,19 +140,20 @@ def change_user(_add, _update, _toggle, username, name, role, domains, password,
           Input("kiosk-add", "n_clicks"), Input("kiosk-revoke", "n_clicks"),
           State("kiosk-name", "value"), State("kiosk-grid", "selectedRows"), State("users-lang", "data"),
           prevent_initial_call=True)
-def change_kiosk(_add, _revoke, name, selected, lang):
+def change_kiosk(_add, _revoke, name, rows, lang):
     config, db = current_context()
     lang = normalize_lang(lang, config.settings.ui.language)
     actor = current_user().display_name
     try:
         if ctx.triggered_id == "kiosk-add":
-            token = auth_store.create_kiosk_token(db, name or "", actor)
+            token = auth_store.create_kiosk_token(db, text(name, 200), actor)
             message = html.Div([t("users.kiosk_created", lang), html.Code(f"/kiosk?token={token}", id="kiosk-url")],
                                className="alert alert-warning py-2")
         else:
-            if not selected:
+            token_id = selected(rows, "id")
+            if token_id is None or not token_id.isdigit():
                 raise auth_store.UserError(t("users.kiosk_select", lang))
-            auth_store.revoke_kiosk_token(db, int(selected[0]["id"]), actor)
+            auth_store.revoke_kiosk_token(db, int(token_id), actor)
             message = html.Div(t("users.kiosk_revoked", lang), className="alert alert-success py-2")
     except auth_store.UserError as exc:
         message = html.Div(t("users.refused", lang, reason=str(exc)), className="alert alert-danger py-2")

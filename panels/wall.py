@@ -120,6 +120,11 @@ def layout(ui_lang: str | None = None, lang: str | None = None, views: str | Non
     )
 
 
+def _interval(plan: dict) -> int:
+    value = plan.get("interval_s")
+    return int(value) if isinstance(value, int | float) and 1 <= value <= 86400 else 30
+
+
 @callback(
     Output("wall-body", "children"),
     Output("wall-body", "className"),
@@ -145,8 +150,10 @@ def layout(ui_lang: str | None = None, lang: str | None = None, views: str | Non
 def refresh(_n, index, screen, lang, plan, map_key):
     config, db = current_context()
     lang = normalize_lang(lang, config.settings.ui.language)
-    views = (plan or {}).get("views") or ["overview"]
-    view = views[(index or 0) % len(views)]
+    plan = plan if isinstance(plan, dict) else {}  # stores come back from the browser: check their shape
+    index = index if isinstance(index, int) and not isinstance(index, bool) else 0
+    views = [v for v in plan.get("views") or [] if isinstance(v, str)] or ["overview"]
+    view = views[index % len(views)]
     if view.partition(":")[0] not in ("overview", "domain", "area") or (
             view != "overview" and view.partition(":")[2] not in {**config.domains, **config.areas}):
         view = "overview"  # the store came back from the browser: never trust it to name a real view
@@ -162,9 +169,9 @@ def refresh(_n, index, screen, lang, plan, map_key):
         shown.banner,
         shown.banner_class,
         shown.health,
-        _status_line(config, lang, now, (plan or {}).get("notes") or [], shown.failed),
+        _status_line(config, lang, now, [n for n in plan.get("notes") or [] if isinstance(n, str)], shown.failed),
         view_title(config, view, lang),
-        _position(views, (index or 0) % len(views), int((plan or {}).get("interval_s") or 30), lang),
+        _position(views, index % len(views), _interval(plan), lang),
         now.timestamp(),
     )
 

@@ -35,7 +35,7 @@ def _who(name: str | User) -> str:
     """The actor's name: a signed-in User (the UI) or a name (CLI, tests, integrations)."""
     if isinstance(name, User):
         return name.display_name[:200] or name.username
-    name = (name or "").strip()
+    name = name.strip() if isinstance(name, str) else ""
     if not name:
         raise ActionError("action.who_required")
     return name[:200]
