@@ -19,7 +19,9 @@ def health(runtime: Runtime) -> tuple[dict[str, Any], bool]:
         checks["database"] = {"ok": True}
     except Exception as exc:  # any failure to reach the database is reported, not raised
         checks["database"] = {"ok": False, "error": str(exc).splitlines()[0]}
-    checks["broker"] = {"ok": runtime.mqtt.connected.is_set(), "address": str(runtime.broker_address)}
+    if runtime.mqtt is not None:  # a UI-only process has no subscriber
+        checks["broker"] = {"ok": runtime.mqtt.connected.is_set(), "address": str(runtime.broker_address),
+                            "client_id": runtime.mqtt.settings.client_id, "messages": runtime.mqtt.messages}
     stats = runtime.writer.stats
     checks["writer"] = {
         "ok": stats.last_error is None, "error": stats.last_error,
@@ -38,7 +40,7 @@ def health(runtime: Runtime) -> tuple[dict[str, Any], bool]:
     checks["feeds"] = {"ok": not any(f["state"] == "failing" for f in feeds),
                        "states": {f["feed"]: f["state"] for f in feeds}}
     ok = all(c["ok"] for c in checks.values())
-    return {"status": "ok" if ok else "degraded", "checks": checks}, ok
+    return {"status": "ok" if ok else "degraded", "role": runtime.role, "checks": checks}, ok
 
 
 def register(server: Flask, runtime: Runtime) -> None:
