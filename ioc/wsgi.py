@@ -80,6 +80,8 @@ class UiServer(BaseApplication):
             "errorlog": "-",
             "loglevel": "info",
             "worker_exit": lambda server, worker: _stop_runtimes(),
+            # gunicornc's control socket lives in $HOME (one path for every instance on the host): not used.
+            "control_socket_disable": True,
         }
         super().__init__()
 
