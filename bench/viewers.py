@@ -10,7 +10,8 @@ is kept as the browser sent it. Pages are found, not listed: the wall screen is 
 exists (else the overview `/`), and officers open `/`, `/alerts`, `/feeds`, plus `/domain/health?area=…`
 and `/entity/<id>` when those pages exist on this branch.
 
-The load: ~2/3 wall screens (an operator session each) replaying the wall's refresh callbacks every 5 s,
+The load: ~2/3 wall screens (an operator session each) replaying the wall's refresh callbacks, each on the period
+it was seen firing in the browser (5 s for live tiles, 15 s for charts on the overview),
 ~1/3 officers (a health officer's session each) opening pages in turn — the page's HTML, then its
 callbacks in recorded order — with 2–5 s of reading between pages. Each viewer signs in with its own
 session: GET /login, POST the form with its CSRF token; afterwards every callback carries the
@@ -52,7 +53,7 @@ from ioc.services import Mosquitto, free_port, wait_for_port  # noqa: E402
 RUN = secrets.token_hex(3)
 PASSWORD = "bench-viewers-" + RUN
 WALL_USER, OFFICER_USER = "bench-wall", "bench-officer"
-REFRESH = 5.0  # seconds: the wall's refresh (ui.refresh)
+REFRESH = 5.0  # seconds: ui.refresh, the spread of the moments wall screens were switched on
 CALLBACK = "/_dash-update-component"
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync"]
@@ -118,9 +119,10 @@ def pages(config) -> tuple[str, list[str]]:
     return wall, officer
 
 
-def record(base: str, username: str, path: str, stay: float) -> tuple[list[str], list[str]]:
-    """Open `path` in Chromium signed in as `username`; return the callback bodies it sent while loading
-    and the periodic ones (triggered by an Interval) it sent while staying `stay` seconds."""
+def record(base: str, username: str, path: str, stay: float) -> tuple[list[str], list[tuple[str, float]]]:
+    """Open `path` in Chromium signed in as `username`; return the callback bodies it sent while loading,
+    and the periodic ones (triggered by an Interval) it sent while staying `stay` seconds, each with its
+    period as observed (the page's intervals start when it loads)."""
     from playwright.sync_api import sync_playwright
 
     sent: list[tuple[float, str]] = []
@@ -135,21 +137,25 @@ def record(base: str, username: str, path: str, stay: float) -> tuple[list[str],
         page.wait_for_url(lambda url: "/login" not in url, timeout=30_000)
         page.on("request", lambda r: sent.append((time.monotonic(), r.post_data or ""))
                 if r.method == "POST" and urlsplit(r.url).path == CALLBACK else None)
+        opened = time.monotonic()
         page.goto(base + path)
         page.wait_for_load_state("networkidle", timeout=60_000)
         page.wait_for_timeout(stay * 1000)
         browser.close()
-    if os.environ.get("BENCH_DEBUG"):
-        for at, body in sent:
-            print(f"  {path} +{at - sent[0][0]:.1f}s {json.loads(body).get('changedPropIds')}", flush=True)
     load, periodic = [], {}
-    for _, body in sent:
+    for at, body in sent:
         changed = json.loads(body).get("changedPropIds") or []
         if any(p.endswith(".n_intervals") for p in changed):
-            periodic[json.loads(body)["output"]] = body  # one per output: the latest tick's
+            output = json.loads(body)["output"]
+            times, _ = periodic.get(output, ([], None))
+            periodic[output] = ([*times, at], body)  # the latest tick's body
         else:
             load.append(body)
-    return load, list(periodic.values())
+    ticks = []
+    for times, body in periodic.values():
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)] or [times[0] - opened]
+        ticks.append((body, max(1.0, round(statistics.median(gaps) * 2) / 2)))
+    return load, ticks
 
 
 # --- viewers -----------------------------------------------------------------------------------------
@@ -197,15 +203,17 @@ def call(session: requests.Session, base: str, results: Results, kind: str, body
     results.add(kind, (time.perf_counter() - began) * 1000, error)
 
 
-def wall(session, base, refresh: list[str], results: Results, until: float) -> None:
-    next_at = time.monotonic() + random.uniform(0, REFRESH)  # screens switched on at different moments
+def wall(session, base, ticks: list[tuple[str, float]], results: Results, until: float) -> None:
+    """A wall screen: each refresh callback on its own period, from a moment the screen was switched on."""
+    phase = time.monotonic() + random.uniform(0, REFRESH)
+    due = [phase + period for _, period in ticks]
     while (now := time.monotonic()) < until:
-        if now < next_at:
-            time.sleep(min(next_at - now, until - now))
+        i = min(range(len(ticks)), key=due.__getitem__)
+        if due[i] > now:
+            time.sleep(min(due[i] - now, until - now))
             continue
-        for body in refresh:
-            call(session, base, results, "wall refresh (callback)", body)
-        next_at += REFRESH
+        call(session, base, results, "wall refresh (callback)", ticks[i][0])
+        due[i] += ticks[i][1]
 
 
 def officer(session, base, recorded: dict[str, list[str]], results: Results, until: float) -> None:
@@ -275,11 +283,13 @@ def main() -> int:
             base = f"http://127.0.0.1:{ui_port}"
 
             wall_path, officer_paths = pages(config)
-            _, refresh = record(base, WALL_USER, wall_path, stay=2 * REFRESH + 1)
+            _, refresh = record(base, WALL_USER, wall_path, stay=32)  # the slowest refresh seen: 15 s
             recorded = {path: record(base, OFFICER_USER, path, stay=0.5)[0] for path in officer_paths}
             if not refresh:
                 raise RuntimeError(f"no refresh callback recorded on {wall_path}")
-            print(f"recorded: wall {wall_path}: {len(refresh)} refresh callbacks per {REFRESH:.0f} s; officer pages "
+            periods = ", ".join(f"{json.loads(b)['output'].split('.')[0].strip('.')} every {p:g} s"
+                                for b, p in refresh)
+            print(f"recorded: wall {wall_path}: {periods}; officer pages "
                   + ", ".join(f"{p} ({len(b)} callbacks)" for p, b in recorded.items()), flush=True)
 
             # Baseline: one viewer alone, the same requests, three times each.
@@ -287,7 +297,7 @@ def main() -> int:
             session = sign_in(base, OFFICER_USER)
             wall_session = sign_in(base, WALL_USER)
             for _ in range(3):
-                for body in refresh:
+                for body, _ in refresh:
                     call(wall_session, base, baseline, "wall refresh (callback)", body)
                 for path, bodies in recorded.items():
                     call(session, base, baseline, "officer page (HTML)", path=path)
@@ -323,7 +333,7 @@ def main() -> int:
           "PostgreSQL, Mosquitto and this client")
     for kind, values in sorted(baseline.times.items()):
         print(f"baseline, one viewer alone — {kind}: {summary(values)}")
-    print(f"load: {walls} wall screens ({wall_path}, every {REFRESH:.0f} s) + {args.viewers - walls} officers "
+    print(f"load: {walls} wall screens ({wall_path}) + {args.viewers - walls} officers "
           f"({', '.join(recorded)}), {args.duration:.0f} s, {len(every) / args.duration:.1f} requests/s")
     for kind, values in sorted(results.times.items()):
         print(f"under load — {kind}: {summary(values)}")
