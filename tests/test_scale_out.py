@@ -146,3 +146,13 @@ def test_throughput_one_worker_against_two(scale_config):
         out.write(line + "\n")
     print(line)
     assert all(s > 0 for s in shares)
+
+
+@pytest.mark.parametrize("role", ["ingest", "alerts", "ui"])
+def test_split_roles_refuse_the_embedded_services(tmp_path, role):
+    """The embedded database and broker are per process: processes of a split deployment could not share them."""
+    from ioc.runtime import Runtime
+
+    config = load_config(copy_config(tmp_path / "config", {}), environ={})
+    with pytest.raises(ValueError, match="IOC_DATABASE_URL"):
+        Runtime(config, role=role).start()
