@@ -287,7 +287,7 @@ def main() -> int:
             recorded = {path: record(base, OFFICER_USER, path, stay=0.5)[0] for path in officer_paths}
             if not refresh:
                 raise RuntimeError(f"no refresh callback recorded on {wall_path}")
-            periods = ", ".join(f"{json.loads(b)['output'].split('.')[0].strip('.')} every {p:g} s"
+            periods = ", ".join(f"{json.loads(b)['changedPropIds'][0].split('.')[0]} every {p:g} s"
                                 for b, p in refresh)
             print(f"recorded: wall {wall_path}: {periods}; officer pages "
                   + ", ".join(f"{p} ({len(b)} callbacks)" for p, b in recorded.items()), flush=True)

@@ -75,7 +75,9 @@ class UiServer(BaseApplication):
             "threads": threads or http.threads,
             "timeout": 60,
             "graceful_timeout": 20,
-            "keepalive": 5,
+            # Longer than the walls' 5 s refresh (a connection closed just as a screen reuses it fails that
+            # request) and than nginx's upstream keepalive_timeout (60 s), so that the proxy closes first.
+            "keepalive": 75,
             "proc_name": "ioc-ui",
             "errorlog": "-",
             "loglevel": "info",
