@@ -2,6 +2,11 @@
 
     python app.py                 run everything (embedded PostgreSQL and MQTT unless configured)
     python app.py --check-config  validate the configuration and exit
+Process roles (scale-out; docs/OPERATIONS.md), each against a shared database and broker:
+    python app.py --ingest-only [--worker N] [--port P]   MQTT → database; --worker N: client id <id>-N and
+                                  a shared subscription ($share/<group>/...), one copy of each message per group
+    python app.py --alerts-only [--port P]  the alert engine (one leader), polling, rollups, brief, push feeds
+    python app.py --ui-only [--workers K]   the web pages under gunicorn, K worker processes
     python app.py users add NAME --role operator|officer|leader|admin [--domains health,...]
     python app.py kiosk add "Wall 1"   a sign-in token for a wall screen (see ioc/auth/cli.py)
     python app.py brief --date YYYY-MM-DD [--lang vi|en] [--out FILE.pdf]
@@ -28,8 +33,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config-dir", help="configuration folder (default: $IOC_CONFIG_DIR or ./config)")
     parser.add_argument("--check-config", action="store_true", help="validate the configuration and exit")
     parser.add_argument("--no-simulator", action="store_true", help="do not start the built-in simulator")
-    parser.add_argument("--ingest-only", action="store_true",
-                        help="run the ingest pipeline only (no web server, no simulator)")
+    roles = parser.add_mutually_exclusive_group()
+    roles.add_argument("--ingest-only", action="store_true",
+                       help="an ingest worker: MQTT subscriber and database writer only")
+    roles.add_argument("--alerts-only", action="store_true",
+                       help="the alert engine and scheduled jobs (polling, rollups, brief) and push feeds")
+    roles.add_argument("--ui-only", action="store_true", help="the web pages only, under gunicorn")
+    parser.add_argument("--worker", type=int, metavar="N",
+                        help="with --ingest-only: worker number (own client id, shared subscription)")
+    parser.add_argument("--workers", type=int, metavar="K", help="with --ui-only: worker processes (default: cores)")
+    parser.add_argument("--port", type=int, metavar="P",
+                        help="with --ingest-only/--alerts-only: serve /healthz (and push feeds) on this port")
     commands = parser.add_subparsers(dest="command")
     brief = commands.add_parser("brief", help="build the daily brief of a day and write its PDF")
     brief.add_argument("--date", required=True, type=_day, help="the local day to brief, YYYY-MM-DD")
@@ -58,9 +72,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from ioc.spool import SpoolLocked
 
+    if args.worker is not None and not args.ingest_only:
+        parser.error("--worker goes with --ingest-only")
     try:
-        if args.ingest_only:
-            return ingest_only(config)
+        if args.ingest_only or args.alerts_only:
+            return run_role(config, "ingest" if args.ingest_only else "alerts", args.worker, args.port)
+        if args.ui_only:
+            from ioc import wsgi
+
+            return wsgi.serve(config, args.workers)
         return serve(config, with_simulator=not args.no_simulator)
     except (psycopg.OperationalError, SpoolLocked) as exc:
         # Start-up needs the database (migrations, catalog); a service manager restarts us. Once
@@ -114,23 +134,43 @@ def build_brief(config, day, lang: str, out: str | None, send: bool) -> int:
     return 0
 
 
-def ingest_only(config) -> int:
+def run_role(config, role: str, worker: int | None = None, port: int | None = None) -> int:
+    """One process of a split deployment (see ioc/runtime.py for what each role runs)."""
     import threading
 
     from ioc.runtime import Runtime
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    runtime = Runtime(config, with_simulator=False).start()
+    runtime = Runtime(config, with_simulator=False, role=role, worker=worker).start()
+    server = None
     try:
         runtime.mqtt.connected.wait(30)
-        print("ingest running", flush=True)
+        if port is not None:
+            server = _machine_server(runtime, config.settings.http.host, port)
+        print(f"{role} running", flush=True)
         stop.wait()
     except KeyboardInterrupt:
         pass
     finally:
+        if server is not None:
+            server.close()
         runtime.stop()
     return 0
+
+
+def _machine_server(runtime, host: str, port: int):
+    """/healthz (and, for the alerts role, the push endpoint) on a bare Flask app: no pages, no sign-in."""
+    import threading
+
+    from flask import Flask
+    from waitress import create_server
+
+    app = Flask("ioc-" + runtime.role)
+    runtime.register_http(app)
+    server = create_server(app, host=host, port=port, threads=4)
+    threading.Thread(target=server.run, name="http", daemon=True).start()
+    return server
 
 
 def _interrupt(*_args) -> None:

@@ -1,8 +1,9 @@
 """Alert latency benchmark: from publishing a crossing reading to the firing alert committed.
 
 Same setup as bench/ingest.py (whose helpers it imports): a throwaway Mosquitto from
-deploy/mosquitto.conf, a fresh database, and the ingester as its own process (`app.py --ingest-only`),
-which also runs the alert engine (Runtime.start → AlertService, fed by the writer's commit listener).
+deploy/mosquitto.conf, a fresh database, the ingester as its own process (`app.py --ingest-only`), and
+the alert engine as another (`app.py --alerts-only`: AlertService fed by its own MQTT subscription, which
+validates and evaluates without storing — the ingester stores), as a split deployment runs them.
 
 Each measurement publishes one reading that crosses a catalog rule (`catalog:<metric>`, `for: 0`) on
 a fresh (entity, metric) pair that the load never touches — so every crossing is a new alert and none
@@ -200,7 +201,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             broker = None if "IOC_MQTT_URL" in os.environ else Mosquitto(Path(tmp) / "mosquitto").start()
             mqtt_url = os.environ.get("IOC_MQTT_URL") or broker.url
-            ingester = None
+            ingester = engine = None
             try:
                 folder = copy_config(Path(tmp) / "config", {
                     "database": {"url": url},
@@ -214,6 +215,9 @@ def main() -> int:
                 ingester = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--ingest-only", "--config-dir",
                                              str(folder)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
                 assert ingester.stdout.readline().strip() == "ingest running", "ingester did not start"
+                engine = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--alerts-only", "--config-dir",
+                                           str(folder)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                assert engine.stdout.readline().strip() == "alerts running", "alert engine did not start"
                 with psycopg.connect(url, autocommit=True) as conn:
                     ids = {(e, m): i for i, e, m in conn.execute("SELECT id, entity, metric FROM series")}
                     pub, load_pub = Publisher(address, settings), Publisher(address, settings)
@@ -259,9 +263,10 @@ def main() -> int:
                     pub.close()
                     load_pub.close()
             finally:
-                if ingester:
-                    ingester.terminate()
-                    ingester.wait(30)
+                for process in (engine, ingester):
+                    if process:
+                        process.terminate()
+                        process.wait(30)
                 if broker:
                     broker.stop()
     finally:

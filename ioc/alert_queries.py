@@ -16,6 +16,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from ioc.db import frame
+from ioc.models import Reading
 
 ACTIVE_STATES = ("pending", "firing")
 ALERT_COLUMNS = ["id", "rule", "subject", "domain", "area", "state", "severity", "value", "threshold",
@@ -267,3 +268,12 @@ def rule_history(db: ConnectionPool, name: str) -> pd.DataFrame:
     with db.connection() as conn:
         return frame(conn, "SELECT changed_at, changed_by, definition FROM alert_rule_history WHERE name = %s "
                            "ORDER BY id DESC", (name,))
+
+
+def latest_readings(db: ConnectionPool, within: timedelta = timedelta(minutes=10)) -> list[Reading]:
+    """Every series' latest value of the last `within` as readings: what the alert engine of a separate
+    process sweeps for values stored without passing its own subscriber (manual entries typed in a UI)."""
+    with db.connection() as conn:
+        rows = conn.execute("SELECT s.entity, s.metric, l.ts, l.value FROM latest l "
+                            "JOIN series s ON s.id = l.series_id WHERE l.ts > now() - %s", (within,)).fetchall()
+    return [Reading(entity, metric, ts, value) for entity, metric, ts, value in rows]

@@ -126,6 +126,9 @@ class MqttSettings(Strict):
     embedded_port: int = Field(18830, ge=1, le=65535)
     topic_prefix: str = Field("ioc", pattern=r"^[A-Za-z0-9_\-]+$")
     client_id: str = "ioc-ingest"
+    # Ingest workers share the load through `$share/<shared_group>/<topic>` (None: a plain subscription,
+    # unless app.py --ingest-only --worker N is given, which shares under the client id).
+    shared_group: str | None = Field(None, pattern=r"^[A-Za-z0-9_\-]+$")
     protocol: Literal[5, 311] = 5
     receive_maximum: int = Field(5000, ge=1, le=65535)
     session_expiry: Duration = timedelta(days=1)

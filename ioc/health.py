@@ -31,8 +31,9 @@ def health(runtime: Runtime) -> tuple[dict[str, Any], bool]:
     except Exception as exc:  # any failure to reach the database is reported, not raised
         checks["database"] = {"ok": False, "error": str(exc).strip().splitlines()[0] if str(exc).strip()
                               else type(exc).__name__}
-    checks["broker"] = {"ok": runtime.mqtt.connected.is_set(), "address": str(runtime.broker_address),
-                        "messages": runtime.mqtt.messages}
+    if runtime.mqtt is not None:  # a UI-only process has no subscriber
+        checks["broker"] = {"ok": runtime.mqtt.connected.is_set(), "address": str(runtime.broker_address),
+                            "client_id": runtime.mqtt.settings.client_id, "messages": runtime.mqtt.messages}
     stats, writer = runtime.writer.stats, runtime.writer
     depth, capacity = writer.queue_depth, writer.queue_capacity
     readings, readings_capacity = writer.queued_readings, writer.settings.queue_max_readings
@@ -73,7 +74,8 @@ def health(runtime: Runtime) -> tuple[dict[str, Any], bool]:
                                 "readings_per_min": f["readings_per_min"]} for f in feeds},
     }
     failing = [name for name, check in checks.items() if not check["ok"]]
-    return {"status": "degraded" if failing else "ok", "failing": failing, "checks": checks}, not failing
+    return {"status": "degraded" if failing else "ok", "role": runtime.role, "failing": failing,
+            "checks": checks}, not failing
 
 
 def register(server: Flask, runtime: Runtime) -> None:

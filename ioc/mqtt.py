@@ -100,8 +100,12 @@ class MqttIngest:
     the most specific route that matches it (so `ioc/health/simulator` goes to the simulator feed,
     not to the catch-all `ioc/health/+`)."""
 
-    def __init__(self, address: BrokerAddress, settings: MqttSettings, ingestor: Ingestor, routes: list[Route]):
+    def __init__(self, address: BrokerAddress, settings: MqttSettings, ingestor: Ingestor, routes: list[Route],
+                 shared_group: str | None = None):
         self.address = address
+        # `$share/<group>/<filter>`: the broker hands each message to one member of the group (ingest
+        # workers); routing still matches the message's own topic against the plain filters.
+        self.shared_group = shared_group
         self.settings = settings
         self.ingestor = ingestor
         self.routes = sorted(routes, key=lambda r: r.specificity)
@@ -132,8 +136,10 @@ class MqttIngest:
         self._generation += 1
         # Subscriptions are renewed on every connect: a broker that lost the session state
         # (restart without persistence) still delivers to us afterwards.
-        client.subscribe([(topic, 1) for topic in self.topics])
-        log.info("MQTT connected to %s, subscribing to %s", self.address, ", ".join(self.topics))
+        topics = [f"$share/{self.shared_group}/{t}" if self.shared_group else t for t in self.topics]
+        client.subscribe([(topic, 1) for topic in topics])
+        log.info("MQTT connected to %s as %s, subscribing to %s", self.address, self.settings.client_id,
+                 ", ".join(topics))
 
     def _on_subscribe(self, client: mqtt.Client, userdata, mid, reason_codes, properties) -> None:
         # Ready only once the broker has the subscriptions: a message published before would be missed.

@@ -2,6 +2,13 @@
 
 Start order follows the data path (database → writer → broker → subscriber → sources → UI), and
 stop runs it backwards so that what is in flight is committed before the database goes away.
+
+One process runs everything (role "all", `python app.py`), or the work is split across processes:
+    ingest   MQTT subscriber (a shared subscription when several workers share the load) → writer
+    alerts   the alert engine (one leader by advisory lock), fed by its own non-shared MQTT subscription
+             that evaluates without storing, plus the scheduled jobs: polling, feed health, rollups,
+             retention, the daily brief, and the HTTP push feeds
+    ui       the web pages only (storage for queries and for manual entries; no ingest, no jobs)
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from psycopg_pool import ConnectionPool
 from feeds.base import Parser, expand_topic, feed_parsers
 from feeds.http_poll import HttpPoller
 from ioc import health
+from ioc.alert_queries import latest_readings
 from ioc.alerts.engine import FlapDetector
 from ioc.alerts.notify import Notifier
 from ioc.alerts.rules import AlertConfig, load_rules
@@ -36,17 +44,42 @@ from ioc.mqtt import BrokerAddress, MqttIngest, Route
 from ioc.push import PushEndpoint
 from ioc.rollups import Rollups, apply_policies
 from ioc.spool import Spool
-from ioc.writer import BatchWriter
+from ioc.writer import Batch, BatchWriter, CommitListener
 
 log = logging.getLogger(__name__)
 
 HEALTH_INTERVAL = 5  # seconds between feed-health evaluations written to the database
 RETENTION_INTERVAL = timedelta(days=1)
+SWEEP_INTERVAL = 5  # role "alerts": seconds between looks at `latest` for what other processes stored
+ROLES = ("all", "ingest", "alerts", "ui")
+
+
+class AlertTap:
+    """Stands in for the batch writer in the alerts process's own MQTT subscriber: valid readings go
+    straight to the alert engine (the ingest workers store them) and the message is acknowledged."""
+
+    def __init__(self) -> None:
+        self._listeners: list[CommitListener] = []
+
+    def add_listener(self, listener: CommitListener) -> None:
+        self._listeners.append(listener)
+
+    def submit(self, batch: Batch, timeout: float | None = None) -> None:
+        for listener in self._listeners:
+            listener(batch.readings)
+        if batch.on_commit:
+            batch.on_commit()
+
 
 class Runtime:
-    def __init__(self, config: Config, with_simulator: bool = True):
+    def __init__(self, config: Config, with_simulator: bool = True, role: str = "all", worker: int | None = None):
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
         self.config = config
-        self.with_simulator = with_simulator
+        self.role = role
+        self.worker = worker  # ingest worker number: its own MQTT client id, one share of the subscription
+        self.with_simulator = with_simulator and role == "all"
+        self.tap: AlertTap | None = None
         self.db: ConnectionPool | None = None
         self.storage: Storage | None = None
         self.writer: BatchWriter | None = None
@@ -69,20 +102,44 @@ class Runtime:
         try:
             parsers = feed_parsers(self.config)  # bad feeds or rules stop start-up before anything connects
             alert_config = load_rules(self.config)
+            if self.role != "all" and (self.config.settings.database.url is None
+                                       or (self.role != "ui" and self.config.settings.mqtt.url is None)):
+                raise ValueError(f"role {self.role!r} needs a database and a broker the processes share: "
+                                 "set IOC_DATABASE_URL and IOC_MQTT_URL (the embedded ones are per process)")
             self._start_storage()
             self.push = PushEndpoint(self.config.feeds, parsers, self.ingestor,
                                      self.config.settings.ingest.max_payload_bytes)
-            self._start_mqtt(parsers)
-            self._start_alerts(alert_config)
-            self._start_polling(parsers)
-            brief_service.schedule(self.scheduler, self.config, self.db)
+            if self.role in ("all", "ingest"):
+                self._start_broker()
+                self._start_mqtt(parsers, self.ingestor, shared=self.role == "ingest")
+            if self.role in ("all", "alerts"):
+                if self.role == "alerts":
+                    self._start_broker()
+                    self.tap = AlertTap()
+                self._start_alerts(alert_config)
+                self._start_polling(parsers)
+                brief_service.schedule(self.scheduler, self.config, self.db)
+            if self.role == "alerts":
+                # Evaluate-only subscriber, after the engine so that nothing reaches it before it listens.
+                tap_ingestor = Ingestor(self.config, self.tap, health=self.health)
+                self._start_mqtt(parsers, tap_ingestor)
+                self.scheduler.add_job(self.sweep_latest, "interval", seconds=SWEEP_INTERVAL, id="alerts-sweep",
+                                       max_instances=1, coalesce=True)
             if self.with_simulator:
                 self._start_simulators()
         except BaseException:
             self.stop()
             raise
-        log.info("IOC runtime started (storage: %s, broker: %s)", self.storage.path, self.broker_address)
+        log.info("IOC runtime started (role: %s, storage: %s, broker: %s)", self.role, self.storage.path,
+                 self.broker_address)
         return self
+
+    def sweep_latest(self) -> None:
+        """Role "alerts": hand the engine every watched series' latest value, so that what other processes
+        stored without passing the engine's subscriber (manual entries typed in the UI) is evaluated too;
+        values the engine has already seen are skipped by it, old ones are history to it."""
+        if self.alerts is not None and self.alerts.leader.is_set():
+            self.alerts.on_commit(latest_readings(self.db))
 
     def open_storage(self) -> Runtime:
         """Only the database (the embedded one unless configured), migrated and synced with the catalog,
@@ -95,11 +152,15 @@ class Runtime:
         return self
 
     def register_http(self, server: Flask) -> None:
-        """The runtime's HTTP routes on the web server: /healthz, /metrics, the push endpoint, the brief's PDFs."""
+        """The runtime's HTTP routes on the web server: /healthz and /metrics everywhere; by role, push feeds
+        where their health is kept and the engine listens (all, alerts), the brief's PDFs only behind the
+        UI's sign-in (all, ui)."""
         health.register(server, self)
         self.metrics.register(server)
-        self.push.register(server)
-        brief_web.register(server, self)
+        if self.role in ("all", "alerts"):
+            self.push.register(server)
+        if self.role in ("all", "ui"):
+            brief_web.register(server, self)
 
     def _start_storage(self) -> None:
         settings = self.config.settings
@@ -128,13 +189,14 @@ class Runtime:
         # One spool per MQTT session (client id): two ingesters never share one.
         directory = self.config.settings.ingest.spool_dir
         directory = directory if directory.is_absolute() else self.config.config_dir.parent / directory
-        return directory / self.config.settings.mqtt.client_id
+        return directory / self.client_id
 
     def _pg_dir(self) -> Path:
         directory = self.config.settings.database.embedded_dir
         return directory if directory.is_absolute() else self.config.config_dir.parent / directory
 
-    def _start_mqtt(self, parsers: dict[str, Parser]) -> None:
+    def _start_broker(self) -> None:
+        """The broker's address (starting the embedded broker when none is configured)."""
         settings = self.config.settings.mqtt
         if settings.url is None:
             self._broker = EmbeddedBroker(settings.embedded_port)
@@ -145,10 +207,28 @@ class Runtime:
         else:
             self.broker_address = BrokerAddress.from_url(settings.url)
         self.mqtt_settings = settings
+
+    @property
+    def client_id(self) -> str:
+        """This process's MQTT session, and so its spool: each ingest worker (`<client_id>-<N>`) and the
+        alert engine's evaluate-only subscriber (`<client_id>-alerts`) have their own."""
+        base = self.config.settings.mqtt.client_id
+        if self.role == "alerts":
+            return f"{base}-alerts"
+        return f"{base}-{self.worker}" if self.worker is not None else base
+
+    def _start_mqtt(self, parsers: dict[str, Parser], ingestor: Ingestor, shared: bool = False) -> None:
+        """The subscriber. Ingest workers (`shared`) subscribe as `$share/<group>/<topic>` when a group is
+        configured or a worker number is given, so that the broker hands each message to one of them."""
+        settings = self.mqtt_settings
+        group = None
+        if shared and (settings.shared_group or self.worker is not None):
+            group = settings.shared_group or settings.client_id
+        settings = settings.model_copy(update={"client_id": self.client_id})
         routes = [Route(topic, spec.name, parsers[spec.name]) for spec in self.config.feeds
                   if spec.enabled and spec.transport in ("mqtt", "simulator")
                   for topic in expand_topic(self.config, spec.topic)]
-        self.mqtt = MqttIngest(self.broker_address, settings, self.ingestor, routes)
+        self.mqtt = MqttIngest(self.broker_address, settings, ingestor, routes, shared_group=group)
         self.mqtt.start()
         self._stops.append(self.mqtt.stop)
 
@@ -170,7 +250,9 @@ class Runtime:
                                flaps=FlapDetector(defaults.flap_window, defaults.flap_changes),
                                rules_source=lambda: effective_rules(self.db, self.config),
                                rules_version=lambda: rules_version(self.db))
-        self.writer.add_listener(service.on_commit)
+        self.writer.add_listener(service.on_commit)  # polled and pushed readings (and everything, role "all")
+        if self.tap is not None:
+            self.tap.add_listener(service.on_commit)  # role "alerts": what the ingest workers store
         return service
 
     def _start_polling(self, parsers: dict[str, Parser]) -> None:
