@@ -15,7 +15,7 @@ import pandas as pd
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from ioc.config import Config, Thresholds
+from ioc.config import Config, Metric, Thresholds
 from ioc.db import frame
 
 # A reading is stale once it is older than its metric's cadence plus half a cadence of delivery
@@ -75,10 +75,14 @@ def feed_health(db: ConnectionPool) -> pd.DataFrame:
                            "dead_letters_per_min, updated FROM feed_health ORDER BY feed")
 
 
-def overview(db: ConnectionPool, config: Config, now: datetime) -> pd.DataFrame:
-    """One row per headline metric: the province figure now, its age, staleness and status."""
-    headline = [m for m in config.catalog.metrics if m.headline]
+def overview(db: ConnectionPool, config: Config, now: datetime, metrics: list[Metric] | None = None,
+             entities: list[str] | None = None) -> pd.DataFrame:
+    """One row per headline metric (or per metric of `metrics`): the province figure now (or the figure of
+    `entities`: an area's), its age, staleness and status."""
+    headline = metrics if metrics is not None else [m for m in config.catalog.metrics if m.headline]
     latest = latest_values(db, [m.key for m in headline])
+    if entities is not None:
+        latest = latest[latest["entity"].isin(entities)]
     rows = []
     for metric in headline:
         mine = latest[latest["metric"] == metric.key]
@@ -153,6 +157,28 @@ def area_status(config: Config, sites: pd.DataFrame, parent: str | None = None) 
                                        "stale", "sites"])
 
 
+def area_values(config: Config, sites: pd.DataFrame, metric: Metric, parent: str | None = None) -> pd.DataFrame:
+    """Per child area of `parent`: the area's figure of `metric` from its sites' fresh readings (combined
+    with the metric's aggregation), its status (per-site levels: the worst site), the number of sites
+    reporting and of stale ones. `sites` is a site_status() frame. Pure: no database."""
+    parent = parent or config.region.region.code
+    mine = sites[sites["metric"] == metric.key]
+    rows = []
+    for area in config.child_areas(parent):
+        members = mine[mine["entity"].isin(config.area_entities(area.code))]
+        fresh = members[~members["stale"].astype(bool)]
+        value = _combine(fresh["value"].astype(float), metric.aggregation)
+        if fresh.empty:
+            status = "nodata"
+        elif any(metric.key in config.entities[e].thresholds for e in fresh["entity"]):
+            status = worst_status(fresh["status"])
+        else:
+            status = status_of(value, metric.thresholds)
+        rows.append({"area": area.code, "value": value, "status": status, "sites": int(len(members)),
+                     "stale": int(len(members) - len(fresh))})
+    return pd.DataFrame(rows, columns=["area", "value", "status", "sites", "stale"])
+
+
 def metric_series(db: ConnectionPool, metric: str, start: datetime, end: datetime, bucket: timedelta,
                   aggregation: str, entities: list[str] | None = None) -> pd.DataFrame:
     """The series of one metric: per bucket, each entity's mean, combined across entities (all of them,
@@ -182,3 +208,22 @@ def manual_entries(db: ConnectionPool, limit: int = 50) -> pd.DataFrame:
     with db.connection() as conn:
         return frame(conn, "SELECT id, entered_at, entered_by, entity, metric, ts, value, previous_value, note "
                            "FROM manual_entries ORDER BY id DESC LIMIT %s", (limit,))
+
+
+def series_by_entity(db: ConnectionPool, metric: str, entities: list[str], start: datetime, end: datetime,
+                     bucket: timedelta) -> pd.DataFrame:
+    """One line per entity: each entity's mean of `metric` per bucket in [start, end) — columns entity,
+    bucket (UTC), value. (To be folded into the rollup-backed entity_series.)"""
+    with db.connection() as conn:
+        df = frame(conn, """
+            SELECT s.entity, date_bin(%(bucket)s, r.ts, TIMESTAMPTZ '2000-01-01') AS bucket, avg(r.value) AS value
+            FROM readings r JOIN series s ON s.id = r.series_id
+            WHERE s.metric = %(metric)s AND s.entity = ANY(%(entities)s) AND r.ts >= %(start)s AND r.ts < %(end)s
+            GROUP BY 1, 2 ORDER BY 1, 2""", {"bucket": bucket, "metric": metric, "entities": list(entities),
+                                             "start": start, "end": end})
+    if df.empty:
+        return pd.DataFrame({"entity": pd.Series(dtype=object), "bucket": pd.Series(dtype="datetime64[ns, UTC]"),
+                             "value": pd.Series(dtype=np.float64)})
+    df["bucket"] = pd.to_datetime(df["bucket"], utc=True)
+    df["value"] = df["value"].astype(np.float64)
+    return df

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ioc.config import Metric
-from ioc.i18n import DEFAULT_TZ, normalize_lang, t, to_local
+from ioc.i18n import DEFAULT_TZ, format_value, normalize_lang, t, to_local
 
 STATUS_COLORS = {
     "ok": "#198754",
@@ -131,6 +131,8 @@ def series_figure(
     }
     if start is not None and end is not None:
         xaxis["range"] = [_local_point(start, tz), _local_point(end, tz)]
+        if end - start > timedelta(hours=36):
+            xaxis["tickformat"] = "%d/%m"  # days, not hours, on a week or a month
     elif not has_data:
         xaxis["visible"] = False
 
@@ -154,5 +156,94 @@ def series_figure(
         hovermode="x",
         uirevision=metric.key,
         meta={"metric": metric.key, "lang": lang, "tz": tz},
+    )
+    return fig
+
+
+MAX_ALERT_BANDS = 40
+
+
+def alpha(hex_color: str, opacity: float) -> str:
+    """'#rrggbb' → 'rgba(r, g, b, opacity)'."""
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r}, {g}, {b}, {opacity})"
+
+
+def merge_intervals(intervals: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Overlapping or touching [start, end] intervals joined, in time order."""
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def add_alert_bands(fig: go.Figure, alerts: list[dict], start: datetime, end: datetime, tz: str = DEFAULT_TZ,
+                    lang: str | None = "vi") -> go.Figure:
+    """Alerts as shaded bands over the time they were active (clipped to [start, end]) and a marker at
+    each crossing with its value, site and severity on hover.
+
+    `alerts`: dicts with since (UTC), until (UTC or None: still active), severity, value, text. Bands of
+    one severity that overlap are merged and at most MAX_ALERT_BANDS of them are drawn (the most recent),
+    so a busy month stays a light figure; critical bands are drawn over warning ones.
+    """
+    lang = normalize_lang(lang)
+    for severity in ("warning", "critical"):
+        mine = [a for a in alerts if a["severity"] == severity]
+        if not mine:
+            continue
+        color = STATUS_COLORS[severity]
+        spans = merge_intervals([(max(a["since"], start), min(a["until"] or end, end)) for a in mine])
+        for s0, s1 in spans[-MAX_ALERT_BANDS:]:
+            fig.add_vrect(x0=_local_point(s0, tz), x1=_local_point(s1, tz), fillcolor=alpha(color, 0.16),
+                          line={"width": 0}, layer="below", name=f"alert-{severity}")
+        marked = [a for a in mine if a.get("value") is not None and start <= a["since"] <= end][-MAX_ALERT_BANDS:]
+        if marked:
+            fig.add_trace(go.Scatter(
+                x=[_local_point(a["since"], tz) for a in marked], y=[a["value"] for a in marked],
+                mode="markers", name=f"alerts-{severity}",
+                marker={"size": 9, "color": color, "symbol": "diamond", "line": {"color": "#ffffff", "width": 1}},
+                hovertext=[f"{t(f'status.{severity}', lang)}: {a['text']}" for a in marked], hoverinfo="text",
+            ))
+    return fig
+
+
+def bar_figure(df: pd.DataFrame, metric: Metric, lang: str | None = "vi", kind: str = "area",
+               height: int | None = None, thresholds: bool = True) -> go.Figure:
+    """Horizontal bars of df (columns key, label, value, status), coloured by status, largest first, with
+    the metric's thresholds as vertical lines. Each bar carries customdata [kind, key] for drill-down."""
+    lang = normalize_lang(lang)
+    data = df.dropna(subset=["value"]).sort_values("value", ascending=True)
+    unit = metric.unit_text(lang)
+    fig = go.Figure()
+    if data.empty:
+        fig.add_annotation(text=t("chart.nodata", lang), name="nodata", xref="paper", yref="paper", x=0.5, y=0.5,
+                           showarrow=False, font={"size": 14, "color": STATUS_COLORS["nodata"]})
+    else:
+        texts = [format_value(v, unit, lang) for v in data["value"]]
+        fig.add_trace(go.Bar(
+            x=data["value"].astype(float), y=data["label"], orientation="h",
+            marker={"color": [STATUS_COLORS.get(s, STATUS_COLORS["nodata"]) for s in data["status"]]},
+            text=texts, textposition="auto", customdata=[[kind, k] for k in data["key"]],
+            hovertext=[f"{label}: {text}" for label, text in zip(data["label"], texts, strict=True)],
+            hoverinfo="text", name=metric.label.get(lang),
+        ))
+    if thresholds and metric.thresholds is not None and not data.empty:
+        for level in ("warning", "critical"):
+            fig.add_vline(x=getattr(metric.thresholds, level), name=f"threshold-{level}",
+                          line={"dash": "dash", "color": STATUS_COLORS[level], "width": 1.5})
+    rows = max(len(data), 1)
+    fig.update_layout(
+        height=height or max(160, 40 + 26 * rows),
+        margin={"l": 8, "r": 12, "t": 8, "b": 24}, showlegend=False,
+        paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+        font={"family": FONT_FAMILY, "size": 11, "color": AXIS_COLOR},
+        separators=",." if lang == "vi" else ".,",
+        xaxis={"showgrid": True, "gridcolor": GRID_COLOR, "fixedrange": True, "color": AXIS_COLOR,
+               "visible": not data.empty},
+        yaxis={"automargin": True, "fixedrange": True, "color": "#1d2430", "visible": not data.empty},
+        clickmode="event", bargap=0.25, meta={"metric": metric.key, "lang": lang, "bars": kind},
     )
     return fig
