@@ -121,7 +121,7 @@ def range_controls(prefix: str, window: Window, lang: str, tz: str) -> html.Div:
         html.Span(t("domain.range.label", lang), className="drill-label"),
         dcc.RadioItems(id=f"{prefix}-range", options=options, value=window.key, inline=True,
                        className="drill-range", inputClassName="drill-radio",
-                       labelClassName="btn btn-sm btn-outline-primary"),
+                       labelClassName="drill-range-option"),
         html.Div([
             html.Label([t("domain.range.from", lang),
                         dcc.Input(id=f"{prefix}-from", type="datetime-local", value=local["from"],
@@ -155,20 +155,21 @@ def alert_marks(config: Config, alerts: pd.DataFrame, metric: str, entities: lis
 
 def site_figure(config: Config, entity_id: str, metric: Metric, df: pd.DataFrame | None, marks: list[dict],
                 window: Window, lang: str, stale: bool = False, height: int = 200) -> go.Figure:
-    """One site's series with its own thresholds (per-site levels where it has them), the alarm levels in
-    its attrs (a river gauge's BĐ1–BĐ3) and its alerts as shaded bands."""
+    """One site's series with its own thresholds and its alerts as shaded bands. A site whose attrs name
+    alarm levels for this metric (a river gauge's BĐ1–BĐ3) shows those three lines instead of the two
+    thresholds (BĐ1 and BĐ3 are its warning and critical levels)."""
     tz = config.settings.ui.timezone
     entity = config.entities[entity_id]
-    fig = series_figure(df, metric.model_copy(update={"thresholds": metric.thresholds_for(entity)}), lang, tz,
-                        window.start, window.end, height=height, stale=stale)
-    if metric.key in entity.thresholds:  # the levels belong to this metric (the gauge's water level)
-        for level, color in LEVEL_ATTRS.items():
-            value = entity.attrs.get(level)
-            if isinstance(value, int | float):
-                fig.add_hline(y=value, line={"dash": "dot", "color": color, "width": 1}, name=f"level-{level}",
-                              annotation={"text": t(f"domain.level.{level}", lang),
-                                          "font": {"size": 10, "color": color}},
-                              annotation_position="bottom right")
+    levels = {k: entity.attrs[k] for k in LEVEL_ATTRS if isinstance(entity.attrs.get(k), int | float)} \
+        if metric.key in entity.thresholds else {}
+    thresholds = None if levels else metric.thresholds_for(entity)
+    fig = series_figure(df, metric.model_copy(update={"thresholds": thresholds}), lang, tz, window.start, window.end,
+                        height=height, stale=stale)
+    for level, value in levels.items():
+        color = LEVEL_ATTRS[level]
+        fig.add_hline(y=value, line={"dash": "dash", "color": color, "width": 1.5}, name=f"level-{level}",
+                      annotation={"text": t(f"domain.level.{level}", lang), "font": {"size": 10, "color": color}},
+                      annotation_position="top left")
     return add_alert_bands(fig, marks, window.start, window.end, tz, lang)
 
 

@@ -242,7 +242,7 @@ def bar_figure(df: pd.DataFrame, metric: Metric, lang: str | None = "vi", kind: 
         font={"family": FONT_FAMILY, "size": 11, "color": AXIS_COLOR},
         separators=",." if lang == "vi" else ".,",
         xaxis={"showgrid": True, "gridcolor": GRID_COLOR, "fixedrange": True, "color": AXIS_COLOR,
-               "visible": not data.empty},
+               "visible": not data.empty, "rangemode": "tozero"},
         yaxis={"automargin": True, "fixedrange": True, "color": "#1d2430", "visible": not data.empty},
         clickmode="event", bargap=0.25, meta={"metric": metric.key, "lang": lang, "bars": kind},
     )

@@ -69,7 +69,11 @@ def _section(title: str, body: list, hint: str | None = None, **attrs) -> html.S
 
 def _graph(key: str, figure, clickable: bool = True) -> dcc.Graph:
     graph_id = {"type": "drill-click", "key": key} if clickable else {"type": "drill-figure", "key": key}
-    return dcc.Graph(id=graph_id, figure=figure, config=GRAPH_CONFIG, className="drill-graph")
+    # The figure says how tall it is (bars grow with their number); the box follows, or plotly would
+    # squeeze it into Dash's default height.
+    height = figure.layout.height if figure.layout.height else 400
+    return dcc.Graph(id=graph_id, figure=figure, config=GRAPH_CONFIG, className="drill-graph",
+                     style={"height": f"{height}px"})
 
 
 def _multiples(config: Config, db, metric: Metric, entities: list[str], window: _drill.Window, alerts: pd.DataFrame,
@@ -111,6 +115,8 @@ def _view(config: Config, db, state: State_, view: View, sites: pd.DataFrame, al
     metric = config.metrics.get(view.metric)
     if metric is None or metric.domain != state.domain.key:
         return None
+    if metric.key == state.metric.key and (view.show == "areas" or (view.show == "sites" and leaf)):
+        return None  # the page's own bars already show exactly this
     entities = [e for e in domain_entities(config, state.domain.key, state.area)
                 if metric.key in config.entity_metrics(e)]
     if not entities:
