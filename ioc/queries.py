@@ -162,15 +162,21 @@ def area_values(config: Config, sites: pd.DataFrame, metric: Metric, parent: str
     with the metric's aggregation), its status (per-site levels: the worst site), the number of sites
     reporting and of stale ones. `sites` is a site_status() frame. Pure: no database."""
     parent = parent or config.region.region.code
+    children = config.child_areas(parent)
+    child_of = {e: area.code for area in children for e in config.area_entities(area.code)}
     mine = sites[sites["metric"] == metric.key]
+    mine = mine.assign(child=mine["entity"].map(child_of), value=mine["value"].astype(float),
+                       stale=mine["stale"].astype(bool))
+    groups = dict(tuple(mine.groupby("child"))) if not mine.empty else {}
+    site_levels = {e for e in mine["entity"] if metric.key in config.entities[e].thresholds}
     rows = []
-    for area in config.child_areas(parent):
-        members = mine[mine["entity"].isin(config.area_entities(area.code))]
-        fresh = members[~members["stale"].astype(bool)]
-        value = _combine(fresh["value"].astype(float), metric.aggregation)
+    for area in children:
+        members = groups.get(area.code, mine.iloc[0:0])
+        fresh = members[~members["stale"]]
+        value = _combine(fresh["value"], metric.aggregation)
         if fresh.empty:
             status = "nodata"
-        elif any(metric.key in config.entities[e].thresholds for e in fresh["entity"]):
+        elif site_levels.intersection(fresh["entity"]):
             status = worst_status(fresh["status"])
         else:
             status = status_of(value, metric.thresholds)

@@ -119,24 +119,27 @@ def area_bars(config: Config, sites: pd.DataFrame, metric: Metric, parent: str, 
 
 
 def site_rows(config: Config, entities: list[str], sites: pd.DataFrame, metric: Metric, lang: str) -> list[dict]:
-    """The sites table: one row per site of the domain in the area."""
-    rows = []
+    """The sites table: one row per site of the domain in the area (name, area, kind, the metric's latest
+    value, the worst status of its fresh readings, the age of its newest reading)."""
     unit = metric.unit_text(lang)
-    by_entity = {e: g for e, g in sites.groupby("entity")} if not sites.empty else {}
+    status: dict[str, str] = {}
+    values: dict[str, float] = {}
+    ages: dict[str, float] = {}
+    if not sites.empty:
+        fresh = sites[~sites["stale"].astype(bool)]
+        status = {e: queries.worst_status(g) for e, g in fresh.groupby("entity")["status"]}
+        mine = sites[sites["metric"] == metric.key]
+        values = dict(zip(mine["entity"], mine["value"].astype(float), strict=True))
+        ages = sites.groupby("entity")["age_s"].min().to_dict()
+    rows = []
     for e in entities:
         entity = config.entities[e]
-        mine = by_entity.get(e)
-        fresh = mine[~mine["stale"].astype(bool)] if mine is not None else None
-        status = queries.worst_status(fresh["status"]) if fresh is not None and not fresh.empty else "nodata"
-        value = None
-        if mine is not None and (mine["metric"] == metric.key).any():
-            value = float(mine.loc[mine["metric"] == metric.key, "value"].iloc[0])
-        age = float(mine["age_s"].min()) if mine is not None and not mine.empty else None
+        value, age, worst = values.get(e), ages.get(e), status.get(e, "nodata")
         rows.append({
             "row_id": e, "name": entity.name.get(lang), "area": config.areas[entity.area][0].name.get(lang),
             "kind": config.kinds[entity.kind].name.get(lang),
             "value": format_value(value, unit, lang) if value is not None else DASH, "value_num": value,
-            "status": status, "status_label": t(f"status.{status}", lang),
+            "status": worst, "status_label": t(f"status.{worst}", lang),
             "age": format_age(age, lang), "age_s": age,
         })
     return rows

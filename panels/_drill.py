@@ -14,14 +14,13 @@ from urllib.parse import urlencode
 
 import dash
 import pandas as pd
-import plotly.graph_objects as go
 from dash import dcc, html
 
 from ioc import alert_queries
 from ioc.config import Config, Metric
 from ioc.i18n import format_duration, format_time, format_value, t, to_local
 
-from ._figures import STATUS_COLORS, add_alert_bands, pick_bucket, series_figure
+from ._figures import STATUS_COLORS, add_alert_bands, add_layout_items, hline, pick_bucket, series_spec
 
 RANGES = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 DEFAULT_RANGE = "24h"
@@ -154,22 +153,20 @@ def alert_marks(config: Config, alerts: pd.DataFrame, metric: str, entities: lis
 
 
 def site_figure(config: Config, entity_id: str, metric: Metric, df: pd.DataFrame | None, marks: list[dict],
-                window: Window, lang: str, stale: bool = False, height: int = 200) -> go.Figure:
+                window: Window, lang: str, stale: bool = False, height: int = 200) -> dict:
     """One site's series with its own thresholds and its alerts as shaded bands. A site whose attrs name
     alarm levels for this metric (a river gauge's BĐ1–BĐ3) shows those three lines instead of the two
-    thresholds (BĐ1 and BĐ3 are its warning and critical levels)."""
+    thresholds (BĐ1 and BĐ3 are its warning and critical levels). A figure spec (dict)."""
     tz = config.settings.ui.timezone
     entity = config.entities[entity_id]
     levels = {k: entity.attrs[k] for k in LEVEL_ATTRS if isinstance(entity.attrs.get(k), int | float)} \
         if metric.key in entity.thresholds else {}
     thresholds = None if levels else metric.thresholds_for(entity)
-    fig = series_figure(df, metric.model_copy(update={"thresholds": thresholds}), lang, tz, window.start, window.end,
-                        height=height, stale=stale)
-    for level, value in levels.items():
-        color = LEVEL_ATTRS[level]
-        fig.add_hline(y=value, line={"dash": "dash", "color": color, "width": 1.5}, name=f"level-{level}",
-                      annotation={"text": t(f"domain.level.{level}", lang), "font": {"size": 10, "color": color}},
-                      annotation_position="top left")
+    fig = series_spec(df, metric.model_copy(update={"thresholds": thresholds}), lang, tz, window.start, window.end,
+                      height=height, stale=stale)
+    drawn = [hline(value, LEVEL_ATTRS[level], f"level-{level}", t(f"domain.level.{level}", lang))
+             for level, value in levels.items()]
+    add_layout_items(fig, [d[0] for d in drawn], [d[1] for d in drawn])
     return add_alert_bands(fig, marks, window.start, window.end, tz, lang)
 
 

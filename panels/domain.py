@@ -41,7 +41,7 @@ from panels._domain import (
     site_columns,
     site_rows,
 )
-from panels._figures import GRAPH_CONFIG, add_alert_bands, bar_figure, series_figure
+from panels._figures import GRAPH_CONFIG, add_alert_bands, bar_figure, series_spec
 from panels._map import area_map, site_points
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,8 @@ def _graph(key: str, figure, clickable: bool = True) -> dcc.Graph:
     graph_id = {"type": "drill-click", "key": key} if clickable else {"type": "drill-figure", "key": key}
     # The figure says how tall it is (bars grow with their number); the box follows, or plotly would
     # squeeze it into Dash's default height.
-    height = figure.layout.height if figure.layout.height else 400
+    layout = figure["layout"] if isinstance(figure, dict) else figure.layout
+    height = layout["height"] or 400
     return dcc.Graph(id=graph_id, figure=figure, config=GRAPH_CONFIG, className="drill-graph",
                      style={"height": f"{height}px"})
 
@@ -187,7 +188,7 @@ def _main_chart(config: Config, db, state: State_, entities: list[str], alerts: 
                                        entities=None if root else ents)
         mine = sites[sites["metric"] == metric.key] if not sites.empty else sites
         stale = not mine.empty and bool(mine["stale"].astype(bool).all())
-        fig = series_figure(df, metric, lang, tz, window.start, window.end, height=260, stale=stale)
+        fig = series_spec(df, metric, lang, tz, window.start, window.end, height=260, stale=stale)
         marks = _drill.alert_marks(config, alerts, metric.key, ents, lang)
         add_alert_bands(fig, marks, window.start, window.end, tz, lang)
         body = [_graph("main-chart", fig, clickable=False)]

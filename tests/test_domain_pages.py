@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import plotly
+import plotly.graph_objects as go
 import pytest
 
 from ioc import queries
@@ -15,7 +16,7 @@ from ioc.models import Reading
 from ioc.web import create_app
 from ioc.writer import Batch
 from panels import _drill
-from panels._figures import MAX_ALERT_BANDS, STATUS_COLORS, add_alert_bands, bar_figure, series_figure
+from panels._figures import MAX_ALERT_BANDS, STATUS_COLORS, add_alert_bands, bar_figure, series_spec
 from tests.test_alert_queries import insert_alert
 
 TZ = "Asia/Ho_Chi_Minh"
@@ -88,7 +89,7 @@ def test_alerts_are_bands_and_markers_on_the_chart(test_config):
         {"since": NOW - timedelta(days=3), "until": NOW - timedelta(hours=20), "severity": "warning", "value": 90.0,
          "text": "D"},  # began before the window: band clipped to its start, no marker
     ]
-    fig = add_alert_bands(series_figure(df, metric, "vi", TZ, start, end), alerts, start, end, TZ, "vi")
+    fig = go.Figure(add_alert_bands(series_spec(df, metric, "vi", TZ, start, end), alerts, start, end, TZ, "vi"))
     bands = [s for s in fig.layout.shapes if (s.name or "").startswith("alert-")]
     assert sorted(s.name for s in bands) == ["alert-critical", "alert-warning", "alert-warning"]
     critical = next(s for s in bands if s.name == "alert-critical")
@@ -103,7 +104,7 @@ def test_alerts_are_bands_and_markers_on_the_chart(test_config):
     # A month of alerts stays a light figure.
     many = [{"since": start + timedelta(minutes=20 * i), "until": start + timedelta(minutes=20 * i + 5),
              "severity": "warning", "value": 90.0, "text": str(i)} for i in range(70)]
-    fig = add_alert_bands(series_figure(df, metric, "en", TZ, start, end), many, start, end, TZ, "en")
+    fig = go.Figure(add_alert_bands(series_spec(df, metric, "en", TZ, start, end), many, start, end, TZ, "en"))
     assert len([s for s in fig.layout.shapes if s.name == "alert-warning"]) == MAX_ALERT_BANDS
 
 
@@ -111,13 +112,13 @@ def test_bars_carry_their_drill_target(test_config):
     metric = test_config.metrics["bed_occupancy"]
     df = pd.DataFrame({"key": ["a", "b", "c"], "label": ["A", "B", "C"], "value": [70.0, 97.0, float("nan")],
                        "status": ["ok", "critical", "nodata"]})
-    fig = bar_figure(df, metric, "vi", "area")
+    fig = go.Figure(bar_figure(df, metric, "vi", "area"))
     bar = fig.data[0]
     assert list(bar.y) == ["A", "B"] and [list(c) for c in bar.customdata] == [["area", "a"], ["area", "b"]]
     assert list(bar.marker.color) == [STATUS_COLORS["ok"], STATUS_COLORS["critical"]]
     assert list(bar.text) == ["70%", "97%"]
     assert {s.name for s in fig.layout.shapes} == {"threshold-warning", "threshold-critical"}
-    empty = bar_figure(df.iloc[0:0], metric, "en")
+    empty = go.Figure(bar_figure(df.iloc[0:0], metric, "en"))
     assert empty.layout.annotations[0].text == "No data"
 
 
@@ -224,7 +225,7 @@ def test_domain_chart_shows_the_alerts_of_its_metric(app, clean_db):
                             resolved_at=now - timedelta(minutes=30))
     layout = _render(app, page.layout, domain="health", area="BGC")
     chart = _find(layout, "domain-chart")
-    figure = _find(chart, {"type": "drill-figure", "key": "main-chart"}).figure
+    figure = go.Figure(_find(chart, {"type": "drill-figure", "key": "main-chart"}).figure)
     assert any(s.name == "alert-critical" for s in figure.layout.shapes)
     assert any(tr.name == "alerts-critical" and 96.5 in list(tr.y) for tr in figure.data)
     grid = _find(layout, "domain-grid")
