@@ -1,10 +1,10 @@
 """Domain and entity pages with 30 days of simulated history: server time per page render and payload size.
 
 A fresh database is filled by the product itself (the simulator's backfill through the broker, as
-`python app.py` does at first start), then every domain page (province and one district) and one entity
-page per kind are rendered for each range, the way Dash's routing callback does it: the page's layout
-function, then the JSON the browser receives. Filters and clicks change the URL, so this render is
-the server time of every interaction on these pages.
+`python app.py` does at first start). Then every domain page (province and one district), each of its
+focus views (a callback of its own) and one entity page per kind are rendered for each range, the way
+Dash's callbacks do it: the layout (or view) function, then the JSON the browser receives. Filters and
+clicks change the URL, so these renders are the server time of every interaction on these pages.
 
     python bench/domain.py [--backfill 30d] [--repeat 3] [--keep]   (--keep: leave the database for a rerun)
 """
@@ -98,6 +98,11 @@ def run_pages(config, rt, repeat: int) -> None:
         for r in RANGES:
             cases.append((f"domain {d.key} province {r}", domain.layout, {"domain": d.key, "range": r}))
             cases.append((f"domain {d.key} LNG {r}", domain.layout, {"domain": d.key, "area": "LNG", "range": r}))
+            for view in domain.VIEWS.get(d.key, ()):  # each focus view is its own callback
+                for area in (None, "LNG"):
+                    args = {"domain": d.key, "area": area, "range": r, "lang": "vi", "view": view.metric}
+                    cases.append((f"view {d.key} {view.metric} {area or 'province'} {r}", domain.view_body,
+                                  {"args": args}))
     cases.append(("domain agriculture river_level 30d", domain.layout,
                   {"domain": "agriculture", "metric": "river_level", "range": "30d"}))
     kinds = {}
@@ -118,7 +123,7 @@ def run_pages(config, rt, repeat: int) -> None:
     every = [t for ts in times.values() for t in ts]
     print(f"{len(cases)} pages x {repeat}: p50 {pct(every, 50):.0f} ms, p95 {pct(every, 95):.0f} ms, "
           f"max {max(every):.0f} ms; payload max {max(sizes.values()) / 1024:.0f} KiB")
-    for group in ("domain", "entity"):
+    for group in ("domain", "view", "entity"):
         mine = [t for n, ts in times.items() if n.startswith(group) for t in ts]
         print(f"  {group}: p50 {pct(mine, 50):.0f} ms, p95 {pct(mine, 95):.0f} ms")
     for r in RANGES:

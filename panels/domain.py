@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import dash
 import pandas as pd
-from dash import ALL, Input, Output, State, callback, clientside_callback, dcc, html
+from dash import ALL, MATCH, Input, Output, State, callback, clientside_callback, dcc, html
 
 from ioc import alert_queries, queries
 from ioc.config import Config, Metric
@@ -111,17 +111,22 @@ def _map_view(config: Config, sites: pd.DataFrame, metric: Metric, area: str, la
     return area_map(config, areas, site_points(config, mine), lang, height=360)
 
 
-def _view(config: Config, db, state: State_, view: View, sites: pd.DataFrame, alerts: pd.DataFrame, lang: str,
-          leaf: bool) -> html.Section | None:
+def _view_entities(config: Config, state: State_, view: View, leaf: bool) -> list[str]:
+    """The sites a view shows here; none when it does not apply (or would repeat the page's own bars)."""
     metric = config.metrics.get(view.metric)
     if metric is None or metric.domain != state.domain.key:
-        return None
+        return []
     if metric.key == state.metric.key and (view.show == "areas" or (view.show == "sites" and leaf)):
-        return None  # the page's own bars already show exactly this
-    entities = [e for e in domain_entities(config, state.domain.key, state.area)
-                if metric.key in config.entity_metrics(e)]
+        return []
+    return [e for e in domain_entities(config, state.domain.key, state.area) if metric.key in config.entity_metrics(e)]
+
+
+def _view(config: Config, db, state: State_, view: View, sites: pd.DataFrame, alerts: pd.DataFrame, lang: str,
+          leaf: bool) -> html.Section | None:
+    entities = _view_entities(config, state, view, leaf)
     if not entities:
         return None
+    metric = config.metrics[view.metric]
     key = f"view-{view.metric}"
     label = metric.label.get(lang)
     hint = None
@@ -142,6 +147,12 @@ def _view(config: Config, db, state: State_, view: View, sites: pd.DataFrame, al
         body = [_graph(key, bar_figure(bars, metric, lang, "entity",
                                        thresholds=not has_site_levels(config, metric, entities)))]
         hint = t("domain.bars_hint", lang)
+    body += _view_notes(config, state, view, lang)
+    return _section(title, body, hint, **{"data-view": view.metric, "data-show": view.show})
+
+
+def _view_notes(config: Config, state: State_, view: View, lang: str) -> list:
+    """What a view says under its chart: in or out of its season, its note."""
     notes = []
     if view.season:
         season_key = "domain.view.in_season" if in_season(view.season, state.window.end,
@@ -149,8 +160,7 @@ def _view(config: Config, db, state: State_, view: View, sites: pd.DataFrame, al
         notes.append(t(season_key, lang))
     if view.note:
         notes.append(t(view.note, lang))
-    body += [html.P(n, className="drill-note mb-0") for n in notes]
-    return _section(title, body, hint, **{"data-view": view.metric, "data-show": view.show})
+    return [html.P(n, className="drill-note mb-0") for n in notes]
 
 
 def _tiles(config: Config, db, state: State_, entities: list[str], now: datetime, lang: str) -> html.Div:
@@ -243,8 +253,15 @@ def layout(domain: str | None = None, ui_lang: str | None = None, lang: str | No
         bars = _graph("bars", bar_figure(area_bars(config, sites, state.metric, state.area, lang), state.metric, lang,
                                          "area"))
         bars_title = t("domain.by_area", lang, metric=state.metric.label.get(lang))
-    views = [v for v in (_view(config, db, state, view, sites, alerts, lang, leaf) for view in VIEWS.get(d.key, ()))
-             if v is not None]
+    # A view left out because the page's bars show the same thing still says what it says (school days...).
+    bar_notes = [n for v in VIEWS.get(d.key, ()) if v.metric == state.metric.key and not _view_entities(
+        config, state, v, leaf) for n in _view_notes(config, state, v, lang)]
+    # Views render in their own callbacks (one request each, in parallel) once the page is shown.
+    args = {"domain": d.key, **state.params, "lang": lang}
+    views = [html.Div([dcc.Store(id={"type": "domain-view-args", "view": v.metric}, data={**args, "view": v.metric}),
+                       html.Div(id={"type": "domain-view", "view": v.metric}, className="drill-view-body")],
+                      className="drill-view", **{"data-view": v.metric, "data-show": v.show})
+             for v in VIEWS.get(d.key, ()) if _view_entities(config, state, v, leaf)]
     rows = site_rows(config, entities, sites, state.metric, lang)
     return html.Div([
         html.Div(id="domain-nav", hidden=True),
@@ -267,7 +284,7 @@ def layout(domain: str | None = None, ui_lang: str | None = None, lang: str | No
                               id="domain-map"), className="col-xl-5"),
             html.Div([
                 _main_chart(config, db, state, entities, alerts, sites, lang),
-                _section(bars_title, [bars], t("domain.bars_hint", lang), id="domain-bars"),
+                _section(bars_title, [bars, *bar_notes], t("domain.bars_hint", lang), id="domain-bars"),
             ], className="col-xl-7"),
         ], className="row g-3"),
         html.Div([html.H2(t("domain.views", lang), className="h5 mt-2"), html.Div(views, className="drill-views")],
@@ -325,6 +342,33 @@ clientside_callback(
     Output("domain-nav", "title"),
     Input({"type": "drill-click", "key": ALL}, "clickData"), Input("domain-grid", "cellClicked"),
     State("domain-paths", "data"), prevent_initial_call=True)
+
+
+def view_body(args: dict) -> html.Section | None:
+    """One focus view for the page state in `args` (the layout's domain-view-args store)."""
+    config, db = current_context()
+    now = datetime.now(UTC)
+    state = parse_state(config, args.get("domain", ""), args.get("area"), args.get("metric"), args.get("range"),
+                        args.get("from"), args.get("to"), None, now)
+    view = next((v for v in VIEWS.get(state.domain.key, ()) if v.metric == args.get("view")), None) if state else None
+    if view is None:
+        return None
+    lang = args.get("lang") if args.get("lang") in ("vi", "en") else config.settings.ui.language
+    leaf = not config.child_areas(state.area)
+    entities = _view_entities(config, state, view, leaf)
+    sites = pd.DataFrame(columns=["entity", "area", "domain", "metric", "ts", "value", "age_s", "stale", "status"])
+    alerts = pd.DataFrame(columns=alert_queries.HISTORY_COLUMNS)
+    if db is not None and entities:
+        sites = queries.site_status(db, config, now, [view.metric], entities)
+        if view.show == "levels":
+            alerts = alert_queries.alert_history(db, state.window.start, state.window.end, domain=state.domain.key)
+    return _view(config, db, state, view, sites, alerts, lang, leaf)
+
+
+@callback(Output({"type": "domain-view", "view": MATCH}, "children"),
+          Input({"type": "domain-view-args", "view": MATCH}, "data"))
+def render_view(args):
+    return view_body(args or {})
 
 
 @callback(Output("domain-grid", "exportDataAsCsv"), Input("domain-export", "n_clicks"), prevent_initial_call=True)

@@ -198,11 +198,17 @@ def test_every_domain_page_renders_with_its_views(app, clean_db):
     leaf = _text(_render(app, page.layout, domain="health", area="LNG", range="7d"))
     assert '"data-area": "LNG"' in leaf and '"bars": "entity"' in leaf  # bars by site at the leaf
     assert "Huyện Lục Ngạn" in leaf and "Tỉnh Bắc Giang" in leaf  # breadcrumb
-    gauges = _text(_render(app, page.layout, domain="agriculture", metric="river_level"))
+    gauges = _text(_render(app, page.layout, domain="agriculture", metric="river_level"))  # the main chart
     assert '"name": "level-bd2"' in gauges and "BĐ2" in gauges
-    lychee = _text(_render(app, page.layout, domain="agriculture", range="custom", **{"from": "2026-06-01T00:00",
-                                                                                       "to": "2026-06-20T00:00"}))
-    assert "Đang trong mùa vải" in lychee
+    # Views render in their own callback, from the state the layout hands them.
+    season = {"from": "2026-06-01T00:00", "to": "2026-06-20T00:00"}
+    layout = _render(app, page.layout, domain="agriculture", range="custom", **season)
+    args = _find(layout, {"type": "domain-view-args", "view": "lychee_harvest"}).data
+    assert args["range"] == "custom" and args["from"] == season["from"]
+    lychee = _text(_render(app, page.view_body, args=args))
+    assert "Đang trong mùa vải" in lychee and '"data-view": "lychee_harvest"' in lychee
+    calls = _text(_render(app, page.view_body, args={"domain": "security", "view": "emergency_calls", "lang": "en"}))
+    assert "on the map" in calls and "Emergency calls 113/114/115: " in calls  # areas sized by the count, said on hover
     unknown = _text(_render(app, page.layout, domain="weather"))
     assert "Không có lĩnh vực “weather”" in unknown and "/domain/health" in unknown
     odd = _text(_render(app, page.layout, domain="traffic", area="<script>", metric="bed_occupancy", range="x",
