@@ -155,8 +155,8 @@ def alert_marks(config: Config, alerts: pd.DataFrame, metric: str, entities: lis
 def site_figure(config: Config, entity_id: str, metric: Metric, df: pd.DataFrame | None, marks: list[dict],
                 window: Window, lang: str, stale: bool = False, height: int = 200) -> dict:
     """One site's series with its own thresholds and its alerts as shaded bands. A site whose attrs name
-    alarm levels for this metric (a river gauge's BĐ1–BĐ3) shows those three lines instead of the two
-    thresholds (BĐ1 and BĐ3 are its warning and critical levels). A figure spec (dict)."""
+    alarm levels for this metric (a river gauge's alarm levels 1–3) shows those three lines instead of the two
+    thresholds (levels 1 and 3 are its warning and critical ones). A figure spec (dict)."""
     tz = config.settings.ui.timezone
     entity = config.entities[entity_id]
     levels = {k: entity.attrs[k] for k in LEVEL_ATTRS if isinstance(entity.attrs.get(k), int | float)} \

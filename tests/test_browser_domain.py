@@ -104,6 +104,8 @@ def test_every_domain_page_with_its_views(page, web_url, simulated, output_dir):
         # each view arrives from its own callback
         page.wait_for_function(f"document.querySelectorAll('#domain-views .drill-view-body .drill-section')"
                                f".length === {views.count()}", timeout=30_000)
+        page.locator("#domain-grid").scroll_into_view_if_needed()  # the grid draws its rows once in view
+        page.wait_for_selector("#domain-grid .ag-row", timeout=30_000)
         page.wait_for_timeout(300)  # plotly finishes drawing the last figures
         page.screenshot(path=str(output_dir / f"domain-{domain.key}.png"), full_page=True)
     # The navbar's domain menu lists the five domains.
