@@ -44,6 +44,7 @@ def status_of(value: float, thresholds: Thresholds | None) -> str:
 
 
 _SEVERITY = {"nodata": 0, "ok": 1, "warning": 2, "critical": 3}
+SEVERITY = _SEVERITY  # public: frames rank statuses with it (site_points, area_status)
 
 
 def worst_status(statuses: Iterable[str]) -> str:
@@ -141,17 +142,27 @@ def area_status(config: Config, sites: pd.DataFrame, parent: str | None = None) 
     readings, counts of critical / warning / stale readings and of sites, position and population.
     `sites` is a site_status() frame (filtered by domain or metric as the caller wants)."""
     parent = parent or config.region.region.code
+    children = config.child_areas(parent)
+    child_of = {e: area.code for area in children for e in config.area_entities(area.code)}
+    stale = sites["stale"].astype(bool)
+    grouped = pd.DataFrame({
+        "child": sites["entity"].map(child_of),
+        "rank": sites["status"].map(SEVERITY).where(~stale, 0),  # stale readings never colour an area
+        "critical": (sites["status"] == "critical") & ~stale,
+        "warning": (sites["status"] == "warning") & ~stale,
+        "stale": stale,
+    }).groupby("child").agg({"rank": "max", "critical": "sum", "warning": "sum", "stale": "sum"})
+    by_rank = {v: k for k, v in SEVERITY.items()}
     rows = []
-    for area in config.child_areas(parent):
-        members = config.area_entities(area.code)
-        mine = sites[sites["entity"].isin(members)]
-        fresh = mine[~mine["stale"].astype(bool)]
+    for area in children:
+        found = area.code in grouped.index
         rows.append({
             "area": area.code, "lat": area.centroid[0], "lon": area.centroid[1], "population": area.population,
-            "status": worst_status(fresh["status"]) if not fresh.empty else "nodata",
-            "critical": int((fresh["status"] == "critical").sum()),
-            "warning": int((fresh["status"] == "warning").sum()),
-            "stale": int(mine["stale"].astype(bool).sum()), "sites": len(members),
+            "status": by_rank[int(grouped.at[area.code, "rank"])] if found else "nodata",
+            "critical": int(grouped.at[area.code, "critical"]) if found else 0,
+            "warning": int(grouped.at[area.code, "warning"]) if found else 0,
+            "stale": int(grouped.at[area.code, "stale"]) if found else 0,
+            "sites": len(config.area_entities(area.code)),
         })
     return pd.DataFrame(rows, columns=["area", "lat", "lon", "population", "status", "critical", "warning",
                                        "stale", "sites"])

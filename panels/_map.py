@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 
 from ioc.config import Config
 from ioc.i18n import format_number, normalize_lang, t
-from ioc.queries import worst_status
+from ioc.queries import SEVERITY
 
 from ._figures import FONT_FAMILY, STATUS_COLORS, alpha
 
@@ -50,13 +50,16 @@ def _area_hover(config: Config, row: pd.Series, lang: str) -> str:
 
 def site_points(config: Config, sites: pd.DataFrame) -> pd.DataFrame:
     """One row per site: entity, lat, lon and the worst status of its fresh readings ('nodata' if none)."""
-    rows = []
-    for entity, mine in sites.groupby("entity", sort=True):
-        fresh = mine[~mine["stale"].astype(bool)]
-        site = config.entities[entity]
-        rows.append({"entity": entity, "lat": site.lat, "lon": site.lon,
-                     "status": worst_status(fresh["status"]) if not fresh.empty else "nodata"})
-    return pd.DataFrame(rows, columns=["entity", "lat", "lon", "status"])
+    if sites.empty:
+        return pd.DataFrame(columns=["entity", "lat", "lon", "status"])
+    # Worst status per site in one pass: stale readings count as "nodata", the least severe.
+    rank = sites["status"].map(SEVERITY).where(~sites["stale"].astype(bool), 0)
+    worst = rank.groupby(sites["entity"]).max().sort_index()
+    by_rank = {v: k for k, v in SEVERITY.items()}
+    entities = [config.entities[e] for e in worst.index]
+    return pd.DataFrame({"entity": list(worst.index), "lat": [e.lat for e in entities],
+                         "lon": [e.lon for e in entities], "status": [by_rank[int(r)] for r in worst]},
+                        columns=["entity", "lat", "lon", "status"])
 
 
 def _boundary_traces(config: Config, areas: pd.DataFrame) -> list[go.Scatter]:
