@@ -85,8 +85,9 @@ def overview(db: ConnectionPool, config: Config, now: datetime, metrics: list[Me
     if entities is not None:
         latest = latest[latest["entity"].isin(entities)]
     rows = []
+    by_metric = dict(tuple(latest.groupby("metric"))) if not latest.empty else {}
     for metric in headline:
-        mine = latest[latest["metric"] == metric.key]
+        mine = by_metric.get(metric.key, latest.iloc[0:0])
         stale_after = (metric.cadence * STALE_FACTOR).total_seconds()
         ages = (pd.Timestamp(now) - pd.to_datetime(mine["ts"], utc=True)).dt.total_seconds()
         # A value is fresh while it is younger than its cadence allows and its feed is not late or failing.
