@@ -4,8 +4,10 @@ the figures (alert bands, bars) and the layouts rendered by the real app for eve
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 
+import dash
 import pandas as pd
 import plotly
 import plotly.graph_objects as go
@@ -176,8 +178,14 @@ def app(clean_db):
     return create_app(clean_db.config, clean_db)
 
 
+def page_module(name: str):
+    """A page module as the app loaded it (importing it again would register its path twice)."""
+    module = next(p["module"] for p in dash.page_registry.values() if p["module"].split(".")[-1] == name)
+    return sys.modules[module]
+
+
 def test_every_domain_page_renders_with_its_views(app, clean_db):
-    from panels import domain as page
+    page = page_module("domain")
 
     rt, config = clean_db, clean_db.config
     now = datetime.now(UTC)
@@ -217,7 +225,7 @@ def test_every_domain_page_renders_with_its_views(app, clean_db):
 
 
 def test_domain_chart_shows_the_alerts_of_its_metric(app, clean_db):
-    from panels import domain as page
+    page = page_module("domain")
 
     rt, config = clean_db, clean_db.config
     hospital = config.entities[_hospitals(config)["BGC"][0]]
@@ -238,7 +246,7 @@ def test_domain_chart_shows_the_alerts_of_its_metric(app, clean_db):
     row = next(r for r in grid.rowData if r["row_id"] == hospital.id)
     assert row["value"] == "96%" and row["status"] == "critical" and row["name"] == hospital.name.vi
 
-    from panels import entity as entity_page
+    entity_page = page_module("entity")
 
     text = _text(_render(app, entity_page.layout, entity_id=hospital.id))
     assert hospital.name.vi in text and "Công suất sử dụng giường bệnh" in text
