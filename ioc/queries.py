@@ -16,7 +16,7 @@ import pandas as pd
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from ioc.config import Config, Thresholds
+from ioc.config import Config, Metric, Thresholds
 from ioc.db import frame
 
 # A reading is stale once it is older than its metric's cadence plus half a cadence of delivery
@@ -45,6 +45,7 @@ def status_of(value: float, thresholds: Thresholds | None) -> str:
 
 
 _SEVERITY = {"nodata": 0, "ok": 1, "warning": 2, "critical": 3}
+SEVERITY = _SEVERITY  # public: frames rank statuses with it (site_points, area_status)
 
 
 def worst_status(statuses: Iterable[str]) -> str:
@@ -76,10 +77,11 @@ def feed_health(db: ConnectionPool) -> pd.DataFrame:
                            "dead_letters_per_min, updated FROM feed_health ORDER BY feed")
 
 
-def overview(db: ConnectionPool, config: Config, now: datetime, entities: list[str] | None = None) -> pd.DataFrame:
-    """One row per headline metric: the province figure now (or only `entities`': an area's), its age,
-    staleness and status."""
-    headline = [m for m in config.catalog.metrics if m.headline]
+def overview(db: ConnectionPool, config: Config, now: datetime, metrics: list[Metric] | None = None,
+             entities: list[str] | None = None) -> pd.DataFrame:
+    """One row per headline metric (or per metric of `metrics`): the province figure now (or the figure of
+    `entities`: an area's), its age, staleness and status."""
+    headline = metrics if metrics is not None else [m for m in config.catalog.metrics if m.headline]
     latest = latest_values(db, [m.key for m in headline])
     if entities is not None:
         latest = latest[latest["entity"].isin(entities)]
@@ -88,11 +90,11 @@ def overview(db: ConnectionPool, config: Config, now: datetime, entities: list[s
     ts = pd.to_datetime(latest["ts"], utc=True)
     ages = (pd.Timestamp(now) - ts).dt.total_seconds().to_numpy()
     late = latest["feed_state"].isin(LATE_STATES).to_numpy()
-    values, entity_ids, metrics = latest["value"].to_numpy(np.float64), latest["entity"].to_numpy(), \
+    values, entity_ids, metric_keys = latest["value"].to_numpy(np.float64), latest["entity"].to_numpy(), \
         latest["metric"].to_numpy()
     rows = []
     for metric in headline:
-        mine = metrics == metric.key
+        mine = metric_keys == metric.key
         # A value is fresh while it is younger than its cadence allows and its feed is not late or failing.
         fresh = mine & (ages <= (metric.cadence * STALE_FACTOR).total_seconds()) & ~late
         # Averaging silent entities' old values with fresh ones would mislead: use the fresh ones,
@@ -147,17 +149,27 @@ def area_status(config: Config, sites: pd.DataFrame, parent: str | None = None) 
     readings, counts of critical / warning / stale readings and of sites, position and population.
     `sites` is a site_status() frame (filtered by domain or metric as the caller wants)."""
     parent = parent or config.region.region.code
+    children = config.child_areas(parent)
+    child_of = {e: area.code for area in children for e in config.area_entities(area.code)}
+    stale = sites["stale"].astype(bool)
+    grouped = pd.DataFrame({
+        "child": sites["entity"].map(child_of),
+        "rank": sites["status"].map(SEVERITY).where(~stale, 0),  # stale readings never colour an area
+        "critical": (sites["status"] == "critical") & ~stale,
+        "warning": (sites["status"] == "warning") & ~stale,
+        "stale": stale,
+    }).groupby("child").agg({"rank": "max", "critical": "sum", "warning": "sum", "stale": "sum"})
+    by_rank = {v: k for k, v in SEVERITY.items()}
     rows = []
-    for area in config.child_areas(parent):
-        members = config.area_entities(area.code)
-        mine = sites[sites["entity"].isin(members)]
-        fresh = mine[~mine["stale"].astype(bool)]
+    for area in children:
+        found = area.code in grouped.index
         rows.append({
             "area": area.code, "lat": area.centroid[0], "lon": area.centroid[1], "population": area.population,
-            "status": worst_status(fresh["status"]) if not fresh.empty else "nodata",
-            "critical": int((fresh["status"] == "critical").sum()),
-            "warning": int((fresh["status"] == "warning").sum()),
-            "stale": int(mine["stale"].astype(bool).sum()), "sites": len(members),
+            "status": by_rank[int(grouped.at[area.code, "rank"])] if found else "nodata",
+            "critical": int(grouped.at[area.code, "critical"]) if found else 0,
+            "warning": int(grouped.at[area.code, "warning"]) if found else 0,
+            "stale": int(grouped.at[area.code, "stale"]) if found else 0,
+            "sites": len(config.area_entities(area.code)),
         })
     return pd.DataFrame(rows, columns=["area", "lat", "lon", "population", "status", "critical", "warning",
                                        "stale", "sites"])
@@ -254,6 +266,34 @@ def _typed_series(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         if column in df:
             df[column] = df[column].astype(np.float64)
     return df
+
+
+def area_values(config: Config, sites: pd.DataFrame, metric: Metric, parent: str | None = None) -> pd.DataFrame:
+    """Per child area of `parent`: the area's figure of `metric` from its sites' fresh readings (combined
+    with the metric's aggregation), its status (per-site levels: the worst site), the number of sites
+    reporting and of stale ones. `sites` is a site_status() frame. Pure: no database."""
+    parent = parent or config.region.region.code
+    children = config.child_areas(parent)
+    child_of = {e: area.code for area in children for e in config.area_entities(area.code)}
+    mine = sites[sites["metric"] == metric.key]
+    mine = mine.assign(child=mine["entity"].map(child_of), value=mine["value"].astype(float),
+                       stale=mine["stale"].astype(bool))
+    groups = dict(tuple(mine.groupby("child"))) if not mine.empty else {}
+    site_levels = {e for e in mine["entity"] if metric.key in config.entities[e].thresholds}
+    rows = []
+    for area in children:
+        members = groups.get(area.code, mine.iloc[0:0])
+        fresh = members[~members["stale"]]
+        value = _combine(fresh["value"], metric.aggregation)
+        if fresh.empty:
+            status = "nodata"
+        elif site_levels.intersection(fresh["entity"]):
+            status = worst_status(fresh["status"])
+        else:
+            status = status_of(value, metric.thresholds)
+        rows.append({"area": area.code, "value": value, "status": status, "sites": int(len(members)),
+                     "stale": int(len(members) - len(fresh))})
+    return pd.DataFrame(rows, columns=["area", "value", "status", "sites", "stale"])
 
 
 def metric_series(db: ConnectionPool, metric: str, start: datetime, end: datetime, bucket: timedelta,

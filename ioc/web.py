@@ -14,6 +14,7 @@ Page options read by the shell, passed to `dash.register_page(...)`:
     nav=False           keep the page out of the navbar
     theme="dark"        the page turns on the dark wall theme (body class `theme-dark`)
     kiosk=True          unattended screen: no navbar, no scrollbars (body class `kiosk`; `?kiosk=0` shows the navbar)
+    nav_menu=f          a templated page shown as a menu: f(config, lang) -> [(label, href), ...]
 A page's layout(**kwargs) receives the URL query (e.g. `lang`) and `ui_lang` (the stored choice);
 `resolve_lang(lang, ui_lang)` gives the language to render.
 """
@@ -127,11 +128,11 @@ def page_label(page: dict, lang: str) -> str:
 
 
 def nav_pages(user: User | None = None) -> list[dict]:
-    """Pages shown in the navbar, by `order` then name: not hidden, not templated (those need arguments),
-    and only those the user may open."""
+    """Pages shown in the navbar, by `order` then name: not hidden, not templated (those need arguments)
+    unless they give a menu of their instances (`nav_menu`), and only those the user may open."""
     pages = [
         p for p in dash.page_registry.values()
-        if p.get("nav", True) is not False and not p.get("path_template")
+        if p.get("nav", True) is not False and (not p.get("path_template") or p.get("nav_menu"))
         and (user is None or user.may(p.get("access", "admin")))
     ]
 
@@ -143,9 +144,28 @@ def nav_pages(user: User | None = None) -> list[dict]:
     return sorted(pages, key=key)
 
 
-def nav_links(pathname: str | None, lang: str) -> list:
+def _nav_menu(page: dict, pathname: str | None, lang: str, config: Config | None) -> html.Li:
+    """A templated page's instances as a dropdown (<details>: no script needed)."""
+    prefix = page["path_template"].split("<", 1)[0]
+    active = bool(pathname) and pathname.startswith(prefix)
+    entries = page["nav_menu"](config, lang) if config is not None else []
+    return html.Li(
+        html.Details([
+            html.Summary(page_label(page, lang), className="nav-link active" if active else "nav-link"),
+            html.Ul([html.Li(dcc.Link(label, href=dash.get_relative_path(href), className="dropdown-item"),
+                             **({"aria-current": "page"} if pathname == href else {}))
+                     for label, href in entries], className="nav-menu-list list-unstyled"),
+        ], className="nav-menu"),
+        className="nav-item", **{"data-page": page["path"]},
+    )
+
+
+def nav_links(pathname: str | None, lang: str, config: Config | None = None) -> list:
     items = []
     for page in nav_pages(current_user()):
+        if page.get("nav_menu"):
+            items.append(_nav_menu(page, pathname, lang, config))
+            continue
         href = page.get("relative_path") or page["path"]
         active = pathname == href or (pathname in (None, "") and page["path"] == "/")
         items.append(
@@ -211,7 +231,7 @@ def shell_layout(config: Config) -> html.Div:
                             href=dash.get_relative_path("/"),
                             className="navbar-brand ioc-brand",
                         ),
-                        html.Ul(nav_links(None, lang), id="nav-links", className="navbar-nav me-auto"),
+                        html.Ul(nav_links(None, lang, config), id="nav-links", className="navbar-nav me-auto"),
                         dcc.Link(id="alert-badge", href=dash.get_relative_path("/alerts"),
                                  className="alert-badge alert-badge-none", children=""),
                         html.Button("♪", id="alert-sound", n_clicks=0, className="btn btn-sm alert-sound",
@@ -335,7 +355,7 @@ def _register_shell_callbacks(app: dash.Dash, config: Config) -> None:
         lang = resolve_lang(_query(search).get("lang"), stored, config)
         vi_href, en_href = lang_hrefs(search)
         return (
-            nav_links(pathname, lang),
+            nav_links(pathname, lang, config),
             vi_href,
             en_href,
             _lang_button_class("vi", lang),

@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import dash_ag_grid as dag
 from dash import ClientsideFunction, Input, Output, State, clientside_callback, dcc, html
 
 from ioc.config import Domain, Metric
@@ -183,7 +184,8 @@ def domain_card(
         [
             html.Div(
                 [
-                    html.H2(domain.name.get(lang), className="domain-title h5 mb-0"),
+                    html.H2(dcc.Link(domain.name.get(lang), href=f"/domain/{key}",
+                                     className="domain-title-link"), className="domain-title h5 mb-0"),
                     html.Div(status_badge(summary, lang), id={"type": "domain-status", "domain": key},
                              className="domain-status"),
                 ],
@@ -221,3 +223,23 @@ def register_watchdog(page: str, root_id: str, text_id: str) -> None:
         Input(f"{page}-watchdog", "n_intervals"), Input(f"{page}-heartbeat", "data"),
         State(f"{page}-watchdog-cfg", "data"),
     )
+
+
+GRID_DEFAULTS = {"sortable": True, "filter": True, "resizable": True, "flex": 1}
+# Sort a displayed text (a local time, a formatted number) by a raw field of the row instead.
+SORT_BY_FIELD = "(a, b, nodeA, nodeB) => (nodeA.data.{0} ?? -1e308) - (nodeB.data.{0} ?? -1e308)"
+
+
+def data_grid(grid_id: Any, rows: list[dict], columns: list[dict], empty_text: str, file_name: str,
+              row_id: str = "params.data.row_id", class_name: str = "", height: str = "340px",
+              row_class_rules: dict | None = None, selected: str | None = None, **options: Any) -> dag.AgGrid:
+    """An AG Grid table as every page uses it: sortable, filterable, resizable columns, single-row click
+    selection, an empty-table message in the page's language, CSV export named `file_name` (a button's
+    callback sets exportDataAsCsv=True)."""
+    return dag.AgGrid(
+        id=grid_id, rowData=rows, columnDefs=columns, getRowId=row_id, defaultColDef=GRID_DEFAULTS,
+        rowClassRules=row_class_rules or {}, selectedRows={"ids": [selected]} if selected else [],
+        dashGridOptions={"rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
+                         "tooltipShowDelay": 300, "animateRows": False, "localeText": {"noRowsToShow": empty_text},
+                         **options},
+        csvExportParams={"fileName": file_name}, className=class_name, style={"height": height})

@@ -17,17 +17,19 @@ import plotly.graph_objects as go
 
 from ioc.config import Config
 from ioc.i18n import format_number, normalize_lang, t
-from ioc.queries import worst_status
+from ioc.queries import SEVERITY
 
-from ._figures import FONT_FAMILY, STATUS_COLORS
+from ._figures import FONT_FAMILY, STATUS_COLORS, alpha
 
 MARKER_MIN, MARKER_MAX = 16, 46
 SITE_SIZE = 9
 
 
 def _marker_sizes(areas: pd.DataFrame, scale: float) -> list[float]:
-    """Marker area proportional to population (sites count where a population is unknown)."""
-    weights = areas["population"].astype("float64").where(areas["population"].notna(), None)
+    """Marker area proportional to a `weight` column when the frame has one (a count: calls, incidents),
+    else to population (sites count where a population is unknown)."""
+    column = "weight" if "weight" in areas and areas["weight"].notna().any() else "population"
+    weights = areas[column].astype("float64").where(areas[column].notna(), None)
     if weights.isna().all():
         weights = areas["sites"].astype("float64")
     weights = weights.fillna(weights.median() if weights.notna().any() else 1.0).clip(lower=0)
@@ -39,6 +41,8 @@ def _area_hover(config: Config, row: pd.Series, lang: str) -> str:
     area = config.areas[row["area"]][0]
     lines = [f"<b>{area.name.get(lang)}</b>", t(f"status.{row['status']}", lang),
              t("map.counts", lang, critical=row["critical"], warning=row["warning"], stale=row["stale"])]
+    if isinstance(row.get("weight_text"), str):
+        lines.append(row["weight_text"])
     if row["population"] is not None and not pd.isna(row["population"]):
         lines.append(t("map.population", lang, n=format_number(row["population"], lang)))
     return "<br>".join(lines)
@@ -46,13 +50,16 @@ def _area_hover(config: Config, row: pd.Series, lang: str) -> str:
 
 def site_points(config: Config, sites: pd.DataFrame) -> pd.DataFrame:
     """One row per site: entity, lat, lon and the worst status of its fresh readings ('nodata' if none)."""
-    rows = []
-    for entity, mine in sites.groupby("entity", sort=True):
-        fresh = mine[~mine["stale"].astype(bool)]
-        site = config.entities[entity]
-        rows.append({"entity": entity, "lat": site.lat, "lon": site.lon,
-                     "status": worst_status(fresh["status"]) if not fresh.empty else "nodata"})
-    return pd.DataFrame(rows, columns=["entity", "lat", "lon", "status"])
+    if sites.empty:
+        return pd.DataFrame(columns=["entity", "lat", "lon", "status"])
+    # Worst status per site in one pass: stale readings count as "nodata", the least severe.
+    rank = sites["status"].map(SEVERITY).where(~sites["stale"].astype(bool), 0)
+    worst = rank.groupby(sites["entity"]).max().sort_index()
+    by_rank = {v: k for k, v in SEVERITY.items()}
+    entities = [config.entities[e] for e in worst.index]
+    return pd.DataFrame({"entity": list(worst.index), "lat": [e.lat for e in entities],
+                         "lon": [e.lon for e in entities], "status": [by_rank[int(r)] for r in worst]},
+                        columns=["entity", "lat", "lon", "status"])
 
 
 def _boundary_traces(config: Config, areas: pd.DataFrame) -> list[go.Scatter]:
@@ -71,15 +78,10 @@ def _boundary_traces(config: Config, areas: pd.DataFrame) -> list[go.Scatter]:
             xs += [p[0] for p in ring] + [None]
             ys += [p[1] for p in ring] + [None]
         color = STATUS_COLORS[status[code]]
-        traces.append(go.Scatter(x=xs, y=ys, mode="lines", fill="toself", fillcolor=_alpha(color, 0.16),
+        traces.append(go.Scatter(x=xs, y=ys, mode="lines", fill="toself", fillcolor=alpha(color, 0.16),
                                  line={"color": color, "width": 1.2}, hoverinfo="skip", showlegend=False,
                                  meta={"boundary": code}))
     return traces
-
-
-def _alpha(hex_color: str, alpha: float) -> str:
-    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r}, {g}, {b}, {alpha})"
 
 
 def area_map(config: Config, areas: pd.DataFrame, sites: pd.DataFrame | None = None, lang: str | None = "vi",

@@ -414,7 +414,7 @@ def render(config: Config, db, view: str, lang: str, now: datetime, scale: float
         overview, series, sites = pd.DataFrame(), empty, pd.DataFrame(columns=["entity", "stale", "status", "domain"])
         alerts, feeds = pd.DataFrame(columns=alert_queries.ALERT_COLUMNS), pd.DataFrame(columns=["feed", "state"])
     else:
-        overview, f1 = _load("overview", lambda: queries.overview(db, config, now, entities), pd.DataFrame())
+        overview, f1 = _load("overview", lambda: queries.overview(db, config, now, entities=entities), pd.DataFrame())
         series, f2 = _load("sparklines", lambda: queries.sparklines(
             db, [(m.key, buckets[m.key], m.aggregation) for m in metrics], start, now, entities),
             pd.DataFrame(columns=["metric", "bucket", "value"]))

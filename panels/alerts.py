@@ -19,6 +19,7 @@ from ioc import alert_queries
 from ioc.alerts import actions
 from ioc.i18n import MESSAGES, format_duration, format_number, format_time, normalize_lang, t, to_local
 from ioc.web import current_context, current_user, readable_domains, resolve_lang
+from panels._components import SORT_BY_FIELD, data_grid
 from panels._figures import GRAPH_CONFIG, STATUS_COLORS, pick_bucket, series_figure
 from panels._labels import area_name as _area_name
 from panels._labels import domain_name as _domain_name
@@ -33,8 +34,6 @@ SEVERITIES = ("warning", "critical")
 STATES = ("pending", "firing")
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 SILENCE_HOURS = (1, 4, 24)
-# "Who is acting", remembered in the browser until there is a login; /shift uses the same store.
-_GRID_DEFAULTS = {"sortable": True, "filter": True, "resizable": True, "flex": 1}
 # Row colour by severity (resolved rows neutral); `tone` is worked out per row in _rows.
 _ROW_CLASSES = {"alert-row-critical": "params.data.tone === 'critical'",
                 "alert-row-warning": "params.data.tone === 'warning'",
@@ -42,7 +41,7 @@ _ROW_CLASSES = {"alert-row-critical": "params.data.tone === 'critical'",
                 "alert-row-pending": "params.data.state === 'pending'",
                 "alert-row-flapping": "params.data.flapping === true"}
 # Sort a displayed time by its instant, not by its local text.
-_BY_TS = "(a, b, nodeA, nodeB) => (nodeA.data.{0} || 0) - (nodeB.data.{0} || 0)"
+_BY_TS = SORT_BY_FIELD
 
 
 # --- labels ---------------------------------------------------------------------------------
@@ -141,14 +140,9 @@ def _columns(lang: str, history: bool = False) -> list[dict]:
 
 def _grid(grid_id: str, lang: str, history: bool, rows: list[dict], empty_key: str, file_name: str,
           selected: int | None) -> dag.AgGrid:
-    return dag.AgGrid(
-        id=grid_id, rowData=rows, columnDefs=_columns(lang, history), getRowId="params.data.row_id",
-        defaultColDef=_GRID_DEFAULTS, rowClassRules=_ROW_CLASSES,
-        selectedRows={"ids": [str(selected)]} if selected else [],
-        dashGridOptions={"rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
-                         "tooltipShowDelay": 300, "animateRows": False,
-                         "localeText": {"noRowsToShow": t(empty_key, lang)}},
-        csvExportParams={"fileName": file_name}, className="alerts-grid", style={"height": "340px"})
+    return data_grid(grid_id, rows, _columns(lang, history), t(empty_key, lang), file_name,
+                     class_name="alerts-grid", row_class_rules=_ROW_CLASSES,
+                     selected=str(selected) if selected else None)
 
 
 # --- the detail panel -------------------------------------------------------------------------

@@ -356,3 +356,28 @@ def test_admin_manages_users_and_screens_in_the_browser(page, web_url, simulated
     assert auth_store.kiosk_user(simulated.db, url.split("=", 1)[1]) is not None
     actions = list(audit_log(simulated.db, 10)["action"])
     assert "user.add" in actions and "kiosk.create" in actions
+
+
+def test_an_officer_cannot_open_another_domain_or_its_sites(web_url, people, simulated):
+    session = session_for(web_url, "hoa")  # education only
+    router = _router_output(session, web_url)
+    hospital = next(e for e in simulated.config.region.entities if e.kind == "hospital")
+    school = next(e.id for e in simulated.config.region.entities if e.kind == "school")
+
+    def open_page(path: str) -> str:
+        body = {"output": router, "outputs": [{"id": "_pages_content", "property": "children"},
+                                              {"id": "_pages_store", "property": "data"}],
+                "changedPropIds": ["_pages_location.pathname"], "state": [],
+                "inputs": [{"id": "_pages_location", "property": "pathname", "value": path},
+                           {"id": "_pages_location", "property": "search", "value": ""},
+                           {"id": "lang", "property": "data", "value": "vi"}]}
+        answer = session.post(web_url + "/_dash-update-component", json=body)
+        assert answer.status_code == 200, (path, answer.status_code)
+        return answer.text
+
+    assert '"data-domain": "education"' in open_page("/domain/education").replace('":"', '": "')
+    health = open_page("/domain/health")
+    assert "bed_occupancy" not in health and "/domain/health" not in health  # as if unknown; no link to it
+    foreign = open_page(f"/entity/{hospital.id}")  # "unknown site", as for one that does not exist
+    assert "bed_occupancy" not in foreign and hospital.name.vi.encode("unicode_escape").decode() not in foreign
+    assert school in open_page(f"/entity/{school}")
