@@ -57,7 +57,7 @@ class Scale:
 
 SCALES = {
     "full": Scale(readings=120_000, rate=2_000, kills=10, pg_down=30, spool_bytes=2 * 1024 * 1024, settle=120),
-    "small": Scale(readings=6_000, rate=1_000, kills=2, pg_down=3, spool_bytes=96 * 1024, settle=60),
+    "small": Scale(readings=12_000, rate=2_000, kills=2, pg_down=3, spool_bytes=64 * 1024, settle=60),
 }
 
 

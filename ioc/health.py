@@ -47,13 +47,14 @@ def health(runtime: Runtime) -> tuple[dict[str, Any], bool]:
         "seconds_since_commit": None if stats.last_commit is None else round(time.time() - stats.last_commit, 1),
     }
     spool = runtime.spool
-    spool_state = "full" if spool.full else ("holding" if not spool.empty else "empty")
-    checks["spool"] = {"ok": spool_state == "empty", "state": spool_state, "bytes": spool.bytes,
-                       "max_bytes": spool.max_bytes, "batches": spool.records,
-                       "written_batches": stats.spooled_batches, "replayed_batches": stats.replayed_batches}
-    if spool.full:
-        checks["spool"]["error"] = ("spool full: nothing more is acknowledged to the broker until the "
-                                    "database is back (the broker keeps the messages)")
+    if spool is not None:  # only processes that acknowledge broker messages keep one
+        spool_state = "full" if spool.full else ("holding" if not spool.empty else "empty")
+        checks["spool"] = {"ok": spool_state == "empty", "state": spool_state, "bytes": spool.bytes,
+                           "max_bytes": spool.max_bytes, "batches": spool.records,
+                           "written_batches": stats.spooled_batches, "replayed_batches": stats.replayed_batches}
+        if spool.full:
+            checks["spool"]["error"] = ("spool full: nothing more is acknowledged to the broker until the "
+                                        "database is back (the broker keeps the messages)")
     checks["storage"] = {"ok": True, "path": runtime.storage.path}
     if runtime.rollups is not None and runtime.rollups.last_refresh is not None:
         last = runtime.rollups.last_refresh  # this process's last rollup run (another process may hold the lock)

@@ -127,15 +127,17 @@ class _Collector:
                      "broker keeps the rest)", 0)
         yield _gauge("ioc_database_up", "1 when the last write reached the database", int(stats.last_error is None))
         spool = rt.spool
-        yield _gauge("ioc_spool_bytes", "Bytes waiting in the spool", spool.bytes)
-        yield _gauge("ioc_spool_max_bytes", "Spool size limit", spool.max_bytes)
-        yield _gauge("ioc_spool_batches", "Batches waiting in the spool", spool.records)
-        yield _gauge("ioc_spool_full", "1 while the spool is full (nothing is acknowledged)", int(spool.full))
-        yield _counter("ioc_spool_written_batches", "Batches written to the spool", stats.spooled_batches)
-        yield _counter("ioc_spool_replayed_batches", "Batches replayed from the spool", stats.replayed_batches)
-        yield _gauge("ioc_broker_connected", "1 while the MQTT subscriber is connected",
-                     int(rt.mqtt.connected.is_set()))
-        yield _counter("ioc_mqtt_messages", "MQTT messages received", rt.mqtt.messages)
+        if spool is not None:  # only processes that acknowledge broker messages keep one
+            yield _gauge("ioc_spool_bytes", "Bytes waiting in the spool", spool.bytes)
+            yield _gauge("ioc_spool_max_bytes", "Spool size limit", spool.max_bytes)
+            yield _gauge("ioc_spool_batches", "Batches waiting in the spool", spool.records)
+            yield _gauge("ioc_spool_full", "1 while the spool is full (nothing is acknowledged)", int(spool.full))
+            yield _counter("ioc_spool_written_batches", "Batches written to the spool", stats.spooled_batches)
+            yield _counter("ioc_spool_replayed_batches", "Batches replayed from the spool", stats.replayed_batches)
+        if rt.mqtt is not None:  # a UI process has no subscriber
+            yield _gauge("ioc_broker_connected", "1 while the MQTT subscriber is connected",
+                         int(rt.mqtt.connected.is_set()))
+            yield _counter("ioc_mqtt_messages", "MQTT messages received", rt.mqtt.messages)
         feeds = GaugeMetricFamily("ioc_feed_state", "1 for each feed's current state", labels=["feed", "state"])
         for f in rt.health.snapshot():
             feeds.add_metric([f["feed"], f["state"]], 1)

@@ -106,7 +106,7 @@ class Runtime:
                                        or (self.role != "ui" and self.config.settings.mqtt.url is None)):
                 raise ValueError(f"role {self.role!r} needs a database and a broker the processes share: "
                                  "set IOC_DATABASE_URL and IOC_MQTT_URL (the embedded ones are per process)")
-            self._start_storage()
+            self._start_storage(spool=self.role in ("all", "ingest"))
             self.push = PushEndpoint(self.config.feeds, parsers, self.ingestor,
                                      self.config.settings.ingest.max_payload_bytes)
             if self.role in ("all", "ingest"):
@@ -162,7 +162,9 @@ class Runtime:
         if self.role in ("all", "ui"):
             brief_web.register(server, self)
 
-    def _start_storage(self) -> None:
+    def _start_storage(self, spool: bool = False) -> None:
+        """The database and the writer. `spool`: a process that acknowledges broker messages keeps what the
+        database cannot take in its own spool; others (UI, CLI, the alert engine) write through or wait."""
         settings = self.config.settings
         url = settings.database.url
         if url is None:
@@ -176,8 +178,9 @@ class Runtime:
         self.rollups = Rollups(self.db, self.storage, settings.storage)
         if self.storage.path == "timescaledb":
             apply_policies(self.db, settings.storage)
-        self.spool = Spool(self._spool_dir(), settings.ingest.spool_max_bytes).open()
-        self._stops.append(self.spool.close)  # after the writer has stopped
+        if spool:
+            self.spool = Spool(self._spool_dir(), settings.ingest.spool_max_bytes).open()
+            self._stops.append(self.spool.close)  # after the writer has stopped
         self.writer = BatchWriter(self.db, Partitions(self.storage), settings.ingest, self.spool)
         self.metrics = Metrics(self)
         self.writer.add_observer(self.metrics.observe)
