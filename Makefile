@@ -36,9 +36,11 @@ test: $(STAMP) browser pdftools
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(STAMP) browser
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/alerts.py
+	$(BIN)/python bench/faults.py
+	$(BIN)/python bench/viewers.py
 
 # ~10 minutes and ~6 GiB: a 53.8 M-row database ioc_bench, then the panels' queries against raw.
 bench-panels: $(STAMP)

@@ -97,7 +97,9 @@ class Bench:
         """The wall's refresh; naive: the tiles, every headline sparkline and the sites' latest values
         from raw readings (one query per metric)."""
         if not naive:
-            render(self.config, self.db, "overview", "vi", self.now)
+            # As a screen refreshes: the map figure is sent again only when the areas' colours change.
+            self._map_key = render(self.config, self.db, "overview", "vi", self.now,
+                                   map_key=getattr(self, "_map_key", None)).map_key
             return
         naive_overview(self.db, self.config, self.now)
         by_bucket: dict[timedelta, dict[str, str]] = {}

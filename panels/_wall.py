@@ -17,6 +17,8 @@ import hashlib
 import logging
 import math
 import re
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -489,6 +491,30 @@ def render(config: Config, db, view: str, lang: str, now: datetime, scale: float
     banner, banner_class = alert_banner(config, listed, now, lang)
     return Rendered(body, figure, key, map_title, area_list(config, areas, lang), banner, banner_class,
                     health_strip(feeds, lang), failed)
+
+
+# Every wall screen asks the same question every few seconds: within SHARED_FOR one answer serves all
+# (per process). 1 s keeps a crossing on the screens within refresh (4 s) + 1 s.
+SHARED_FOR = 1.0
+_shared: dict[tuple, tuple[float, Rendered]] = {}
+_shared_lock = threading.Lock()
+
+
+def render_shared(config: Config, db, view: str, lang: str, scale: float = 1.0,
+                  map_key: str | None = None) -> Rendered:
+    """`render` at now, shared for SHARED_FOR seconds between screens asking the same (and allowed the same)."""
+    key = (view, lang, round(scale, 2), map_key, tuple(readable_domains() or ()))
+    clock = time.monotonic()
+    with _shared_lock:
+        hit = _shared.get(key)
+        if hit is not None and hit[0] > clock:
+            return hit[1]
+    shown = render(config, db, view, lang, datetime.now(UTC), scale, map_key)
+    with _shared_lock:
+        for stale in [k for k, (until, _) in _shared.items() if until <= clock]:
+            del _shared[stale]
+        _shared[key] = (clock + SHARED_FOR, shown)
+    return shown
 
 
 def refreshed_text(config: Config, lang: str, now: datetime) -> str:

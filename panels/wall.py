@@ -24,7 +24,7 @@ from ioc.i18n import normalize_lang, t
 from ioc.web import current_context, resolve_lang
 from panels._components import register_watchdog, watchdog
 from panels._figures import GRAPH_CONFIG
-from panels._wall import playlist, refreshed_text, render, screen_scale, view_title
+from panels._wall import playlist, refreshed_text, render, render_shared, screen_scale, view_title
 
 dash.register_page(__name__, path="/wall", name=t("nav.wall", "vi"), nav_key="nav.wall", theme="dark", kiosk=True,
                    access="wall", order=5, title=f"{t('wall.title', 'vi')} · {t('app.title', 'vi')}")
@@ -158,7 +158,7 @@ def refresh(_n, index, screen, lang, plan, map_key):
             view != "overview" and view.partition(":")[2] not in {**config.domains, **config.areas}):
         view = "overview"  # the store came back from the browser: never trust it to name a real view
     now = datetime.now(UTC)
-    shown = render(config, db, view, lang, now, screen_scale(screen), map_key)
+    shown = render_shared(config, db, view, lang, screen_scale(screen), map_key)
     return (
         shown.body,
         f"wall-body view-{view.partition(':')[0]}",
