@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from ioc.config import copy_config, load_config, parse_duration  # noqa: E402
 from ioc.db import Partitions, migrate, open_pool, partition_start, sync_catalog  # noqa: E402
 from ioc.rollups import recompute  # noqa: E402
+from ioc.services import fresh_database  # noqa: E402
 
 CONFIG_DIR = ROOT / "var" / "bench" / "config"
 PG_EPOCH_US = int(datetime(2000, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
@@ -48,14 +49,6 @@ ROW = np.dtype([("fields", ">i2"), ("l1", ">i4"), ("sid", ">i4"), ("l2", ">i4"),
                 ("l3", ">i4"), ("value", ">f8")])  # one tuple of (int4, timestamptz, float8), 34 bytes
 CHUNK_ROWS = 1_000_000
 
-
-def database_url(server_url: str, name: str) -> str:
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    info = psycopg.conninfo.conninfo_to_dict(server_url)
-    info["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**info)
 
 
 def write_config(url: str, replicas: int) -> Path:
@@ -160,7 +153,7 @@ def main() -> None:
     args = parser.parse_args()
     cadence = parse_duration(args.cadence)
     began = time.perf_counter()
-    url = database_url(args.server_url, args.database)
+    url = fresh_database(args.server_url, args.database)
     config = load_config(write_config(url, args.replicas), environ={})
     pool = open_pool(url, 1, 2, name="seed")
     storage = migrate(pool, config.settings.storage)

@@ -142,3 +142,16 @@ class Postgres:
         """Stop and delete the data folder."""
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def fresh_database(server_url: str, name: str) -> str:
+    """A new, empty database `name` on the server (dropped first if it exists); its URL."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    info = psycopg.conninfo.conninfo_to_dict(server_url)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**info)

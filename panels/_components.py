@@ -9,6 +9,7 @@ The status itself is computed once, by ioc.queries (the overview frame's `status
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -51,6 +52,21 @@ def _status(row: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "nodata"
     return status
+
+
+class FailureLog:
+    """Logs once when a page's data source starts failing and once when it recovers — not every refresh."""
+
+    def __init__(self, page: str):
+        self.log, self.page, self.failing = logging.getLogger(f"panels.{page}"), page, {}
+
+    def note(self, what: str, exc: BaseException | None) -> None:
+        if exc is not None and not self.failing.get(what):
+            self.log.error("%s: %s failed: %s", self.page, what, exc, exc_info=exc)
+            self.failing[what] = True
+        elif exc is None and self.failing.get(what):
+            self.log.info("%s: %s recovered", self.page, what)
+            self.failing[what] = False
 
 
 def text(value: Any, limit: int = 4000) -> str:

@@ -32,7 +32,7 @@ from ioc import alert_queries, queries
 from ioc.config import WALL_VIEW, Config, Metric
 from ioc.i18n import DASH, format_age, format_duration, format_number, format_time, format_value, t
 from ioc.web import readable_domains
-from panels._components import _field, _status, domain_summary, status_badge
+from panels._components import FailureLog, _field, _status, domain_summary, status_badge
 from panels._figures import GRAPH_CONFIG, STATUS_COLORS, pick_bucket, series_figure
 from panels._labels import area_name, rule_metric, subject_name, what
 from panels._map import area_map, site_points
@@ -44,7 +44,7 @@ TREND_LAG = timedelta(hours=1)
 TREND_FLAT = 0.02  # a change under 2 % of the larger value reads as steady
 BANNER_LIMIT = 3
 INTERVAL_BOUNDS = (5, 3600)  # seconds on one view, from the URL
-FAILING_LOGGED: dict[str, bool] = {}
+_failures = FailureLog("wall")
 
 
 # --- playlist -------------------------------------------------------------------------------
@@ -354,23 +354,13 @@ def health_strip(feeds: pd.DataFrame, lang: str) -> list:
 
 # --- one refresh ----------------------------------------------------------------------------
 
-def _note(what_: str, exc: BaseException | None) -> None:
-    """Log once when a query starts failing and once when it recovers."""
-    if exc is not None and not FAILING_LOGGED.get(what_):
-        log.error("wall: %s failed: %s", what_, exc, exc_info=exc)
-        FAILING_LOGGED[what_] = True
-    elif exc is None and FAILING_LOGGED.get(what_):
-        log.info("wall: %s recovered", what_)
-        FAILING_LOGGED[what_] = False
-
-
 def _load(what_: str, fn, fallback):
     try:
         result = fn()
     except Exception as exc:  # a refresh never breaks the screen: that part shows "no data" and is logged
-        _note(what_, exc)
+        _failures.note(what_, exc)
         return fallback, True
-    _note(what_, None)
+    _failures.note(what_, None)
     return result, False
 
 

@@ -20,6 +20,7 @@ from ioc.config import Config, Metric
 from ioc.i18n import format_number, format_time, normalize_lang, t
 from ioc.web import current_context, current_user, resolve_lang
 from panels._components import (
+    FailureLog,
     domain_card,
     domain_card_class,
     domain_summary,
@@ -44,17 +45,7 @@ dash.register_page(
 
 CHART_REFRESH_MIN = timedelta(seconds=15)
 
-_failing: dict[str, bool] = {}
-
-
-def _note_failure(what: str, exc: BaseException | None) -> None:
-    """Log once when a data source starts failing and once when it recovers (not every refresh)."""
-    if exc is not None and not _failing.get(what):
-        log.error("overview: %s failed: %s", what, exc, exc_info=exc)
-        _failing[what] = True
-    elif exc is None and _failing.get(what):
-        log.info("overview: %s recovered", what)
-        _failing[what] = False
+_failures = FailureLog("overview")
 
 
 def headline_metrics(config: Config, domain: str) -> list[Metric]:
@@ -73,9 +64,9 @@ def _overview_rows(config: Config, db, now: datetime) -> tuple[dict[str, pd.Seri
     try:
         frame = queries.overview(db, config, now)
     except Exception as exc:  # a refresh must not break the page: show "no data" and say why
-        _note_failure("overview", exc)
+        _failures.note("overview", exc)
         return {}, True
-    _note_failure("overview", None)
+    _failures.note("overview", None)
     return {row["metric"]: row for _, row in frame.iterrows()}, False
 
 
@@ -89,9 +80,9 @@ def _chart(config: Config, db, metric: Metric, lang: str, now: datetime, rows: d
     if db is not None:
         try:
             df = queries.metric_series(db, metric.key, start, now, bucket, metric.aggregation)
-            _note_failure(f"series {metric.key}", None)
+            _failures.note(f"series {metric.key}", None)
         except Exception as exc:
-            _note_failure(f"series {metric.key}", exc)
+            _failures.note(f"series {metric.key}", exc)
     row = rows.get(metric.key)
     stale = row is not None and bool(row["stale"])
     return series_figure(df, metric, lang, ui.timezone, start=start, end=now, stale=stale)

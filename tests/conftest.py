@@ -29,7 +29,7 @@ from psycopg import sql
 from ioc.config import Config, copy_config, load_config
 from ioc.embedded import EmbeddedBroker, start_postgres, stop_postgres
 from ioc.runtime import Runtime
-from ioc.services import free_port
+from ioc.services import free_port, fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "test-output"
@@ -112,14 +112,6 @@ def output_dir() -> Path:
     OUTPUT.mkdir(exist_ok=True)
     return OUTPUT
 
-
-def fresh_database(server_url: str, name: str) -> str:
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    info = psycopg.conninfo.conninfo_to_dict(server_url)
-    info["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**info)
 
 
 def drop_database(server_url: str, name: str) -> None:
