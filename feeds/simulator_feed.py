@@ -74,9 +74,9 @@ class SimulatorFeed:
                 if failing:
                     log.info("simulator publishing again")
                 failing = False
-            except (ConnectionError, OSError) as exc:
+            except Exception as exc:  # whatever goes wrong in one round, the next round tries again
                 if not failing:
-                    log.warning("simulator cannot publish: %s", exc)
+                    log.warning("simulator cannot publish: %r", exc, exc_info=not isinstance(exc, OSError))
                 failing = True
             self._stop.wait(self.settings.interval.total_seconds())
         self.publisher.close()

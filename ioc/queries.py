@@ -357,8 +357,8 @@ def sparklines(db: ConnectionPool, specs: list[tuple[str, timedelta, str]], star
         if aggregation not in _COMBINE:
             raise ValueError(f"unknown aggregation {aggregation!r}")
         by_bucket.setdefault(bucket, {})[metric] = aggregation
-    frames = [metrics_series(db, aggregations, _ORIGIN + ((start - _ORIGIN) // bucket) * bucket, end, bucket,
-                             entities) for bucket, aggregations in by_bucket.items()]
+    frames = [metrics_series(db, aggregations, start, end, bucket, entities)
+              for bucket, aggregations in by_bucket.items()]
     if not frames:
         return _typed_series(pd.DataFrame(), ["metric", "bucket", "value"])
     return pd.concat(frames, ignore_index=True).sort_values(["metric", "bucket"], ignore_index=True)

@@ -100,10 +100,11 @@ def runtime(test_config: Config) -> Iterator[Runtime]:
 
 @pytest.fixture
 def clean_db(runtime: Runtime) -> Runtime:
-    """An empty readings store (catalog kept) before the test."""
+    """An empty readings store (catalog kept) before the test: raw readings and their rollups, which
+    charts read for whole minutes and hours."""
     runtime.writer.flush()
     with runtime.db.connection() as conn:
-        conn.execute("TRUNCATE readings, latest, dead_letters")
+        conn.execute("TRUNCATE readings, latest, dead_letters, rollup_1m, rollup_1h, rollup_dirty")
     return runtime
 
 
