@@ -36,4 +36,4 @@ def test_every_metric_of_every_domain_arrives_within_its_cadence(simulated):
         sources = {feed for (feed,) in conn.execute("SELECT DISTINCT feed FROM latest")}
     # Other tests add figures to this runtime by hand and through the native topics (the wall's crossing).
     assert "simulator" in sources
-    assert rt.health.feeds["simulator"].state == "ok"
+    assert rt.health.feeds["simulator"].state == "ok", rt.health.snapshot()
