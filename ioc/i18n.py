@@ -423,6 +423,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "auth.role.admin": {"vi": "Quản trị", "en": "Administrator"},
     "auth.role.kiosk": {"vi": "Màn hình lớn", "en": "Wall screen"},
     "nav.audit": {"vi": "Nhật ký thay đổi", "en": "Audit log"},
+    "nav.group.system": {"vi": "Hệ thống", "en": "System"},
     "users.title": {"vi": "Người dùng và màn hình lớn", "en": "Users and wall screens"},
     "users.col.username": {"vi": "Tên đăng nhập", "en": "Username"},
     "users.col.name": {"vi": "Họ tên", "en": "Name"},

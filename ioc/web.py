@@ -15,6 +15,7 @@ Page options read by the shell, passed to `dash.register_page(...)`:
     theme="dark"        the page turns on the dark wall theme (body class `theme-dark`)
     kiosk=True          unattended screen: no navbar, no scrollbars (body class `kiosk`; `?kiosk=0` shows the navbar)
     nav_menu=f          a templated page shown as a menu: f(config, lang) -> [(label, href), ...]
+    nav_group="system"  pages of a group share one dropdown (label: i18n "nav.group.<group>")
 A page's layout(**kwargs) receives the URL query (e.g. `lang`) and `ui_lang` (the stored choice);
 `resolve_lang(lang, ui_lang)` gives the language to render.
 """
@@ -144,25 +145,37 @@ def nav_pages(user: User | None = None) -> list[dict]:
     return sorted(pages, key=key)
 
 
-def _nav_menu(page: dict, pathname: str | None, lang: str, config: Config | None) -> html.Li:
-    """A templated page's instances as a dropdown (<details>: no script needed)."""
-    prefix = page["path_template"].split("<", 1)[0]
-    active = bool(pathname) and pathname.startswith(prefix)
-    entries = page["nav_menu"](config, lang) if config is not None else []
+def _dropdown(label: str, entries: list[tuple[str, str]], pathname: str | None, active: bool,
+              data_page: str) -> html.Li:
+    """A navbar dropdown (<details>: no script needed) of (label, href) entries."""
     return html.Li(
         html.Details([
-            html.Summary(page_label(page, lang), className="nav-link active" if active else "nav-link"),
-            html.Ul([html.Li(dcc.Link(label, href=dash.get_relative_path(href), className="dropdown-item"),
+            html.Summary(label, className="nav-link active" if active else "nav-link"),
+            html.Ul([html.Li(dcc.Link(text, href=dash.get_relative_path(href), className="dropdown-item"),
                              **({"aria-current": "page"} if pathname == href else {}))
-                     for label, href in entries], className="nav-menu-list list-unstyled"),
+                     for text, href in entries], className="nav-menu-list list-unstyled"),
         ], className="nav-menu"),
-        className="nav-item", **{"data-page": page["path"]},
+        className="nav-item", **{"data-page": data_page},
     )
+
+
+def _nav_menu(page: dict, pathname: str | None, lang: str, config: Config | None) -> html.Li:
+    """A templated page's instances as a dropdown."""
+    prefix = page["path_template"].split("<", 1)[0]
+    entries = page["nav_menu"](config, lang) if config is not None else []
+    return _dropdown(page_label(page, lang), entries, pathname, bool(pathname) and pathname.startswith(prefix),
+                     page["path"])
 
 
 def nav_links(pathname: str | None, lang: str, config: Config | None = None) -> list:
     items = []
+    grouped: dict[str, list[dict]] = {}
     for page in nav_pages(current_user()):
+        if page.get("nav_group"):  # shown together in one dropdown, where the group's first page stands
+            if page["nav_group"] not in grouped:
+                items.append(page["nav_group"])
+            grouped.setdefault(page["nav_group"], []).append(page)
+            continue
         if page.get("nav_menu"):
             items.append(_nav_menu(page, pathname, lang, config))
             continue
@@ -176,7 +189,10 @@ def nav_links(pathname: str | None, lang: str, config: Config | None = None) -> 
                 **{"data-page": page["path"], **({"aria-current": "page"} if active else {})},
             )
         )
-    return items
+    return [_dropdown(t(f"nav.group.{item}", lang),
+                      [(page_label(p, lang), p.get("relative_path") or p["path"]) for p in grouped[item]],
+                      pathname, any(pathname == p["path"] for p in grouped[item]), f"group:{item}")
+            if isinstance(item, str) else item for item in items]
 
 
 def lang_hrefs(search: str | None) -> tuple[str, str]:

@@ -13,7 +13,8 @@ from ioc.i18n import format_time, t
 from ioc.web import current_context, resolve_lang
 
 dash.register_page(__name__, path="/audit", name=t("nav.audit", "vi"), nav_key="nav.audit", order=90,
-                   access="admin", title=f"{t('nav.audit', 'vi')} · {t('app.title', 'vi')}")
+                   access="admin", nav_group="system",
+                   title=f"{t('nav.audit', 'vi')} · {t('app.title', 'vi')}")
 
 COLUMNS = ("at", "actor", "action", "target", "before", "after")
 

@@ -14,6 +14,7 @@ from ioc.i18n import format_age, format_duration, format_number, format_time, no
 from ioc.web import current_context, resolve_lang
 
 dash.register_page(__name__, path="/feeds", name=t("nav.feeds", "vi"), nav_key="nav.feeds", order=50, access="read",
+                   nav_group="system",
                    title=f"{t('nav.feeds', 'vi')} · {t('app.title', 'vi')}")
 
 STATES = ("ok", "late", "failing", "disabled", "waiting")

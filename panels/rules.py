@@ -16,6 +16,7 @@ from ioc.i18n import format_duration, format_time, normalize_lang, t
 from ioc.web import current_context, current_user, resolve_lang
 
 dash.register_page(__name__, path="/rules", name=t("nav.rules", "vi"), nav_key="nav.rules", order=30, access="read",
+                   nav_group="system",
                    title=f"{t('nav.rules', 'vi')} · {t('app.title', 'vi')}")
 
 

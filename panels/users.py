@@ -13,7 +13,8 @@ from ioc.web import current_context, current_user, resolve_lang
 from panels._components import selected, text
 
 dash.register_page(__name__, path="/users", name=t("nav.users", "vi"), nav_key="nav.users", order=85,
-                   access="admin", title=f"{t('nav.users', 'vi')} · {t('app.title', 'vi')}")
+                   access="admin", nav_group="system",
+                   title=f"{t('nav.users', 'vi')} · {t('app.title', 'vi')}")
 
 
 def _user_rows(config, db, lang: str) -> list[dict]:
