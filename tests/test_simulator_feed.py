@@ -36,4 +36,10 @@ def test_every_metric_of_every_domain_arrives_within_its_cadence(simulated):
         sources = {feed for (feed,) in conn.execute("SELECT DISTINCT feed FROM latest")}
     # Other tests add figures to this runtime by hand and through the native topics (the wall's crossing).
     assert "simulator" in sources
+    # Late in a long suite on a busy machine the shared broker may hold the simulator's rounds for a while:
+    # its health must come back to ok by itself.
+    deadline = time.monotonic() + 30
+    while rt.health.feeds["simulator"].state != "ok" and time.monotonic() < deadline:
+        time.sleep(1)
+        rt.health.evaluate()
     assert rt.health.feeds["simulator"].state == "ok", rt.health.snapshot()
