@@ -14,6 +14,7 @@ from ioc.alerts.rules import load_rules
 from ioc.config import parse_duration
 from ioc.i18n import format_duration, format_time, normalize_lang, t
 from ioc.web import current_context, current_user, resolve_lang
+from panels._components import selected
 
 dash.register_page(__name__, path="/rules", name=t("nav.rules", "vi"), nav_key="nav.rules", order=30, access="read",
                    nav_group="system",
@@ -80,13 +81,12 @@ def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> htm
 
 @callback(Output("rules-editor", "value"), Output("rules-history", "children"),
           Input("rules-grid", "selectedRows"), State("rules-lang", "data"), prevent_initial_call=True)
-def show_rule(selected, lang):
+def show_rule(rows, lang):
     config, db = current_context()
     lang = normalize_lang(lang, config.settings.ui.language)
-    if not selected or db is None or not isinstance(selected, list) or not isinstance(selected[0], dict) \
-            or not isinstance(selected[0].get("name"), str):
+    name = selected(rows, "name")
+    if name is None or db is None:
         return dash.no_update, dash.no_update
-    name = selected[0]["name"]
     stored = alert_queries.alert_rules(db)
     definition = stored.loc[stored["name"] == name, "definition"]
     text = yaml.safe_dump(definition.iloc[0], allow_unicode=True, sort_keys=False) if len(definition) else ""
@@ -100,15 +100,15 @@ def show_rule(selected, lang):
           Input("rules-save", "n_clicks"), Input("rules-revert", "n_clicks"),
           State("rules-editor", "value"), State("rules-grid", "selectedRows"),
           State("rules-lang", "data"), prevent_initial_call=True)
-def save_or_revert(_save, _revert, text, selected, lang):
+def save_or_revert(_save, _revert, text, rows, lang):
     config, db = current_context()
     who = current_user()
     lang = normalize_lang(lang, config.settings.ui.language)
     try:
         if dash.ctx.triggered_id == "rules-revert":
-            if not selected:
+            name = selected(rows, "name")
+            if name is None:
                 raise ActionError("action.select_rule")
-            name = selected[0]["name"]
             store.revert_rule(db, name, who, load_rules(config).rules, config)
             message = t("rules.reverted", lang, name=name)
         else:
