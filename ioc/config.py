@@ -104,7 +104,7 @@ class StorageSettings(Strict):
     partition_interval: Duration = timedelta(days=7)
     minute_retention: Duration = timedelta(days=365)  # per-minute rollups kept this long
     hour_retention: Duration = timedelta(days=3650)  # per-hour rollups kept this long
-    rollup_refresh: Duration = timedelta(seconds=30)  # plain PostgreSQL: how often the rollup job runs
+    rollup_refresh: Duration = timedelta(seconds=30)  # how often the rollup job runs (both paths)
     compress_after: Duration = timedelta(days=7)  # TimescaleDB: raw chunks older than this are compressed
 
 

@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from ioc import timescale
 from ioc.config import Config, StorageSettings
 
 log = logging.getLogger(__name__)
@@ -48,36 +49,29 @@ class Storage:
     partition_interval: timedelta
 
 
-def _timescale_available(conn: psycopg.Connection) -> bool:
-    try:
-        with conn.transaction():
-            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-        return True
-    except psycopg.Error as exc:
-        log.info("TimescaleDB not available (%s): using plain PostgreSQL", str(exc).strip().splitlines()[0])
-        return False
-
-
-def _readings_is_hypertable(conn: psycopg.Connection) -> bool:
-    has_catalog = conn.execute(
-        "SELECT to_regclass('timescaledb_information.hypertables') IS NOT NULL").fetchone()[0]
-    if not has_catalog:
-        return False
-    return conn.execute("SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables "
-                        "WHERE hypertable_name = 'readings')").fetchone()[0]
-
-
-def _migration_files() -> dict[str, dict[str, Path]]:
+def _migration_files(directory: Path = MIGRATIONS_DIR) -> dict[str, dict[str, Path]]:
     """{version: {variant: file}} where variant is 'any', 'plain' or 'timescale'."""
     versions: dict[str, dict[str, Path]] = {}
-    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+    for path in sorted(directory.glob("*.sql")):
         stem, _, variant = path.name.removesuffix(".sql").partition(".")
         versions.setdefault(stem, {})[variant or "any"] = path
     return versions
 
 
-def migrate(pool: ConnectionPool, settings: StorageSettings) -> Storage:
-    """Apply pending migrations in order, each in its own transaction; safe to run on every start."""
+def run_script(conn: psycopg.Connection, script: str, params: dict[str, Any]) -> None:
+    """Run a migration script, whatever its number of statements and parameters.
+
+    Parameters (`%(name)s`) are rendered into the text client-side, and the text then goes to the server
+    as one simple query, never a prepared statement: a prepared statement holds one command only. In a script
+    with placeholders a literal `%` is written `%%` (psycopg's rule); a script without any is sent as written."""
+    if "%(" in script:
+        script = psycopg.ClientCursor(conn).mogrify(script, params)
+    conn.execute(script, prepare=False)
+
+
+def migrate(pool: ConnectionPool, settings: StorageSettings, directory: Path = MIGRATIONS_DIR) -> Storage:
+    """Apply pending migrations in order, each in its own transaction; safe to run on every start. On
+    TimescaleDB, the policies are reconciled with config under the same lock."""
     with pool.connection() as conn:
         conn.execute("SELECT pg_advisory_lock(hashtext('ioc.migrate'))")
         try:
@@ -86,32 +80,44 @@ def migrate(pool: ConnectionPool, settings: StorageSettings) -> Storage:
                          "applied_at timestamptz NOT NULL DEFAULT now())")
             conn.commit()
             applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-            pending = {v: files for v, files in _migration_files().items() if v not in applied}
+            pending = {v: files for v, files in _migration_files(directory).items() if v not in applied}
             use_timescale = False
             if conn.execute("SELECT to_regclass('readings') IS NOT NULL").fetchone()[0]:
                 # Later migrations follow the path readings was created on (continuous aggregates
                 # need a hypertable), even if TimescaleDB became available since.
-                use_timescale = _readings_is_hypertable(conn)
+                use_timescale = timescale.is_hypertable(conn)
             elif any("timescale" in files for files in pending.values()):
-                use_timescale = settings.timescaledb == "auto" and _timescale_available(conn)
+                use_timescale = settings.timescaledb == "auto" and _timescale_usable(pool.conninfo)
+            conn.commit()
             params = {"partition_interval": settings.partition_interval}
             for version, files in pending.items():
                 variant = "timescale" if use_timescale and "timescale" in files else (
                     "plain" if "plain" in files else "any")
                 with conn.transaction():
-                    script = files[variant].read_text(encoding="utf-8")
-                    conn.execute(script, params if "%(" in script else None)
+                    run_script(conn, files[variant].read_text(encoding="utf-8"), params)
                     conn.execute("INSERT INTO schema_migrations (version, variant) VALUES (%s, %s)",
                                  (version, variant))
                 log.info("applied migration %s (%s)", version, variant)
-            path: StoragePath = "timescaledb" if _readings_is_hypertable(conn) else "postgresql"
+            path: StoragePath = "timescaledb" if timescale.is_hypertable(conn) else "postgresql"
             conn.commit()
+            if path == "timescaledb":
+                timescale.reconcile_policies(conn, settings)
         finally:
+            conn.rollback()
             conn.execute("SELECT pg_advisory_unlock(hashtext('ioc.migrate'))")
             conn.commit()
     log.info("storage path: %s", "TimescaleDB hypertable" if path == "timescaledb"
              else "plain PostgreSQL with time partitions")
     return Storage(path, settings.partition_interval)
+
+
+def _timescale_usable(conninfo: str) -> bool:
+    usable, reason = timescale.detect(conninfo)
+    if usable:
+        log.info("TimescaleDB: %s", reason)
+    else:
+        log.warning("TimescaleDB not used (%s): storing on plain PostgreSQL; %s", reason, timescale.HOW_TO_ENABLE)
+    return usable
 
 
 def partition_start(ts: datetime, interval: timedelta) -> datetime:

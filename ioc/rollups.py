@@ -1,17 +1,21 @@
 """Rollups: per-minute and per-hour aggregates of readings (avg, min, max, count, last), and retention.
 
-TimescaleDB: continuous aggregates `rollup_1m` / `rollup_1h` (migration 007) with refresh, retention
-and compression policies set here at start-up from config. Plain PostgreSQL: tables of the same names
-kept by `Rollups.refresh`, a scheduled job. The writer marks the hours every commit touched in
-`rollup_dirty` (same transaction), the job recomputes only those hours — minute buckets from raw
-readings, hour buckets from the minute ones — and clears an hour only if no commit touched it meanwhile.
-Late and backfilled readings are therefore rolled up like live ones, and queries read raw readings for
-the hours still dirty. One process refreshes at a time (advisory lock); a refresh is idempotent.
+Both paths keep charts current to the last commit the same way: the writer marks the hours every commit
+touched in `rollup_dirty` (same transaction), queries read raw readings for the hours still dirty, and
+the rollups job (`Rollups.refresh`, scheduled) brings those hours' rollups up to date and clears them —
+but clears an hour only if no commit touched it meanwhile. Late and backfilled readings are therefore
+rolled up like live ones.
+- Plain PostgreSQL: `rollup_1m` / `rollup_1h` are tables; the job recomputes minute buckets from raw
+  readings and hour buckets from the minute ones.
+- TimescaleDB: they are continuous aggregates (migration 007); the job calls refresh_continuous_aggregate
+  for the dirty hours (ioc.timescale), and the refresh policies remain as a safety net.
+One process refreshes at a time (advisory lock); a refresh is idempotent.
 
-Retention (`Rollups.retain`, daily): raw partitions older than `raw_retention` are dropped whole, old
-rollup rows deleted by their own retention; dropping raw data never touches rollups, and a recompute
-never deletes a rollup row (it only upserts what raw readings still exist), so charts over old ranges
-keep working from rollups.
+Retention (`Rollups.retain`, daily). Plain PostgreSQL: raw partitions older than `raw_retention` are
+dropped whole, old rollup rows deleted by their own retention; dropping raw data never touches rollups,
+and a recompute never deletes a rollup row (it only upserts what raw readings still exist), so charts over
+old ranges keep working from rollups. TimescaleDB: retention policies do it (ioc.timescale); refresh
+windows stop short of raw retention for the same reason.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from ioc import timescale
 from ioc.config import StorageSettings
 from ioc.db import Storage
 
@@ -105,7 +110,7 @@ class RefreshResult:
 
 
 class Rollups:
-    """Keeps the rollups of one database current (plain PostgreSQL) and applies retention (both paths)."""
+    """Keeps the rollups of one database current to the last commit and applies retention (both paths)."""
 
     def __init__(self, db: ConnectionPool, storage: Storage, settings: StorageSettings):
         self.db = db
@@ -113,22 +118,20 @@ class Rollups:
         self.settings = settings
         self.last_refresh: RefreshResult | None = None
 
-    # --- refresh (plain PostgreSQL) ---------------------------------------------------------------
+    # --- refresh (both paths) ---------------------------------------------------------------------
 
-    def refresh(self) -> RefreshResult | None:
-        """Recompute every hour dirty when the run starts. None when another process is refreshing
-        (or on TimescaleDB, where continuous-aggregate policies do this)."""
-        if self.storage.path != "postgresql":
-            return None
+    def refresh(self, now: datetime | None = None) -> RefreshResult | None:
+        """Bring every hour dirty when the run starts up to date. None when another process is refreshing."""
         began = datetime.now(UTC)
         with self.db.connection() as conn:
             if not conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (_LOCK,)).fetchone()[0]:
                 conn.rollback()
                 return None
             try:
-                result = self._refresh(conn)
+                result = self._refresh(conn, now or began)
             finally:
                 conn.rollback()  # end any failed transaction before unlocking
+                conn.autocommit = False
                 conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (_LOCK,))
                 conn.commit()
         result.seconds = (datetime.now(UTC) - began).total_seconds()
@@ -137,15 +140,24 @@ class Rollups:
             log.debug("rollups: %d hours recomputed in %.2fs", result.hours, result.seconds)
         return result
 
-    def _refresh(self, conn: psycopg.Connection) -> RefreshResult:
+    def _refresh(self, conn: psycopg.Connection, now: datetime) -> RefreshResult:
         dirty = conn.execute("SELECT hour, gen FROM rollup_dirty ORDER BY hour").fetchall()
         conn.commit()
         result = RefreshResult()
         for i in range(0, len(dirty), _HOURS_PER_TRANSACTION):
             chunk = dirty[i:i + _HOURS_PER_TRANSACTION]
+            ranges = _ranges([h for h, _ in chunk])
+            if self.storage.path == "timescaledb":
+                # Outside a transaction (refresh_continuous_aggregate's rule), and never into a range whose
+                # raw chunks retention has dropped: that would empty the aggregate there.
+                oldest = now - self.settings.raw_retention + timedelta(days=1)
+                conn.autocommit = True
+                timescale.refresh_windows(conn, [(max(lo, oldest), hi) for lo, hi in ranges if hi > oldest])
+                conn.autocommit = False
             with conn.transaction():
-                for lo, hi in _ranges([h for h, _ in chunk]):
-                    recompute(conn, lo, hi)
+                if self.storage.path == "postgresql":
+                    for lo, hi in ranges:
+                        recompute(conn, lo, hi)
                 # Cleared only if no commit re-marked the hour since we read it: that commit's readings
                 # may be missing from what we just computed, so the hour stays dirty for the next run.
                 cur = conn.execute(
@@ -160,13 +172,15 @@ class Rollups:
     def retain(self, now: datetime | None = None) -> dict[str, int]:
         """Apply retention once. Plain PostgreSQL: roll up what is dirty first, drop raw partitions
         entirely older than raw_retention, delete rollup rows past their own retention. TimescaleDB:
-        the policies set by `apply_policies` do it; nothing here."""
-        if self.storage.path != "postgresql":
-            return {}
+        the retention policies drop chunks; only marks older than raw retention are removed here."""
         now = now or datetime.now(UTC)
-        self.refresh()  # nothing dirty is lost with the partition it lives in
-        done = {"partitions_dropped": 0, "minute_rows": 0, "hour_rows": 0}
         raw_cutoff = now - self.settings.raw_retention
+        if self.storage.path != "postgresql":
+            with self.db.connection() as conn, conn.transaction():
+                conn.execute("DELETE FROM rollup_dirty WHERE hour < %s", (raw_cutoff - HOUR,))
+            return {}
+        self.refresh(now)  # nothing dirty is lost with the partition it lives in
+        done = {"partitions_dropped": 0, "minute_rows": 0, "hour_rows": 0}
         with self.db.connection() as conn:
             for name, upper in _partitions(conn):
                 if upper <= raw_cutoff:
@@ -194,33 +208,3 @@ def _partitions(conn: psycopg.Connection) -> list[tuple[str, datetime]]:
         upper = bound.rsplit("TO ('", 1)[-1].split("')", 1)[0]
         out.append((name, conn.execute("SELECT %s::timestamptz", (upper,)).fetchone()[0]))
     return out
-
-
-def apply_policies(db: ConnectionPool, settings: StorageSettings) -> None:
-    """TimescaleDB only: refresh, retention and compression policies from config (replaced on every start,
-    so a changed setting takes effect). Written against the documented API; not run on plain PostgreSQL.
-
-    Refresh windows start a day short of raw retention, so a refresh never reaches a range whose raw
-    chunks were dropped (which would empty the aggregate there): rollups outlive raw data."""
-    refresh_start = settings.raw_retention - timedelta(days=1)
-    with db.connection() as conn, conn.transaction():
-        for view, end_offset, every in (("rollup_1m", MINUTE, MINUTE), ("rollup_1h", HOUR, timedelta(minutes=10))):
-            conn.execute("SELECT remove_continuous_aggregate_policy(%s::regclass, if_exists => true)", (view,))
-            conn.execute("SELECT add_continuous_aggregate_policy(%s::regclass, start_offset => %s, end_offset => %s, "
-                         "schedule_interval => %s)", (view, refresh_start, end_offset, every))
-        for relation, keep in (("readings", settings.raw_retention), ("rollup_1m", settings.minute_retention),
-                               ("rollup_1h", settings.hour_retention)):
-            conn.execute("SELECT remove_retention_policy(%s::regclass, if_exists => true)", (relation,))
-            conn.execute("SELECT add_retention_policy(%s::regclass, drop_after => %s)", (relation, keep))
-        # Compression (the columnstore since 2.18; add_compression_policy remains its documented alias).
-        conn.execute("ALTER TABLE readings SET (timescaledb.compress, timescaledb.compress_segmentby = 'series_id', "
-                     "timescaledb.compress_orderby = 'ts DESC')")
-        conn.execute("SELECT remove_compression_policy('readings', if_exists => true)")
-        conn.execute("SELECT add_compression_policy('readings', compress_after => %s)", (settings.compress_after,))
-        for view in ("rollup_1m", "rollup_1h"):
-            conn.execute(sql.SQL("ALTER MATERIALIZED VIEW {} SET (timescaledb.compress = true)").format(
-                sql.Identifier(view)))
-            conn.execute("SELECT remove_compression_policy(%s::regclass, if_exists => true)", (view,))
-            # Compressed regions must lie outside the refresh window, or refreshes would fail on them.
-            conn.execute("SELECT add_compression_policy(%s::regclass, compress_after => %s)",
-                         (view, max(settings.raw_retention, settings.compress_after)))

@@ -42,7 +42,7 @@ from ioc.ingest import Ingestor
 from ioc.metrics import Metrics
 from ioc.mqtt import BrokerAddress, MqttIngest, Route
 from ioc.push import PushEndpoint
-from ioc.rollups import Rollups, apply_policies
+from ioc.rollups import Rollups
 from ioc.spool import Spool
 from ioc.writer import Batch, BatchWriter, CommitListener
 
@@ -176,8 +176,6 @@ class Runtime:
         self.storage = migrate(self.db, settings.storage)
         sync_catalog(self.db, self.config)
         self.rollups = Rollups(self.db, self.storage, settings.storage)
-        if self.storage.path == "timescaledb":
-            apply_policies(self.db, settings.storage)
         if spool:
             self.spool = Spool(self._spool_dir(), settings.ingest.spool_max_bytes).open()
             self._stops.append(self.spool.close)  # after the writer has stopped

@@ -372,10 +372,9 @@ class BatchWriter:
     def _write_rest(self, conn: psycopg.Connection, batches: list[Batch], dead: list[DeadLetter]) -> None:
         for entry in (e for b in batches for e in b.manual):
             self._write_manual(conn, entry)
-        if self.partitions.storage.path == "postgresql":
-            # The hours this commit touched, for the rollup job (TimescaleDB tracks its own).
-            mark_dirty(conn, [r.ts for b in batches for r in b.readings] +
-                       [e.reading.ts for b in batches for e in b.manual])
+        # The hours this commit touched: queries read them raw until the rollup job has refreshed them.
+        mark_dirty(conn, [r.ts for b in batches for r in b.readings] +
+                   [e.reading.ts for b in batches for e in b.manual])
         if dead:
             with conn.cursor().copy("COPY dead_letters (received, source, reason, payload) FROM STDIN") as copy:
                 for d in dead:

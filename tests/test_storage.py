@@ -88,3 +88,26 @@ def test_writer_dedups_within_and_across_batches(clean_db):
     with rt.db.connection() as conn:
         assert conn.execute("SELECT max(value) FROM latest").fetchone()[0] == 4.0
     assert len(committed) >= 7
+
+
+def test_a_multi_statement_migration_with_a_parameter_runs_like_any_other(empty_pool, tmp_path):
+    """The shape of 002_readings.timescale.sql (several statements, a bound parameter), on plain PostgreSQL:
+    a prepared statement would refuse it ("cannot insert multiple commands into a prepared statement")."""
+    (tmp_path / "001_first.sql").write_text(
+        "CREATE TABLE chunk_settings (name text PRIMARY KEY, every interval NOT NULL);\n"
+        "INSERT INTO chunk_settings VALUES ('readings', %(partition_interval)s::interval);\n"
+        "COMMENT ON TABLE chunk_settings IS 'one parameter, three statements; 100%% literal';\n", encoding="utf-8")
+    (tmp_path / "002_second.sql").write_text(
+        "CREATE TABLE notes (body text);\nINSERT INTO notes VALUES ('50% off: no parameters here');\n",
+        encoding="utf-8")
+    settings = StorageSettings(partition_interval=timedelta(days=3))
+    # The readings table is absent from these scripts: the path is plain whatever the server.
+    assert migrate(empty_pool, settings, tmp_path).path == "postgresql"
+    with empty_pool.connection() as conn:
+        assert conn.execute("SELECT every FROM chunk_settings").fetchone()[0] == timedelta(days=3)
+        assert conn.execute("SELECT body FROM notes").fetchone()[0] == "50% off: no parameters here"
+        assert [v for (v,) in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")] == \
+            ["001_first", "002_second"]
+    assert migrate(empty_pool, settings, tmp_path).path == "postgresql"  # nothing pending: nothing runs again
+    with empty_pool.connection() as conn:
+        assert conn.execute("SELECT obj_description('chunk_settings'::regclass)").fetchone()[0].endswith("100% literal")
