@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, jsonify
 
+from ioc import timescale
+
 if TYPE_CHECKING:
     from ioc.runtime import Runtime
 
@@ -59,6 +61,9 @@ def health(runtime: Runtime) -> tuple[dict[str, Any], bool]:
     if runtime.rollups is not None and runtime.rollups.last_refresh is not None:
         last = runtime.rollups.last_refresh  # this process's last rollup run (another process may hold the lock)
         checks["storage"]["rollups"] = {"hours_recomputed": last.hours, "seconds": round(last.seconds, 2)}
+    if runtime.storage.path == "timescaledb":
+        checks["storage"]["timescaledb"] = _timescale(runtime)
+        checks["storage"]["ok"] = checks["storage"]["timescaledb"]["ok"]
     scheduler = runtime.scheduler
     running = bool(scheduler and scheduler.running)
     checks["scheduler"] = {"ok": running, "state": "running" if running else "stopped",
@@ -77,6 +82,23 @@ def health(runtime: Runtime) -> tuple[dict[str, Any], bool]:
     failing = [name for name, check in checks.items() if not check["ok"]]
     return {"status": "degraded" if failing else "ok", "role": runtime.role, "failing": failing,
             "checks": checks}, not failing
+
+
+def _timescale(runtime: Runtime) -> dict[str, Any]:
+    """The TimescaleDB path's own health: extension, chunks, compression, and its background jobs (a job
+    failing repeatedly is degraded, with its error). The database being away is the database check's."""
+    try:
+        with runtime.db.connection(timeout=2) as conn:
+            state = timescale.status(conn)
+    except Exception as exc:  # reported, not raised
+        return {"ok": True, "error": str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}
+    ok, jobs = timescale.job_report(state["jobs"])
+    failing = [j for j in jobs if j["consecutive_failures"] >= timescale.JOB_FAILURES_DEGRADED]
+    return {"ok": ok, "version": state["version"], "chunks": state["chunks"],
+            "compressed_chunks": state["compressed_chunks"], "compression_ratio": state["compression_ratio"],
+            "jobs": jobs, **({"error": "; ".join(f"{j['policy']} on {j['relation']} failed "
+                                                 f"{j['consecutive_failures']} times in a row: {j.get('error')}"
+                                                 for j in failing)} if failing else {})}
 
 
 def register(server: Flask, runtime: Runtime) -> None:

@@ -19,7 +19,7 @@ from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ioc import alert_queries
+from ioc import alert_queries, timescale
 
 if TYPE_CHECKING:
     from ioc.runtime import Runtime
@@ -145,10 +145,42 @@ class _Collector:
         if rt.alerts is not None:
             yield _gauge("ioc_alert_engine_queued_batches", "Committed batches waiting for the alert engine",
                          rt.alerts.lag())
+        if rt.storage is not None and rt.storage.path == "timescaledb":
+            yield from self._timescale()
         alerts = GaugeMetricFamily("ioc_alerts", "Alerts by state (resolved: in the last 24 h)", labels=["state"])
         for state, n in self._alert_counts().items():
             alerts.add_metric([state], n)
         yield alerts
+
+    def _timescale(self) -> Iterator[Metric]:
+        """The TimescaleDB path's own health (ioc.timescale.status), read at scrape time."""
+        try:
+            with self.runtime.db.connection(timeout=2) as conn:
+                state = timescale.status(conn)
+        except Exception as exc:  # the database being down must not break the scrape
+            log.debug("TimescaleDB status unavailable: %s", exc)
+            return
+        info = GaugeMetricFamily("ioc_timescaledb_info", "1, labelled with the TimescaleDB extension version",
+                                 labels=["version"])
+        info.add_metric([state["version"] or ""], 1)
+        yield info
+        yield _gauge("ioc_timescaledb_chunks", "Chunks of the readings hypertable", state["chunks"])
+        yield _gauge("ioc_timescaledb_compressed_chunks", "Compressed chunks of readings", state["compressed_chunks"])
+        yield _gauge("ioc_timescaledb_compression_ratio", "Bytes before / after compression of readings "
+                     "(0: nothing compressed yet)", state["compression_ratio"] or 0)
+        labels = ["job_id", "policy", "relation"]
+        last_run = GaugeMetricFamily("ioc_timescaledb_job_last_run_timestamp_seconds",
+                                     "When each policy job last started (0: never)", labels=labels)
+        failed = GaugeMetricFamily("ioc_timescaledb_job_last_run_failed", "1 when the job's last run failed",
+                                   labels=labels)
+        failures = GaugeMetricFamily("ioc_timescaledb_job_consecutive_failures",
+                                     "Failed runs of each policy job since its last success", labels=labels)
+        for job in state["jobs"]:
+            key = [str(job.job_id), job.proc, job.relation or ""]
+            last_run.add_metric(key, job.last_run.timestamp() if job.last_run else 0)
+            failed.add_metric(key, int(job.last_status == "Failed"))
+            failures.add_metric(key, job.consecutive_failures)
+        yield from (last_run, failed, failures)
 
     def _alert_counts(self) -> dict[str, int]:
         try:

@@ -1,8 +1,12 @@
 """Fixtures that talk to the real services: PostgreSQL, an MQTT broker, the runtime, a browser.
 
 PostgreSQL: $IOC_TEST_DATABASE_URL, else 127.0.0.1:5432 when reachable, else an embedded server;
-each run creates a fresh database and drops it. MQTT: Mosquitto at 127.0.0.1:1883 when reachable,
-else the embedded broker. Each run uses its own topic prefix and client id on the shared broker.
+each run creates a fresh database and drops it. With $IOC_TEST_TIMESCALE_URL (a server that preloads
+TimescaleDB), every test that uses the database runs on both storage paths (`pg_server_url` is
+parametrized "postgresql" / "timescaledb"); tests of one path's own mechanism say so with
+`@pytest.mark.storage(path, why)`, and the TimescaleDB tier (tests/test_timescale.py) runs only then.
+MQTT: Mosquitto at 127.0.0.1:1883 when reachable, else the embedded broker. Each run uses its own topic
+prefix and client id on the shared broker.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import pytest
 import yaml
 from psycopg import sql
 
+from ioc import timescale
 from ioc.config import Config, copy_config, load_config
 from ioc.embedded import EmbeddedBroker, start_postgres, stop_postgres
 from ioc.runtime import Runtime
@@ -44,9 +49,51 @@ def reachable(host: str, port: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def pg_server_url() -> Iterator[str]:
-    if url := os.environ.get("IOC_TEST_DATABASE_URL"):
+TIMESCALE_URL = os.environ.get("IOC_TEST_TIMESCALE_URL")
+STORAGE_PATHS = ["postgresql"] + (["timescaledb"] if TIMESCALE_URL else [])
+ENABLE_TIMESCALE = ("set IOC_TEST_TIMESCALE_URL to a PostgreSQL server with shared_preload_libraries = "
+                    "'timescaledb' (docs/OPERATIONS.md, \"Tests against TimescaleDB\")")
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "storage(path, why): a test of one storage path's own mechanism "
+                                       "(\"postgresql\" or \"timescaledb\"); skipped on the other path")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Plain-only tests are skipped on the TimescaleDB path with their reason; TimescaleDB-only tests are
+    not collected at all without a TimescaleDB server (one summary line says so)."""
+    keep, dropped = [], []
+    for item in items:
+        marker = item.get_closest_marker("storage")
+        current = getattr(item, "callspec", None) and item.callspec.params.get("pg_server_url")
+        if marker is None:
+            keep.append(item)
+        elif marker.args[0] == "timescaledb" and not TIMESCALE_URL:
+            dropped.append(item)
+        else:
+            keep.append(item)
+            if current is not None and current != marker.args[0]:
+                why = marker.args[1] if len(marker.args) > 1 else ""
+                item.add_marker(pytest.mark.skip(reason=f"{marker.args[0]} path only: {why}"))
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+    config.timescale_not_run = len(dropped)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if not TIMESCALE_URL:
+        terminalreporter.write_line(
+            f"TimescaleDB tier not run ({getattr(config, 'timescale_not_run', 0)} TimescaleDB tests deselected, "
+            f"the plain-PostgreSQL tier ran in full): {ENABLE_TIMESCALE}", yellow=True)
+
+
+@pytest.fixture(scope="session", params=STORAGE_PATHS)
+def pg_server_url(request) -> Iterator[str]:
+    if request.param == "timescaledb":
+        yield TIMESCALE_URL
+    elif url := os.environ.get("IOC_TEST_DATABASE_URL"):
         yield url
     elif reachable("127.0.0.1", 5432):
         yield "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -55,6 +102,12 @@ def pg_server_url() -> Iterator[str]:
         yield start_postgres(data)
         stop_postgres(data)
         shutil.rmtree(data.parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def storage_path(pg_server_url: str) -> str:
+    """The storage path the tests of this parameter run on."""
+    return "timescaledb" if pg_server_url == TIMESCALE_URL else "postgresql"
 
 
 @pytest.fixture(scope="session")
@@ -103,9 +156,26 @@ def clean_db(runtime: Runtime) -> Runtime:
     """An empty readings store (catalog kept) before the test: raw readings and their rollups, which
     charts read for whole minutes and hours."""
     runtime.writer.flush()
-    with runtime.db.connection() as conn:
-        conn.execute("TRUNCATE readings, latest, dead_letters, rollup_1m, rollup_1h, rollup_dirty")
+    empty_readings(runtime.db, runtime.storage.path, "dead_letters")
     return runtime
+
+
+def empty_readings(pool, path: str, *also: str) -> None:
+    """Truncate readings and what derives from them, on either storage path (continuous aggregates are
+    views: they are re-materialized, not truncated)."""
+    with pool.connection() as conn:
+        if path == "timescaledb":
+            conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(
+                map(sql.Identifier, ["readings", "latest", "rollup_dirty", *also]))))
+            conn.commit()
+            conn.autocommit = True
+            try:
+                timescale.clear_materialized(conn)
+            finally:
+                conn.autocommit = False
+        else:
+            conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(
+                map(sql.Identifier, ["readings", "latest", "rollup_1m", "rollup_1h", "rollup_dirty", *also]))))
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,7 @@
-"""Rollups on plain PostgreSQL: exact against raw readings, late data, one refresher at a time, charts
-read from rollups equal to charts read from raw, and retention that drops raw data but keeps rollups.
+"""Rollups on either storage path (tables kept by the rollups job on plain PostgreSQL, continuous
+aggregates refreshed by the same job over the same dirty hours on TimescaleDB): exact against raw
+readings, late data, one refresher at a time, charts read from rollups equal to charts read from raw, and
+(plain PostgreSQL; TimescaleDB in tests/test_timescale.py) retention that drops raw data but keeps rollups.
 
 Each test runs in its own database (no runtime, so no scheduled refresh races the test's own)."""
 
@@ -20,7 +22,7 @@ from ioc.db import Partitions, frame, migrate, open_pool, sync_catalog
 from ioc.models import ManualEntry, Reading
 from ioc.rollups import Rollups, hour_of
 from ioc.writer import Batch, BatchWriter
-from tests.conftest import RUN_ID, drop_database, fresh_database
+from tests.conftest import RUN_ID, drop_database, empty_readings, fresh_database
 
 T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)  # a Monday
 
@@ -57,8 +59,7 @@ def store(pg_server_url, test_config):
 
 @pytest.fixture
 def empty(store):
-    with store.db.connection() as conn:
-        conn.execute("TRUNCATE readings, latest, rollup_1m, rollup_1h, rollup_dirty")
+    empty_readings(store.db, store.storage.path)
     return store
 
 
@@ -250,6 +251,8 @@ def test_charts_from_rollups_equal_charts_from_raw(empty, bucket):
         assert (mine["min"].min(), mine["max"].max()) == (low, high)
 
 
+@pytest.mark.storage("postgresql", "drops partitions and deletes rollup rows itself; on TimescaleDB retention "
+                                  "policies do it (tests/test_timescale.py::test_retention_policy_keeps_rollups)")
 def test_retention_drops_raw_partitions_and_keeps_rollups(empty):
     metric, ents = metric_with_entities(empty.config)
     now = datetime(2026, 11, 27, 12, tzinfo=UTC)

@@ -28,9 +28,9 @@ def schema_snapshot(pool):
                             "WHERE table_schema = 'public' ORDER BY 1, 2").fetchall()
 
 
-def test_migrations_on_empty_database_then_again(empty_pool, test_config):
+def test_migrations_on_empty_database_then_again(empty_pool, test_config, storage_path):
     storage = migrate(empty_pool, StorageSettings())
-    assert storage.path == "postgresql"  # TimescaleDB is not installed on this machine
+    assert storage.path == storage_path  # detected: TimescaleDB only where the server preloads it
     first = schema_snapshot(empty_pool)
     tables = {t for t, _, _ in first}
     assert {"areas", "entities", "metrics", "series", "readings", "latest", "dead_letters",
@@ -38,9 +38,10 @@ def test_migrations_on_empty_database_then_again(empty_pool, test_config):
     with empty_pool.connection() as conn:
         applied = conn.execute("SELECT version, variant FROM schema_migrations ORDER BY 1").fetchall()
     versions = sorted({p.name.split(".")[0] for p in MIGRATIONS_DIR.glob("*.sql")})
-    assert applied[:2] == [("001_catalog", "any"), ("002_readings", "plain")]  # no TimescaleDB here
+    variant = "timescale" if storage_path == "timescaledb" else "plain"
+    assert applied[:2] == [("001_catalog", "any"), ("002_readings", variant)]
     assert [v for v, _ in applied] == versions
-    assert migrate(empty_pool, StorageSettings()).path == "postgresql"
+    assert migrate(empty_pool, StorageSettings()).path == storage_path
     assert schema_snapshot(empty_pool) == first
     with empty_pool.connection() as conn:
         assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(versions)
@@ -50,6 +51,8 @@ def test_migrations_on_empty_database_then_again(empty_pool, test_config):
         assert conn.execute("SELECT count(*) FROM entities").fetchone()[0] == len(test_config.entities)
 
 
+@pytest.mark.storage("postgresql", "partitions by name are the plain path's; TimescaleDB makes its own chunks "
+                                  "(tests/test_timescale.py::test_status_reports_extension_chunks_compression_and_jobs)")
 def test_partitions_align_and_cover(runtime):
     interval = runtime.storage.partition_interval
     ts = datetime(2026, 11, 27, 13, tzinfo=UTC)
