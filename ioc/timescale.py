@@ -179,15 +179,19 @@ def _enable_compression(conn: psycopg.Connection) -> None:
                 sql.Identifier(view)))
 
 
+def policy_jobs(conn: psycopg.Connection) -> dict[tuple[str, str], tuple[int, dict, timedelta]]:
+    """{(proc, relation): (job_id, config, schedule_interval)} of the policy jobs in this database."""
+    return {(proc, relation): (job_id, config, schedule) for job_id, proc, relation, config, schedule
+            in conn.execute(_EXISTING_JOBS, (list(_POLICY_PROCS),)).fetchall()}
+
+
 def reconcile_policies(conn: psycopg.Connection, settings: StorageSettings) -> dict[str, int]:
     """Make the policies match config: add the missing ones, alter the changed ones, leave the rest (and
     their job ids and history) alone. Called under the migrations' advisory lock, in one transaction."""
     done = {"added": 0, "altered": 0, "unchanged": 0}
     with conn.transaction():
         _enable_compression(conn)
-        existing = {(proc, relation): (job_id, config, schedule)
-                    for job_id, proc, relation, config, schedule
-                    in conn.execute(_EXISTING_JOBS, (list(_POLICY_PROCS),)).fetchall()}
+        existing = policy_jobs(conn)
         for policy in desired_policies(settings):
             found = existing.get((policy.proc, policy.relation))
             if found is None:
