@@ -154,7 +154,10 @@ def machine(url: str) -> str:
                    if line.startswith("MemTotal"))) / 2**20
     with psycopg.connect(url) as conn:
         version = conn.execute("SHOW server_version").fetchone()[0]
-    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, PostgreSQL {version}, Python {platform.python_version()}"
+        timescale = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
+    storage = f"TimescaleDB {timescale[0]}" if timescale else "plain"
+    return (f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, PostgreSQL {version} ({storage}), "
+            f"Python {platform.python_version()}")
 
 
 def main() -> None:

@@ -7,10 +7,14 @@ Every series gets one reading per `--cadence` over `--days` ending now: a daily 
 the metric's valid range (the shape of the data does not change the cost of the queries).
 
 Loading: numpy builds PostgreSQL's binary COPY format directly (no per-row Python), `--workers`
-processes each COPY their share of series into the weekly partitions in key order (so primary-key
-index inserts append), then `latest` is filled, the rollups are built by the product's own
-`ioc.rollups.recompute` (in parallel by day), and VACUUM ANALYZE leaves the tables as a running system
-would have them. Prints the shape, rows, rows/s, time per phase and the disk taken.
+processes each COPY their share of series week by week in key order (so primary-key index inserts
+append): into the weekly partitions by name on plain PostgreSQL, into the `readings` hypertable (which
+routes rows to its chunks) on TimescaleDB. Then `latest` is filled, the rollups are built — plain
+PostgreSQL: the product's own `ioc.rollups.recompute` (in parallel by day); TimescaleDB: one
+refresh_continuous_aggregate over the whole range (ioc.timescale) — and VACUUM ANALYZE leaves the
+tables as a running system would have them. Prints the shape, rows, rows/s, time per phase and the
+disk taken. `--server-url` may name a server that preloads TimescaleDB: the database is then seeded
+on the TimescaleDB path, and bench/panels.py reads it alike.
 
     python bench/seed.py [--days 31] [--cadence 20s] [--replicas 1] [--database ioc_bench] [--workers 2]
 
@@ -36,6 +40,7 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from ioc import timescale  # noqa: E402
 from ioc.config import copy_config, load_config, parse_duration  # noqa: E402
 from ioc.db import Partitions, migrate, open_pool, partition_start, sync_catalog  # noqa: E402
 from ioc.rollups import recompute  # noqa: E402
@@ -81,11 +86,12 @@ def values_for(sid: int, low: float, high: float, t_s: np.ndarray) -> np.ndarray
 
 def copy_worker(args: tuple) -> int:
     """COPY one share of the series into each weekly partition, series by series in time order."""
-    url, series, weeks, start_us, end_us, step_us = args
+    url, series, weeks, start_us, end_us, step_us, hypertable = args
     rows = 0
     with psycopg.connect(url) as conn:
         conn.execute("SET synchronous_commit = off")
-        for partition, lo_us, hi_us in weeks:
+        for name, lo_us, hi_us in weeks:
+            partition = "readings" if hypertable else name
             first = max(lo_us, start_us)
             first += (-(first - start_us)) % step_us  # next slot of the grid
             times = np.arange(first, min(hi_us, end_us), step_us, dtype=np.int64)
@@ -127,8 +133,12 @@ def rollup_worker(args: tuple) -> None:
             conn.commit()
 
 
-def sizes(url: str) -> dict[str, int]:
+def sizes(url: str, path: str) -> dict[str, int]:
     with psycopg.connect(url) as conn:
+        if path == "timescaledb":
+            return {"database": conn.execute("SELECT pg_database_size(current_database())").fetchone()[0],
+                    **{f"{name} (hypertable, with index)": size
+                       for name, size in timescale.relation_sizes(conn).items()}}
         raw = conn.execute("SELECT coalesce(sum(pg_total_relation_size(inhrelid)), 0) FROM pg_inherits "
                            "WHERE inhparent = 'readings'::regclass").fetchone()[0]
         return {"database": conn.execute("SELECT pg_database_size(current_database())").fetchone()[0],
@@ -171,6 +181,7 @@ def main() -> None:
         weeks.append((f"readings_p{week:%Y%m%d}", _us(week), _us(week + interval)))
         week += interval
     slots = int((end - start) / cadence)
+    print(f"storage: {storage.path}")
     print(f"shape: {len(config.region.entities)} entities, {len(series)} series x {args.days:g} days x one reading "
           f"per {cadence.total_seconds():g} s = {len(series) * slots:,} raw rows; database {args.database}")
 
@@ -178,7 +189,8 @@ def main() -> None:
     shares = [series[i::args.workers] for i in range(args.workers)]
     with multiprocessing.get_context("spawn").Pool(args.workers) as workers:
         rows = sum(workers.map(copy_worker, [(url, share, weeks, _us(start), _us(end),
-                                              int(cadence.total_seconds() * 1e6)) for share in shares]))
+                                              int(cadence.total_seconds() * 1e6), storage.path == "timescaledb")
+                                             for share in shares]))
     load_s = time.perf_counter() - t
     print(f"load: {rows:,} rows in {load_s:.1f} s = {rows / load_s:,.0f} rows/s ({args.workers} workers, binary COPY)")
 
@@ -192,8 +204,13 @@ def main() -> None:
         conn.execute("INSERT INTO bench_meta VALUES (now(), %s, %s, %s, %s)", (start, end, cadence, rows))
     day0 = start.replace(hour=0, minute=0, second=0, microsecond=0)
     days = [(day0 + timedelta(days=i), day0 + timedelta(days=i + 1)) for i in range(int(args.days) + 2)]
-    with multiprocessing.get_context("spawn").Pool(args.workers) as workers:
-        workers.map(rollup_worker, [(url, days[i::args.workers]) for i in range(args.workers)])
+    if storage.path == "timescaledb":
+        # One refresh over the whole range: concurrent refreshes of one aggregate would only wait on each other.
+        with psycopg.connect(url, autocommit=True) as conn:
+            timescale.refresh_windows(conn, [(days[0][0], days[-1][1])])
+    else:
+        with multiprocessing.get_context("spawn").Pool(args.workers) as workers:
+            workers.map(rollup_worker, [(url, days[i::args.workers]) for i in range(args.workers)])
     with psycopg.connect(url) as conn:
         minute_rows = conn.execute("SELECT count(*) FROM rollup_1m").fetchone()[0]
         hour_rows = conn.execute("SELECT count(*) FROM rollup_1h").fetchone()[0]
@@ -202,10 +219,12 @@ def main() -> None:
           f"({rows / rollup_s:,.0f} raw rows/s)")
 
     t = time.perf_counter()
+    tables = "readings, latest, series" if storage.path == "timescaledb" else \
+        "readings, rollup_1m, rollup_1h, latest, series"  # continuous aggregates are views: not vacuumed by name
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("VACUUM (ANALYZE) readings, rollup_1m, rollup_1h, latest, series")
+        conn.execute(f"VACUUM (ANALYZE) {tables}")
     print(f"vacuum analyze: {time.perf_counter() - t:.1f} s")
-    for name, size in sizes(url).items():
+    for name, size in sizes(url, storage.path).items():
         print(f"disk: {name} {gib(size)}")
     print(f"seed: {rows:,} raw rows, {rows / load_s:,.0f} rows/s load, total {time.perf_counter() - began:.0f} s; "
           f"config for bench/panels.py in {CONFIG_DIR.relative_to(ROOT)}")

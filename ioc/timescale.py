@@ -212,6 +212,18 @@ def reconcile_policies(conn: psycopg.Connection, settings: StorageSettings) -> d
     return done
 
 
+def relation_sizes(conn: psycopg.Connection) -> dict[str, int]:
+    """Bytes on disk of readings and of each continuous aggregate (their materialization hypertables),
+    compressed chunks included."""
+    out = {"readings": conn.execute("SELECT hypertable_size('readings')").fetchone()[0] or 0}
+    for view, size in conn.execute(
+            "SELECT view_name, hypertable_size(format('%%I.%%I', materialization_hypertable_schema, "
+            "materialization_hypertable_name)::regclass) FROM timescaledb_information.continuous_aggregates "
+            "WHERE view_name = ANY(%s)", (list(CONTINUOUS_AGGREGATES),)).fetchall():
+        out[view] = size or 0
+    return out
+
+
 # --- the path's own health ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
