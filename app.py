@@ -11,6 +11,9 @@ Process roles (scale-out; docs/OPERATIONS.md), each against a shared database an
     python app.py kiosk add "Wall 1"   a sign-in token for a wall screen (see ioc/auth/cli.py)
     python app.py brief --date YYYY-MM-DD [--lang vi|en] [--out FILE.pdf]
                                   build (or rebuild) the daily brief of a day, store it and write its PDF
+    python app.py storage migrate-to-timescale --from OLD_URL
+                                  copy a plain-PostgreSQL installation into the new TimescaleDB database
+                                  named by IOC_DATABASE_URL, and verify that no row was lost
 """
 
 from __future__ import annotations
@@ -50,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     brief.add_argument("--lang", choices=["vi", "en"], default=None, help="language (default: ui.language)")
     brief.add_argument("--out", help="PDF file to write (default: brief-<date>-<lang>.pdf)")
     brief.add_argument("--email", action="store_true", help="also mail it to brief.email recipients")
+    storage = commands.add_parser("storage", help="storage administration (docs/OPERATIONS.md)")
+    storage_commands = storage.add_subparsers(dest="storage_command", required=True)
+    to_timescale = storage_commands.add_parser(
+        "migrate-to-timescale", help="copy a plain-PostgreSQL installation into the TimescaleDB database "
+                                     "of IOC_DATABASE_URL (new and empty), then verify it")
+    to_timescale.add_argument("--from", dest="source", required=True, metavar="OLD_URL",
+                              help="the plain-PostgreSQL database IOC used until now (IOC stopped)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Per-connection chatter of the embedded broker and per-run lines of the scheduler.
@@ -68,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "brief":
         return build_brief(config, args.date, args.lang or config.settings.ui.language, args.out, args.email)
+    if args.command == "storage":
+        return migrate_to_timescale(config, args.source)
     import psycopg
 
     from ioc.spool import SpoolLocked
@@ -131,6 +143,39 @@ def build_brief(config, day, lang: str, out: str | None, send: bool) -> int:
         print(f"daily brief for {day} ({lang}) written to {path}", flush=True)
     finally:
         runtime.stop()
+    return 0
+
+
+def migrate_to_timescale(config, source_url: str) -> int:
+    """Move every row of a plain-PostgreSQL installation into the TimescaleDB database of database.url."""
+    from ioc.db import migrate, open_pool
+    from ioc.storage_move import move
+
+    url = config.settings.database.url
+    if url is None:
+        print("set IOC_DATABASE_URL to the new database, on a server that preloads TimescaleDB", file=sys.stderr)
+        return 2
+    pool = open_pool(url, 1, 2, name="move")
+    try:
+        if migrate(pool, config.settings.storage).path != "timescaledb":
+            print("the target database is not on TimescaleDB: nothing copied (IOC_DATABASE_URL must name a new "
+                  "database on a server that preloads TimescaleDB; a log line above says why when it was detected)",
+                  file=sys.stderr)
+            return 2
+        report = move(source_url, pool, config.settings.storage)
+    except RuntimeError as exc:
+        print(f"not moved: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        pool.close()
+    for table, rows in report.tables.items():
+        print(f"{table}: {rows:,} rows")
+    print(f"readings: {report.readings:,} rows; rollups materialized for every hour moved")
+    if not report.ok:
+        print("VERIFICATION FAILED — keep using the source database:", *report.differences, sep="\n  ",
+              file=sys.stderr)
+        return 1
+    print("verified: every table and every day of readings match the source; point IOC at the new database")
     return 0
 
 
