@@ -269,7 +269,7 @@ class Runtime:
         self.health.persist(self.db, prune=True)
         self.scheduler.add_job(self.health.persist, "interval", seconds=HEALTH_INTERVAL, args=[self.db],
                                id="feed-health", max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
-        # Rollups (plain PostgreSQL; a no-op on TimescaleDB) and retention: one run at a time each;
+        # Rollups (both paths: the hours commits touched) and retention: one run at a time each;
         # retention's first run waits an hour so that a start-up is never slowed by it.
         storage = self.config.settings.storage
         self.scheduler.add_job(self.rollups.refresh, "interval", seconds=storage.rollup_refresh.total_seconds(),
