@@ -2,7 +2,7 @@
 -- so that ioc.queries reads either path alike. Written against the documented API (hierarchical
 -- continuous aggregates, TimescaleDB >= 2.9; real-time aggregation switched on explicitly because it
 -- is off by default since 2.13); it cannot run on the development machine. Refresh, retention and
--- compression policies are set from config at start-up by ioc.rollups.apply_policies.
+-- compression policies are reconciled with config at start-up by ioc.timescale.reconcile_policies.
 CREATE MATERIALIZED VIEW rollup_1m
 WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
 SELECT series_id,
@@ -23,8 +23,9 @@ FROM rollup_1m
 GROUP BY series_id, time_bucket(INTERVAL '1 hour', bucket)
 WITH NO DATA;
 
--- Same shape as on plain PostgreSQL; stays empty here (continuous aggregates track invalidations),
--- so the queries' "read raw for dirty hours" part reads nothing.
+-- Same table as on plain PostgreSQL, used the same way: the writer marks the hours each commit touched,
+-- queries read those hours raw, and the rollups job refreshes the continuous aggregates over them
+-- (real-time aggregation covers only data newer than the watermark, so late readings need it).
 CREATE SEQUENCE rollup_dirty_gen;
 CREATE TABLE rollup_dirty (
     hour   timestamptz PRIMARY KEY,
