@@ -139,7 +139,7 @@ _EXISTING_JOBS = """
 """
 
 
-def _matches(conn: psycopg.Connection, config: dict, schedule: timedelta, policy: Policy) -> bool:
+def policy_matches(conn: psycopg.Connection, config: dict, schedule: timedelta, policy: Policy) -> bool:
     """Whether a job's config and schedule already say what the policy says (compared as intervals, so
     '7 days' and '168:00:00' are the same)."""
     want = {key: _interval_text(value) for key, value in policy.config.items()}
@@ -199,7 +199,7 @@ def reconcile_policies(conn: psycopg.Connection, settings: StorageSettings) -> d
                 done["added"] += 1
                 continue
             job_id, config, schedule = found
-            if _matches(conn, config, schedule, policy):
+            if policy_matches(conn, config, schedule, policy):
                 done["unchanged"] += 1
                 continue
             new_config = {**config, **{key: _interval_text(value) for key, value in policy.config.items()}}

@@ -214,3 +214,23 @@ def test_status_reports_extension_chunks_compression_and_jobs(ts_store):
                                                            for p in timescale.desired_policies(ts_store.settings)}
     ok, details = timescale.job_report(state["jobs"])
     assert all(d["consecutive_failures"] >= 0 for d in details)
+
+
+def test_a_policy_matches_its_job_by_interval_not_by_spelling(pg_server_url):
+    """What decides between "unchanged" and alter_job: intervals compared as intervals (TimescaleDB keeps
+    them as text in the job's config), the schedule only where IOC sets one."""
+    import psycopg
+
+    retention = timescale.Policy("policy_retention", "readings", {"drop_after": timedelta(days=90)})
+    refresh = timescale.Policy("policy_refresh_continuous_aggregate", "rollup_1m",
+                               {"start_offset": timedelta(days=89), "end_offset": timedelta(minutes=1)},
+                               timedelta(minutes=1))
+    with psycopg.connect(pg_server_url) as conn:
+        assert timescale.policy_matches(conn, {"drop_after": "90 days", "hypertable_id": 1}, timedelta(days=1),
+                                        retention)
+        assert timescale.policy_matches(conn, {"drop_after": "2160:00:00", "hypertable_id": 1}, None, retention)
+        assert not timescale.policy_matches(conn, {"drop_after": "30 days", "hypertable_id": 1}, None, retention)
+        config = {"start_offset": "89 days", "end_offset": "00:01:00", "mat_hypertable_id": 3}
+        assert timescale.policy_matches(conn, config, timedelta(minutes=1), refresh)
+        assert not timescale.policy_matches(conn, config, timedelta(hours=1), refresh)  # schedule changed
+        assert not timescale.policy_matches(conn, {**config, "end_offset": "01:00:00"}, timedelta(minutes=1), refresh)
