@@ -149,8 +149,9 @@ class Rollups:
             ranges = _ranges([h for h, _ in chunk])
             if self.storage.path == "timescaledb":
                 # Outside a transaction (refresh_continuous_aggregate's rule), and never into a range whose
-                # raw chunks retention has dropped: that would empty the aggregate there.
-                oldest = now - self.settings.raw_retention + timedelta(days=1)
+                # raw chunks retention has dropped: that would empty the aggregate there. Whole hours only:
+                # a window smaller than one bucket of rollup_1h is refused.
+                oldest = hour_of(now - self.settings.raw_retention + timedelta(days=1)) + HOUR
                 conn.autocommit = True
                 timescale.refresh_windows(conn, [(max(lo, oldest), hi) for lo, hi in ranges if hi > oldest])
                 conn.autocommit = False
