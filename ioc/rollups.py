@@ -153,8 +153,12 @@ class Rollups:
                 # a window smaller than one bucket of rollup_1h is refused.
                 oldest = hour_of(now - self.settings.raw_retention + timedelta(days=1)) + HOUR
                 conn.autocommit = True
-                timescale.refresh_windows(conn, [(max(lo, oldest), hi) for lo, hi in ranges if hi > oldest])
+                refreshed = timescale.refresh_windows(conn, [(max(lo, oldest), hi) for lo, hi in ranges
+                                                             if hi > oldest])
                 conn.autocommit = False
+                if not refreshed:  # a refresh policy holds an overlapping window: these hours stay dirty
+                    result.hours += len(chunk)
+                    continue
             with conn.transaction():
                 if self.storage.path == "postgresql":
                     for lo, hi in ranges:

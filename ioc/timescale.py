@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,6 +40,7 @@ HOW_TO_ENABLE = ("to use TimescaleDB install its package for this PostgreSQL ver
                  "shared_preload_libraries = 'timescaledb' in postgresql.conf and restart PostgreSQL "
                  "(docs/OPERATIONS.md, \"TimescaleDB\")")
 CONTINUOUS_AGGREGATES = ("rollup_1m", "rollup_1h")  # in refresh order: rollup_1h is built on rollup_1m
+_CONCURRENT_REFRESH_TRIES = 5  # a policy refreshing an overlapping window makes ours fail: retry briefly
 _POLICY_PROCS = ("policy_refresh_continuous_aggregate", "policy_retention", "policy_compression")
 
 
@@ -75,14 +77,28 @@ def is_hypertable(conn: psycopg.Connection, table: str = "readings") -> bool:
 
 # --- refresh over touched hours -------------------------------------------------------------------
 
-def refresh_windows(conn: psycopg.Connection, windows: list[tuple[datetime, datetime]]) -> None:
-    """Materialize the continuous aggregates over each [lo, hi) (hour-aligned, so whole buckets of
-    both). refresh_continuous_aggregate refuses to run inside a transaction: the connection must be
-    in autocommit mode."""
+def refresh_windows(conn: psycopg.Connection, windows: list[tuple[datetime, datetime]]) -> bool:
+    """Materialize the continuous aggregates over each [lo, hi) (hour-aligned: whole buckets of both; a
+    window smaller than one bucket is refused). refresh_continuous_aggregate refuses to run inside a
+    transaction: the connection must be in autocommit mode.
+
+    False when a refresh policy kept refreshing an overlapping window ("could not refresh continuous
+    aggregate ... due to a concurrent refresh", lock_not_available) through a few short retries: the
+    caller leaves those hours dirty for its next run, and charts read them raw meanwhile."""
     for view in CONTINUOUS_AGGREGATES:
         for lo, hi in windows:
-            conn.execute("CALL refresh_continuous_aggregate(%s::regclass, %s::timestamptz, %s::timestamptz)",
-                         (view, lo, hi))
+            for attempt in range(1, _CONCURRENT_REFRESH_TRIES + 1):
+                try:
+                    conn.execute("CALL refresh_continuous_aggregate(%s::regclass, %s::timestamptz, "
+                                 "%s::timestamptz)", (view, lo, hi))
+                    break
+                except psycopg.errors.LockNotAvailable as exc:
+                    if attempt == _CONCURRENT_REFRESH_TRIES:
+                        log.info("rollups: %s [%s, %s) not refreshed this run: %s", view, lo, hi,
+                                 str(exc).strip().splitlines()[0])
+                        return False
+                    time.sleep(0.2 * attempt)
+    return True
 
 
 def clear_materialized(conn: psycopg.Connection) -> None:
