@@ -51,10 +51,11 @@ def own_server():
     tree = own_tree()
     server = Postgres()
     server.bin = tree / "bin"
-    server.start()
-    yield server
-    server.remove()
-    shutil.rmtree(tree.parent.parent, ignore_errors=True)
+    try:
+        yield server.start()
+    finally:
+        server.remove()  # stopped by its pid, its folder deleted
+        shutil.rmtree(tree.parent.parent, ignore_errors=True)
 
 
 def test_available_but_not_preloaded_is_not_tried(own_server):
