@@ -85,26 +85,29 @@ def refresh_windows(conn: psycopg.Connection, windows: list[tuple[datetime, date
     False when a refresh policy kept refreshing an overlapping window ("could not refresh continuous
     aggregate ... due to a concurrent refresh", lock_not_available) through a few short retries: the
     caller leaves those hours dirty for its next run, and charts read them raw meanwhile."""
-    for view in CONTINUOUS_AGGREGATES:
-        for lo, hi in windows:
-            for attempt in range(1, _CONCURRENT_REFRESH_TRIES + 1):
-                try:
-                    conn.execute("CALL refresh_continuous_aggregate(%s::regclass, %s::timestamptz, "
-                                 "%s::timestamptz)", (view, lo, hi))
-                    break
-                except psycopg.errors.LockNotAvailable as exc:
-                    if attempt == _CONCURRENT_REFRESH_TRIES:
-                        log.info("rollups: %s [%s, %s) not refreshed this run: %s", view, lo, hi,
-                                 str(exc).strip().splitlines()[0])
-                        return False
-                    time.sleep(0.2 * attempt)
-    return True
+    return all(_refresh(conn, view, lo, hi) for view in CONTINUOUS_AGGREGATES for lo, hi in windows)
 
 
 def clear_materialized(conn: psycopg.Connection) -> None:
     """Re-materialize everything (after readings were truncated): the aggregates match raw again."""
     for view in CONTINUOUS_AGGREGATES:
-        conn.execute("CALL refresh_continuous_aggregate(%s::regclass, NULL, NULL)", (view,))
+        if not _refresh(conn, view, None, None):
+            raise RuntimeError(f"{view}: a refresh policy kept an overlapping refresh running")
+
+
+def _refresh(conn: psycopg.Connection, view: str, lo: datetime | None, hi: datetime | None) -> bool:
+    for attempt in range(1, _CONCURRENT_REFRESH_TRIES + 1):
+        try:
+            conn.execute("CALL refresh_continuous_aggregate(%s::regclass, %s::timestamptz, %s::timestamptz)",
+                         (view, lo, hi))
+            return True
+        except psycopg.errors.LockNotAvailable as exc:
+            if attempt == _CONCURRENT_REFRESH_TRIES:
+                log.info("rollups: %s [%s, %s) not refreshed this run: %s", view, lo, hi,
+                         str(exc).strip().splitlines()[0])
+            else:
+                time.sleep(0.2 * attempt)
+    return False
 
 
 # --- policies -------------------------------------------------------------------------------------
