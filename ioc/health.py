@@ -92,13 +92,14 @@ def _timescale(runtime: Runtime) -> dict[str, Any]:
             state = timescale.status(conn)
     except Exception as exc:  # reported, not raised
         return {"ok": True, "error": str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}
-    ok, jobs = timescale.job_report(state["jobs"])
-    failing = [j for j in jobs if j["consecutive_failures"] >= timescale.JOB_FAILURES_DEGRADED]
-    return {"ok": ok, "version": state["version"], "chunks": state["chunks"],
+    _, jobs = timescale.job_report(state["jobs"])
+    errors = [f"{j['policy']} on {j['relation']} failed {j['consecutive_failures']} times in a row: {j.get('error')}"
+              for j in jobs if j["consecutive_failures"] >= timescale.JOB_FAILURES_DEGRADED]
+    if runtime.storage.policies_error:
+        errors.insert(0, f"policies not reconciled at start: {runtime.storage.policies_error}")
+    return {"ok": not errors, "version": state["version"], "chunks": state["chunks"],
             "compressed_chunks": state["compressed_chunks"], "compression_ratio": state["compression_ratio"],
-            "jobs": jobs, **({"error": "; ".join(f"{j['policy']} on {j['relation']} failed "
-                                                 f"{j['consecutive_failures']} times in a row: {j.get('error')}"
-                                                 for j in failing)} if failing else {})}
+            "jobs": jobs, **({"error": "; ".join(errors)} if errors else {})}
 
 
 def register(server: Flask, runtime: Runtime) -> None:
