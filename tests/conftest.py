@@ -85,8 +85,8 @@ def pytest_collection_modifyitems(config, items) -> None:
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if not TIMESCALE_URL:
         terminalreporter.write_line(
-            f"TimescaleDB tier not run ({getattr(config, 'timescale_not_run', 0)} TimescaleDB tests deselected, "
-            f"the plain-PostgreSQL tier ran in full): {ENABLE_TIMESCALE}", yellow=True)
+            f"TimescaleDB tier not run ({getattr(config, 'timescale_not_run', 0)} TimescaleDB tests deselected; "
+            f"database tests ran on plain PostgreSQL only): {ENABLE_TIMESCALE}", yellow=True)
 
 
 @pytest.fixture(scope="session", params=STORAGE_PATHS)
