@@ -20,9 +20,9 @@ import logging
 import signal
 import sys
 
-from feeds.base import feed_parsers
 from ioc.alerts.rules import load_rules
 from ioc.config import ConfigError, load_config
+from ioc.transports.contract import feed_parsers
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from feeds.base import Parsed, ParseError, Parser
-from feeds.base import excerpt as make_excerpt
 from ioc.config import Config
 from ioc.feed_health import FeedHealth
 from ioc.models import DeadLetter, Reading
+from ioc.transports.contract import Parsed, ParseError, Parser
+from ioc.transports.contract import excerpt as make_excerpt
 from ioc.writer import Batch, BatchWriter
 
 

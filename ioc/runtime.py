@@ -23,8 +23,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from psycopg_pool import ConnectionPool
 
-from feeds.base import Parser, expand_topic, feed_parsers
-from feeds.http_poll import HttpPoller
 from ioc import health
 from ioc.alert_queries import latest_readings
 from ioc.alerts.engine import FlapDetector
@@ -40,10 +38,12 @@ from ioc.embedded import EmbeddedBroker, start_postgres, stop_postgres
 from ioc.feed_health import FeedHealth
 from ioc.ingest import Ingestor
 from ioc.metrics import Metrics
-from ioc.mqtt import BrokerAddress, MqttIngest, Route
-from ioc.push import PushEndpoint
 from ioc.rollups import Rollups, apply_policies
 from ioc.spool import Spool
+from ioc.transports.contract import Parser, expand_topic, feed_parsers
+from ioc.transports.http_poll import HttpPoller
+from ioc.transports.mqtt import BrokerAddress, MqttIngest, Route
+from ioc.transports.push import PushEndpoint
 from ioc.writer import Batch, BatchWriter, CommitListener
 
 log = logging.getLogger(__name__)
@@ -283,7 +283,7 @@ class Runtime:
         self._stops.append(lambda: self.scheduler.shutdown(wait=False))
 
     def _start_simulators(self) -> None:
-        from feeds.simulator_feed import SimulatorFeed
+        from ioc.transports.simulator import SimulatorFeed
 
         for spec in self.config.feeds:
             if spec.enabled and spec.transport == "simulator":

@@ -13,8 +13,8 @@ from ioc.alerts import actions, store
 from ioc.alerts.rules import load_rules
 from ioc.alerts.service import AlertService
 from ioc.config import load_config
-from ioc.mqtt import Publisher, make_client
 from ioc.runtime import Runtime
+from ioc.transports.mqtt import Publisher, make_client
 from tests.conftest import RUN_ID, drop_database, isolated_config, serve_fake_api
 
 RULES = """

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from ioc.config import load_config
-from ioc.mqtt import BrokerAddress, Publisher
 from ioc.runtime import Runtime
 from ioc.services import Mosquitto
+from ioc.transports.mqtt import BrokerAddress, Publisher
 from tests.conftest import RUN_ID, drop_database, isolated_config, native_payload
 
 

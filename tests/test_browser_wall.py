@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ioc.mqtt import Publisher
 from ioc.services import free_port
+from ioc.transports.mqtt import Publisher
 
 VIEWPORTS = {"1080p": (1920, 1080), "4k": (3840, 2160)}
 DOMAIN_NAMES = ("Giáo dục", "Y tế", "Giao thông", "Nông nghiệp", "An ninh – trật tự")

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from feeds.base import feed_parsers
 from ioc.config import ConfigError, copy_config, load_config
 from ioc.runtime import Runtime
+from ioc.transports.contract import feed_parsers
 from tests.conftest import ROOT, RUN_ID, add_feeds, drop_database, isolated_config, native_payload
 
 

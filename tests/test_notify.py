@@ -24,8 +24,8 @@ from pydantic import ValidationError
 from ioc.alerts.events import AlertEvent
 from ioc.alerts.notify import Notifier, NotifySettings
 from ioc.config import MqttSettings
-from ioc.mqtt import BrokerAddress
 from ioc.services import free_port
+from ioc.transports.mqtt import BrokerAddress
 
 AT = datetime(2025, 5, 20, 7, 5, tzinfo=UTC)  # 14:05 in Bắc Giang
 

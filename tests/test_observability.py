@@ -15,9 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from waitress import create_server
 
 from ioc.config import load_config
-from ioc.mqtt import BrokerAddress, Publisher
 from ioc.runtime import Runtime
 from ioc.services import Postgres, free_port
+from ioc.transports.mqtt import BrokerAddress, Publisher
 from tests.conftest import isolated_config, native_payload
 
 

@@ -11,8 +11,8 @@ import pytest
 from feeds import native
 from ioc.db import Partitions
 from ioc.ingest import Ingestor
-from ioc.mqtt import MqttIngest, Publisher, Route
 from ioc.runtime import Runtime
+from ioc.transports.mqtt import MqttIngest, Publisher, Route
 from ioc.writer import BatchWriter
 
 

@@ -24,8 +24,8 @@ import requests
 
 from bench.ingest import encode_messages, publish_run, workload
 from ioc.config import copy_config, load_config
-from ioc.mqtt import BrokerAddress, Publisher
 from ioc.services import Mosquitto, free_port
+from ioc.transports.mqtt import BrokerAddress, Publisher
 from tests.conftest import OUTPUT, RUN_ID, drop_database, isolated_config
 
 ROOT = Path(__file__).resolve().parent.parent

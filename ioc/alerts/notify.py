@@ -51,7 +51,7 @@ from ioc.config import Duration, MqttSettings, SmtpSettings, Strict
 from ioc.i18n import format_number, format_time
 
 if TYPE_CHECKING:
-    from ioc.mqtt import BrokerAddress
+    from ioc.transports.mqtt import BrokerAddress
 
 log = logging.getLogger(__name__)
 
@@ -355,7 +355,7 @@ class _MqttSender(_Sender):
 
     def __init__(self, notifier: Notifier, channel: MqttChannel):
         super().__init__(notifier, channel)
-        from ioc.mqtt import Publisher  # paho only when an MQTT channel exists
+        from ioc.transports.mqtt import Publisher  # paho only when an MQTT channel exists
 
         address, settings = notifier._mqtt
         self.address = address

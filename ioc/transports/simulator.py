@@ -13,7 +13,7 @@ from feeds.native import encode
 from feeds.simulator import Simulator
 from ioc.config import Config, FeedSpec, MqttSettings, SimulatorSettings
 from ioc.models import Reading
-from ioc.mqtt import BrokerAddress, Publisher
+from ioc.transports.mqtt import BrokerAddress, Publisher
 
 log = logging.getLogger(__name__)
 

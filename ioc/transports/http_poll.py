@@ -15,9 +15,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from feeds.base import Parser
 from ioc.config import FeedSpec
 from ioc.ingest import Ingestor
+from ioc.transports.contract import Parser
 
 log = logging.getLogger(__name__)
 
