@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 
 from ioc.config import Config
 from ioc.feed_health import FeedHealth
-from ioc.models import DeadLetter, Reading
+from ioc.models import Batch, DeadLetter, Reading
 from ioc.transports.contract import Parsed, ParseError, Parser
 from ioc.transports.contract import excerpt as make_excerpt
-from ioc.writer import Batch, BatchWriter
+from ioc.writer import BatchWriter
 
 
 def utcnow() -> datetime:

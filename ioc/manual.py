@@ -7,8 +7,8 @@ import threading
 from datetime import UTC, datetime
 
 from ioc.ingest import Validator
-from ioc.models import ManualEntry, Reading
-from ioc.writer import Batch, BatchWriter
+from ioc.models import Batch, ManualEntry, Reading
+from ioc.writer import BatchWriter
 
 FEED = "manual"
 

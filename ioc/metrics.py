@@ -22,8 +22,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from ioc import alert_queries
 
 if TYPE_CHECKING:
+    from ioc.models import Batch
     from ioc.runtime import Runtime
-    from ioc.writer import Batch
 
 log = logging.getLogger(__name__)
 

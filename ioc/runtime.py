@@ -38,13 +38,14 @@ from ioc.embedded import EmbeddedBroker, start_postgres, stop_postgres
 from ioc.feed_health import FeedHealth
 from ioc.ingest import Ingestor
 from ioc.metrics import Metrics
+from ioc.models import Batch
 from ioc.rollups import Rollups, apply_policies
 from ioc.spool import Spool
 from ioc.transports.contract import Parser, expand_topic, feed_parsers
 from ioc.transports.http_poll import HttpPoller
 from ioc.transports.mqtt import BrokerAddress, MqttIngest, Route
 from ioc.transports.push import PushEndpoint
-from ioc.writer import Batch, BatchWriter, CommitListener
+from ioc.writer import BatchWriter, CommitListener
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,7 @@ import pytest
 
 from ioc import alert_queries as aq
 from ioc.alerts import actions
-from ioc.models import Reading
-from ioc.writer import Batch
+from ioc.models import Batch, Reading
 
 
 def _entity(rt, domain: str | None = None, skip: int = 0):

@@ -21,10 +21,9 @@ from ioc.brief.compute import compute, day_window
 from ioc.brief_queries import brief, brief_archive, brief_pdf
 from ioc.config import BriefSettings, SmtpSettings, load_config
 from ioc.ingest import Validator
-from ioc.models import Reading
+from ioc.models import Batch, Reading
 from ioc.runtime import Runtime
 from ioc.services import free_port
-from ioc.writer import Batch
 from tests.conftest import PASSWORD, ROOT, RUN_ID, drop_database, isolated_config, sign_in
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -14,9 +14,8 @@ import plotly.graph_objects as go
 import pytest
 
 from ioc import queries
-from ioc.models import Reading
+from ioc.models import Batch, Reading
 from ioc.web import create_app
-from ioc.writer import Batch
 from panels import _drill
 from panels._figures import MAX_ALERT_BANDS, STATUS_COLORS, add_alert_bands, bar_figure, series_spec
 from tests.test_alert_queries import insert_alert

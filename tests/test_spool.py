@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from ioc.config import load_config
 from ioc.db import Partitions, migrate, open_pool, sync_catalog
-from ioc.models import DeadLetter, Reading
+from ioc.models import Batch, DeadLetter, Reading
 from ioc.services import Postgres
 from ioc.spool import Spool, SpoolFull, SpoolLocked, decode, encode
-from ioc.writer import Batch, BatchWriter
+from ioc.writer import BatchWriter
 from tests.conftest import isolated_config
 
 

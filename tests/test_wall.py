@@ -14,8 +14,7 @@ import pytest
 
 from ioc import queries
 from ioc.config import ConfigError, copy_config, load_config
-from ioc.models import Reading
-from ioc.writer import Batch
+from ioc.models import Batch, Reading
 from panels._components import OFFLINE_AFTER_PERIODS, watchdog
 from panels._wall import (
     alert_banner,
