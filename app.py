@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         config = load_config(args.config_dir)
+        from ioc.runtime import register_plugins
+
+        register_plugins()
         feed_parsers(config)
         load_rules(config)
     except ConfigError as exc:

@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from psycopg_pool import ConnectionPool
 
@@ -32,7 +31,7 @@ from ioc.alerts.service import AlertService
 from ioc.alerts.store import effective_rules, rules_version, sync_rules
 from ioc.brief import service as brief_service
 from ioc.brief import web as brief_web
-from ioc.config import Config
+from ioc.config import Config, MqttSettings, SimulatorSettings
 from ioc.db import Partitions, Storage, migrate, open_pool, sync_catalog
 from ioc.embedded import EmbeddedBroker, start_postgres, stop_postgres
 from ioc.feed_health import FeedHealth
@@ -41,8 +40,17 @@ from ioc.metrics import Metrics
 from ioc.models import Batch
 from ioc.rollups import Rollups, apply_policies
 from ioc.spool import Spool
+from ioc.transports import (
+    TRANSPORTS,
+    Transport,
+    TransportContext,
+    http_poll,
+    register_transport,
+    simulator,
+    start_feeds,
+    transport_of,
+)
 from ioc.transports.contract import Parser, expand_topic, feed_parsers
-from ioc.transports.http_poll import HttpPoller
 from ioc.transports.mqtt import BrokerAddress, MqttIngest, Route
 from ioc.transports.push import PushEndpoint
 from ioc.writer import BatchWriter, CommitListener
@@ -53,6 +61,22 @@ HEALTH_INTERVAL = 5  # seconds between feed-health evaluations written to the da
 RETENTION_INTERVAL = timedelta(days=1)
 SWEEP_INTERVAL = 5  # role "alerts": seconds between looks at `latest` for what other processes stored
 ROLES = ("all", "ingest", "alerts", "ui")
+
+
+def register_plugins() -> None:
+    """The composition root: the parsers of feeds/ (registered as their modules load) and the transports.
+    The core and the plugins never import each other's wiring; this is the one place they meet."""
+    if TRANSPORTS:
+        return
+    import feeds  # noqa: F401  (registers the built-in parsers)
+    from feeds.native import encode
+    from feeds.simulator import Simulator
+
+    register_transport("mqtt", Transport(subscribed=True))
+    register_transport("http_poll", Transport(start=http_poll.schedule, roles=("all", "alerts")))
+    register_transport("http_push", Transport())  # one endpoint for every push feed: PushEndpoint
+    register_transport("simulator", Transport(subscribed=True, start=simulator.starter(Simulator, encode),
+                                              roles=("all",), options=SimulatorSettings))
 
 
 class AlertTap:
@@ -90,6 +114,7 @@ class Runtime:
         self.mqtt: MqttIngest | None = None
         self.health = FeedHealth(config.feeds)
         self.broker_address: BrokerAddress | None = None
+        self.mqtt_settings: MqttSettings | None = None  # the broker's: MQTT 3.1.1 for the embedded one
         self.scheduler: BackgroundScheduler | None = None
         self.push: PushEndpoint | None = None
         self.alerts: AlertService | None = None
@@ -98,6 +123,7 @@ class Runtime:
         self.started = datetime.now(UTC)
         self._broker: EmbeddedBroker | None = None
         self._stops: list[Callable[[], None]] = []
+        register_plugins()
 
     def start(self) -> Runtime:
         try:
@@ -118,7 +144,8 @@ class Runtime:
                     self._start_broker()
                     self.tap = AlertTap()
                 self._start_alerts(alert_config)
-                self._start_polling(parsers)
+                self._start_scheduler()
+                self._start_feeds(parsers)
                 brief_service.schedule(self.scheduler, self.config, self.db)
             if self.role == "alerts":
                 # Evaluate-only subscriber, after the engine so that nothing reaches it before it listens.
@@ -126,8 +153,6 @@ class Runtime:
                 self._start_mqtt(parsers, tap_ingestor)
                 self.scheduler.add_job(self.sweep_latest, "interval", seconds=SWEEP_INTERVAL, id="alerts-sweep",
                                        max_instances=1, coalesce=True)
-            if self.with_simulator:
-                self._start_simulators()
         except BaseException:
             self.stop()
             raise
@@ -230,7 +255,7 @@ class Runtime:
             group = settings.shared_group or settings.client_id
         settings = settings.model_copy(update={"client_id": self.client_id})
         routes = [Route(topic, spec.name, parsers[spec.name]) for spec in self.config.feeds
-                  if spec.enabled and spec.transport in ("mqtt", "simulator")
+                  if spec.enabled and transport_of(spec).subscribed
                   for topic in expand_topic(self.config, spec.topic)]
         self.mqtt = MqttIngest(self.broker_address, settings, ingestor, routes, shared_group=group)
         self.mqtt.start()
@@ -259,16 +284,10 @@ class Runtime:
             self.tap.add_listener(service.on_commit)  # role "alerts": what the ingest workers store
         return service
 
-    def _start_polling(self, parsers: dict[str, Parser]) -> None:
+    def _start_scheduler(self) -> None:
+        """The scheduler of the background jobs: feed health, rollups, retention here; the polled feeds
+        (`_start_feeds`) and the daily brief add theirs."""
         self.scheduler = BackgroundScheduler(timezone=UTC)
-        max_bytes = self.config.settings.ingest.max_payload_bytes
-        for spec in self.config.feeds:
-            if spec.enabled and spec.transport == "http_poll":
-                poller = HttpPoller(spec, parsers[spec.name], self.ingestor, max_bytes)
-                seconds = spec.interval.total_seconds()
-                self.scheduler.add_job(poller.poll, IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, 30)),
-                                       id=f"poll:{spec.name}", max_instances=1, coalesce=True,
-                                       next_run_time=datetime.now(UTC))
         self.health.persist(self.db, prune=True)
         self.scheduler.add_job(self.health.persist, "interval", seconds=HEALTH_INTERVAL, args=[self.db],
                                id="feed-health", max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
@@ -283,14 +302,13 @@ class Runtime:
         self.scheduler.start()
         self._stops.append(lambda: self.scheduler.shutdown(wait=False))
 
-    def _start_simulators(self) -> None:
-        from ioc.transports.simulator import SimulatorFeed
-
-        for spec in self.config.feeds:
-            if spec.enabled and spec.transport == "simulator":
-                feed = SimulatorFeed(self.config, spec, self.broker_address, self.mqtt_settings)
-                feed.start()
-                self._stops.append(feed.stop)
+    def _start_feeds(self, parsers: dict[str, Parser]) -> None:
+        """Start the feeds whose transport runs in this role (the subscriber already listens, the scheduler
+        runs); the simulator only when this runtime was asked for it."""
+        context = TransportContext(self.config, parsers, self.ingestor, self.scheduler, self.broker_address,
+                                   self.mqtt_settings)
+        self._stops.extend(start_feeds(context, self.role,
+                                       skip=lambda spec: spec.transport == "simulator" and not self.with_simulator))
 
     def stop(self) -> None:
         while self._stops:

@@ -89,11 +89,12 @@ def seeded(tmp_path_factory, pg_server_url, mqtt_url):
                           resolved or firing, resolved, acked, "trực ban" if acked else None))
     validator = Validator(config)
     plan = "plan-BG"
-    manual.submit(validator, rt.writer, plan, "online_services_level3_pct", local(DAY, 9), 56.5, "Sở KH&CN")
-    manual.submit(validator, rt.writer, plan, "new_5g_stations", local(DAY - timedelta(days=3), 9), 1250, "Sở KH&CN")
+    manual.submit(validator, rt.writer.submit, plan, "online_services_level3_pct", local(DAY, 9), 56.5, "Sở KH&CN")
+    manual.submit(validator, rt.writer.submit, plan, "new_5g_stations", local(DAY - timedelta(days=3), 9), 1250,
+                  "Sở KH&CN")
     # entered this morning, after the day: not yesterday's figure
-    manual.submit(validator, rt.writer, plan, "online_services_level3_pct", datetime.now(UTC) - timedelta(minutes=1),
-                  60, "Sở KH&CN")
+    manual.submit(validator, rt.writer.submit, plan, "online_services_level3_pct",
+                  datetime.now(UTC) - timedelta(minutes=1), 60, "Sở KH&CN")
     rt.hospitals, rt.schools, rt.folder = hospitals, schools, folder
     yield rt
     rt.stop()

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ioc.config import ConfigError, copy_config, load_config
-from ioc.runtime import Runtime
+from ioc.runtime import Runtime, register_plugins
 from ioc.transports.contract import feed_parsers
 from tests.conftest import ROOT, RUN_ID, add_feeds, drop_database, isolated_config, native_payload
 
@@ -115,6 +115,7 @@ def test_json_and_csv_sources_are_one_yaml_entry_each(tmp_path, pg_server_url, m
 
 def test_bad_simulator_option_fails_check_config(tmp_path):
     folder = copy_config(tmp_path / "config", {}, feeds={"simulator": {"options": {"anomaly_rate": 7}}})
+    register_plugins()
     with pytest.raises(ConfigError) as err:
         feed_parsers(load_config(folder, environ={}))
     assert err.value.key == "feeds.0.options.anomaly_rate" and "less than or equal to 1" in err.value.reason

@@ -1,4 +1,5 @@
-"""What people do with alerts: acknowledge, assign, comment, silence, note in the shift log.
+"""What people do in the UI: acknowledge, assign, comment, silence, note in the shift log, and enter a figure
+by hand (`enter_figure`, the one way a page writes a reading).
 
 Each action is one transaction that also writes an `alert_events` row, so an alert's history holds
 every transition and every human action in order. Functions take the pool and plain values; the
@@ -7,6 +8,7 @@ UI calls them, nothing here knows about Dash.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -14,10 +16,14 @@ from zoneinfo import ZoneInfo
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from ioc import manual
 from ioc.alerts.events import AlertEvent
 from ioc.audit import audit
 from ioc.auth import User
+from ioc.config import Config
 from ioc.i18n import t
+from ioc.ingest import Validator
+from ioc.models import Batch, Reading
 
 
 class ActionError(ValueError):
@@ -204,3 +210,12 @@ def note(pool: ConnectionPool, who: str | User, body: str, alert_id: int | None 
                                (who, alert_id, body[:4000])).fetchone()[0]
         audit(conn, who, "shift.note", f"note:{note_id}", None, {"alert": alert_id, "body": body[:4000]})
 
+
+def enter_figure(submit: Callable[[Batch], None], config: Config, who: User, entity: str, metric: str,
+                 ts: datetime, value: float, note: str = "") -> Reading:
+    """A figure typed in by `who`, for an entity of a domain they may enter, validated like any reading and
+    stored through the writer (`submit`); returns once committed. Refusals: ActionError (not allowed) or
+    manual.ManualEntryError (the figure itself, with the reason)."""
+    if entity not in config.entities or not who.can_enter(config.entity_domain(entity)):
+        raise ActionError("action.forbidden")
+    return manual.submit(Validator(config), submit, entity, metric, ts, value, who.display_name, note)
