@@ -25,7 +25,7 @@ PAGES_FORBID = ("feeds", "app", "ioc.runtime", "ioc.wsgi", "ioc.writer", "ioc.in
                 "ioc.transports", "ioc.db", "ioc.embedded", "ioc.services")
 # The alert engine is pure: rules and their evaluation never pull in delivery (smtplib, paho, HTTP).
 PURE_ENGINE = {"ioc.alerts.rules", "ioc.alerts.engine", "ioc.alerts.conditions"}
-ENGINE_FORBIDS = ("ioc.alerts.notify", "ioc.notify", "ioc.mail", "ioc.transports")
+ENGINE_FORBIDS = ("ioc.alerts.notify", "ioc.alerts.channels", "ioc.mail", "ioc.transports")
 
 
 def module_name(path: Path) -> str:

@@ -22,7 +22,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
 from ioc.alerts.events import AlertEvent
-from ioc.alerts.notify import Notifier, NotifySettings
+from ioc.alerts.notify import Notifier
+from ioc.alerts.notify_settings import NotifySettings
 from ioc.config import MqttSettings
 from ioc.services import free_port
 from ioc.transports.mqtt import BrokerAddress
@@ -347,7 +348,7 @@ def test_retries_with_backoff_then_success(hook, running):
 def test_client_errors_are_not_retried_and_failures_logged_once(hook, running, caplog):
     hook.script = [400, 404]
     notifier = running(settings(webhook(hook, retries=3), group_interval="0s"))
-    with caplog.at_level(logging.INFO, logger="ioc.alerts.notify"):
+    with caplog.at_level(logging.INFO, logger="ioc.alerts.channels"):
         notifier.submit(event(1))
         assert notifier.flush(10)
         notifier.submit(event(2))
@@ -357,7 +358,7 @@ def test_client_errors_are_not_retried_and_failures_logged_once(hook, running, c
     assert [c["status"] for c in hook.calls] == [400, 404, 200]
     assert notifier.stats["hook"]["failed"] == 2 and notifier.stats["hook"]["retries"] == 0
     assert notifier.stats["hook"]["sent"] == 1
-    messages = [r.getMessage() for r in caplog.records if r.name == "ioc.alerts.notify"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "ioc.alerts.channels"]
     assert sum("failed" in m for m in messages) == 1        # once when it went from working to failing
     assert sum("works again" in m for m in messages) == 1   # once when it recovered
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from ioc.alerts.notify import NotifySettings
+from ioc.alerts.notify_settings import NotifySettings
 from ioc.config import Config, ConfigError, Duration, Strict, Text, read_yaml, validate_file
 
 Condition = Literal["above", "below", "outside", "rate_of_change", "nodata", "feed_silent"]
@@ -77,7 +77,7 @@ class RuleDefaults(Strict):
 class AlertsFile(Strict):
     defaults: RuleDefaults = RuleDefaults()
     rules: list[Rule] = []
-    notify: dict[str, Any] = {}  # validated by ioc.alerts.notify.NotifySettings
+    notify: dict[str, Any] = {}  # validated by ioc.alerts.notify_settings.NotifySettings
 
 
 def rule_problem(config: Config, rule: Rule) -> tuple[str, str] | None:
