@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
@@ -24,11 +25,13 @@ from psycopg_pool import ConnectionPool
 
 from ioc import health
 from ioc.alert_queries import latest_readings
+from ioc.alerts.actions import silence_check
 from ioc.alerts.engine import FlapDetector
 from ioc.alerts.notify import Notifier
 from ioc.alerts.rules import AlertConfig, load_rules
 from ioc.alerts.service import AlertService
 from ioc.alerts.store import effective_rules, rules_version, sync_rules
+from ioc.alerts.text import AlertText
 from ioc.brief import service as brief_service
 from ioc.brief import web as brief_web
 from ioc.config import Config, MqttSettings, SimulatorSettings
@@ -264,7 +267,9 @@ class Runtime:
     def _start_alerts(self, alert_config: AlertConfig) -> None:
         sync_rules(self.db, alert_config.rules)
         self.alert_config = alert_config
-        self.notifier = Notifier(alert_config.notify, mqtt=(self.broker_address, self.mqtt_settings)).start()
+        self.notifier = Notifier(alert_config.notify, mqtt=(self.broker_address, self.mqtt_settings),
+                                 silenced=silence_check(self.db, ZoneInfo(self.config.settings.ui.timezone)),
+                                 text=AlertText(self.config)).start()
         self._stops.append(self.notifier.stop)
         self.alerts = self.new_alert_service()
         self.alerts.start()

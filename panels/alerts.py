@@ -17,13 +17,13 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 
 from ioc import alert_queries
 from ioc.alerts import actions
+from ioc.alerts.conditions import CONDITIONS
 from ioc.i18n import MESSAGES, format_duration, format_number, format_time, normalize_lang, t, to_local
 from ioc.web import current_context, current_user, readable_domains, resolve_lang
 from panels._components import SORT_BY_FIELD, data_grid
 from panels._figures import GRAPH_CONFIG, STATUS_COLORS, pick_bucket, series_figure
 from panels._labels import area_name as _area_name
 from panels._labels import domain_name as _domain_name
-from panels._labels import rule_metric as _rule_metric
 from panels._labels import subject_name as _subject_name
 from panels._labels import what as _what
 
@@ -75,7 +75,7 @@ def _rows(config, df, lang: str, now: datetime) -> list[dict]:
     tz = config.settings.ui.timezone
     rows = []
     for r in alert_queries.records(df):
-        metric = config.metrics.get(_rule_metric(r["rule"], r.get("metric")) or "")
+        metric = config.metrics.get(r.get("metric") or "")
         unit = f" {metric.unit_text(lang)}" if metric and metric.unit_text(lang) else ""
         since = r["firing_since"] or r["pending_since"]
         resolved = r.get("resolved_at")
@@ -184,7 +184,7 @@ def _chart(config, db, alert: dict, lang: str, now: datetime):
     fig.add_annotation(x=x, y=1, xref="x", yref="paper", text=t("alerts.detail.crossing", lang), showarrow=False,
                        xanchor="right" if late else "left", yanchor="top", font={"size": 11, "color": color},
                        name="crossing", bgcolor="rgba(255,255,255,0.85)")
-    if alert.get("value") is not None and alert.get("condition") not in ("rate_of_change", "nodata"):
+    if alert.get("value") is not None and CONDITIONS[alert["condition"]].plots_value:
         fig.add_trace(go.Scatter(x=[x], y=[alert["value"]], mode="markers", name="crossing",
                                  marker={"size": 10, "color": color, "symbol": "diamond"}, hoverinfo="skip"))
     fig.update_layout(showlegend=False)

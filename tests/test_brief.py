@@ -82,11 +82,13 @@ def seeded(tmp_path_factory, pg_server_url, mqtt_url):
     ]
     with rt.db.connection() as conn:
         for rule, subject, domain, severity, firing, resolved, acked in alerts:
-            conn.execute("INSERT INTO alerts (rule, subject, domain, state, severity, pending_since, firing_since, "
-                         "last_active, resolved_at, acknowledged_at, acknowledged_by) "
-                         "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                         (rule, subject, domain, "resolved" if resolved else "firing", severity, firing, firing,
-                          resolved or firing, resolved, acked, "trực ban" if acked else None))
+            metric = rule.removeprefix("catalog:") if rule.startswith("catalog:") else None  # as the engine writes
+            conn.execute("INSERT INTO alerts (rule, metric, condition, subject, domain, state, severity, "
+                         "pending_since, firing_since, last_active, resolved_at, acknowledged_at, acknowledged_by) "
+                         "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                         (rule, metric, "above" if metric else "feed_silent", subject, domain,
+                          "resolved" if resolved else "firing", severity, firing, firing, resolved or firing, resolved,
+                          acked, "trực ban" if acked else None))
     validator = Validator(config)
     plan = "plan-BG"
     manual.submit(validator, rt.writer.submit, plan, "online_services_level3_pct", local(DAY, 9), 56.5, "Sở KH&CN")

@@ -175,25 +175,19 @@ def create_silence(pool: ConnectionPool, who: str | User, reason: str, starts_at
         return silence_id
 
 
-def expire_silence(pool: ConnectionPool, silence_id: int, who: str | User) -> None:
-    actor = who
-    who = _who(who)
-    with pool.connection() as conn, conn.transaction():
-        row = conn.execute("SELECT domain FROM silences WHERE id = %s AND expired_at IS NULL FOR UPDATE",
-                           (silence_id,)).fetchone()
-        if row is None:
-            raise ActionError("action.no_silence", silence=silence_id)
-        if isinstance(actor, User) and not (actor.role in ("operator", "admin") or actor.can_acknowledge(row[0])):
-            raise ActionError("action.forbidden")
-        conn.execute("UPDATE silences SET expired_at = now() WHERE id = %s", (silence_id,))
-        audit(conn, who, "silence.expire", f"silence:{silence_id}", {"expired": False}, {"expired": True})
-
-
 def silences_in_force(pool: ConnectionPool, at: datetime) -> list[Silence]:
     with pool.connection() as conn:
         rows = conn.execute("SELECT id, rule, domain, area, subject, starts_at, ends_at, weekdays, daily_start, "
                             "daily_minutes FROM silences WHERE expired_at IS NULL AND ends_at > %s", (at,))
         return [Silence(*row) for row in rows]
+
+
+def silence_check(pool: ConnectionPool, tz: ZoneInfo) -> Callable[[AlertEvent], bool]:
+    """The notification pipeline's first stage: is the event covered by a silence in force at its time?
+    (Read from the table for each event: a silence someone just created holds the very next one.)"""
+    def silenced(event: AlertEvent) -> bool:
+        return any(s.matches(event) and s.active(event.at, tz) for s in silences_in_force(pool, event.at))
+    return silenced
 
 
 def note(pool: ConnectionPool, who: str | User, body: str, alert_id: int | None = None) -> None:

@@ -18,8 +18,8 @@ from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING, Any
 
 from ioc.alerts.events import AlertEvent
-from ioc.alerts.notify_settings import NO_DOMAIN, SEVERITY_RANK, EmailChannel, MqttChannel, WebhookChannel, _Routing
-from ioc.i18n import format_number, format_time
+from ioc.alerts.notify_settings import NO_DOMAIN, EmailChannel, MqttChannel, WebhookChannel, _Routing
+from ioc.alerts.severity import SEVERITY_RANK
 from ioc.mail import PermanentError, send_mail
 
 if TYPE_CHECKING:
@@ -31,11 +31,6 @@ MAX_BACKOFF = 300.0      # seconds: the longest pause between two attempts
 
 
 # --- messages ----------------------------------------------------------------------------------
-
-KIND_WORDS = {"firing": {"vi": "Mới", "en": "New"}, "escalated": {"vi": "Nâng mức", "en": "Escalated"},
-              "resolved": {"vi": "Đã hết", "en": "Resolved"}, "repeat": {"vi": "Nhắc lại", "en": "Reminder"}}
-SEVERITY_WORDS = {"warning": {"vi": "Cảnh báo", "en": "Warning"}, "critical": {"vi": "Nguy hiểm", "en": "Critical"}}
-
 
 @dataclass(frozen=True)
 class Message:
@@ -70,39 +65,6 @@ def _safe_level(text: str) -> str:
 
 def mqtt_topic(prefix: str, message: Message) -> str:
     return f"{prefix}/{_safe_level(message.domain or NO_DOMAIN)}/{message.severity}"
-
-
-def email_subject(channel: EmailChannel, message: Message) -> str:
-    return f"{channel.subject_prefix} {len(message.events)} cảnh báo – {message.domain or NO_DOMAIN}".strip()
-
-
-def email_body(message: Message, tz: str) -> str:
-    parts = []
-    heads = {"vi": "IOC Bắc Giang – {n} cảnh báo, lĩnh vực {d} (mức cao nhất: {s})",
-             "en": "IOC Bắc Giang – {n} alert(s), domain {d} (highest level: {s})"}
-    labels = {"vi": ("Đối tượng", "Khu vực", "Giá trị", "Ngưỡng", "Mã cảnh báo"),
-              "en": ("Subject", "Area", "Value", "Threshold", "Alert id")}
-    for lang in ("vi", "en"):
-        lines = [heads[lang].format(n=len(message.events), d=message.domain or NO_DOMAIN,
-                                    s=SEVERITY_WORDS[message.severity][lang]), ""]
-        subject_l, area_l, value_l, threshold_l, id_l = labels[lang]
-        for i, e in enumerate(message.events, 1):
-            text = e.message_vi if lang == "vi" else e.message_en
-            name = e.subject_name_vi if lang == "vi" else e.subject_name_en
-            lines.append(f"{i}. [{SEVERITY_WORDS[e.severity][lang]} · {KIND_WORDS[e.kind][lang]}] "
-                         f"{format_time(e.at, lang, tz)} – {text}")
-            detail = [f"{subject_l}: {name or e.subject}"]
-            if e.area:
-                detail.append(f"{area_l}: {e.area}")
-            if e.value is not None:
-                detail.append(f"{value_l}: {format_number(e.value, lang)}")
-            if e.threshold is not None:
-                detail.append(f"{threshold_l}: {format_number(e.threshold, lang)}")
-            detail.append(f"{id_l}: {e.alert_id}")
-            lines.append("   " + " · ".join(detail))
-        parts.append("\n".join(lines))
-    zone = {"vi": f"Giờ theo múi {tz}.", "en": f"Times in {tz}."}
-    return f"\n\n{'-' * 60}\n\n".join(parts) + f"\n\n{zone['vi']} / {zone['en']}\n"
 
 
 # --- delivery ----------------------------------------------------------------------------------
@@ -267,12 +229,14 @@ class _EmailSender(_Sender):
 
     def mail(self, message: Message) -> EmailMessage:
         mail = EmailMessage()
-        mail["Subject"] = email_subject(self.channel, message)
+        text = self.notifier.text
+        mail["Subject"] = text.mail_subject(self.channel.subject_prefix, len(message.events), message.domain)
         mail["From"] = self.channel.sender
         mail["To"] = ", ".join(self.channel.recipients)
         mail["Date"] = formatdate(localtime=False)
         mail["Message-ID"] = make_msgid(domain=self.channel.sender.rsplit("@", 1)[-1])
-        mail.set_content(email_body(message, self.notifier.settings.timezone), charset="utf-8")
+        mail.set_content(text.mail_body(list(message.events), message.severity, message.domain,
+                                        self.notifier.settings.timezone), charset="utf-8")
         return mail
 
     def attempt_for(self, message: Message) -> Callable[[], None]:

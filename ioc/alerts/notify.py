@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from ioc.alerts.channels import SENDERS, Message, _Sender
 from ioc.alerts.events import AlertEvent
 from ioc.alerts.notify_settings import NotifySettings
+from ioc.alerts.text import AlertText
 from ioc.config import MqttSettings
 
 if TYPE_CHECKING:
@@ -66,12 +67,13 @@ class Notifier:
 
     def __init__(self, settings: NotifySettings, mqtt: tuple[BrokerAddress, MqttSettings] | None = None,
                  silenced: Callable[[AlertEvent], bool] | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, text: AlertText | None = None):
         if mqtt is None and any(c.type == "mqtt" for c in settings.channels):
             raise ValueError("an MQTT notification channel is configured but no MQTT broker was given")
         self.settings = settings
         self.silenced = silenced
         self.clock = clock
+        self.text = text or AlertText(None)  # the e-mails' wording (names from the config it was given)
         self._mqtt = mqtt
         self._wait = settings.group_wait.total_seconds()
         self._interval = settings.group_interval.total_seconds()

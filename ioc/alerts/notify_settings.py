@@ -11,10 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from ioc.alerts.events import AlertEvent, EventKind
+from ioc.alerts.severity import SEVERITY_RANK, Severity
 from ioc.config import Duration, SmtpSettings, Strict
 
-Severity = Literal["warning", "critical"]
-SEVERITY_RANK: dict[str, int] = {"warning": 1, "critical": 2}
 ALL_KINDS: tuple[EventKind, ...] = ("firing", "escalated", "resolved", "repeat")
 NO_DOMAIN = "none"
 
