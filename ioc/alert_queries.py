@@ -186,9 +186,10 @@ def handover(db: ConnectionPool, since: datetime, until: datetime | None = None)
     return out
 
 
-def entity_series(db: ConnectionPool, entity: str, metric: str, start: datetime, end: datetime,
-                  bucket: timedelta) -> pd.DataFrame:
-    """One entity's readings of one metric in [start, end), averaged per bucket: columns bucket (UTC), value."""
+def raw_series(db: ConnectionPool, entity: str, metric: str, start: datetime, end: datetime,
+               bucket: timedelta) -> pd.DataFrame:
+    """One entity's raw readings of one metric in [start, end), averaged per bucket: columns bucket (UTC),
+    value (unlike queries.entity_series: many entities, from the rollups, with min and max)."""
     with db.connection() as conn:
         df = frame(conn, """
             SELECT date_bin(%(bucket)s, r.ts, TIMESTAMPTZ '2000-01-01') AS bucket, avg(r.value) AS value

@@ -70,7 +70,7 @@ def health(runtime: Runtime) -> tuple[dict[str, Any], bool]:
         checks["alerts"] = {"ok": alive and not runtime.alerts.behind(), "leader": runtime.alerts.leader.is_set(),
                             "running": alive, "queued_batches": runtime.alerts.lag(),
                             "held": dict(runtime.alerts.held), "broken_rules": dict(runtime.alerts.broken)}
-    feeds = runtime.health.snapshot()
+    feeds = runtime.feed_health.snapshot()
     checks["feeds"] = {
         "ok": not any(f["state"] == "failing" for f in feeds),
         "states": {f["feed"]: f["state"] for f in feeds},

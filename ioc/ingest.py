@@ -16,10 +16,9 @@ from datetime import UTC, datetime
 
 from ioc.config import Config
 from ioc.feed_health import FeedHealth
-from ioc.models import Batch, DeadLetter, Reading
+from ioc.models import Batch, BatchSink, DeadLetter, Reading
 from ioc.transports.contract import Parsed, ParseError, Parser
 from ioc.transports.contract import excerpt as make_excerpt
-from ioc.writer import BatchWriter
 
 
 def utcnow() -> datetime:
@@ -67,7 +66,7 @@ class Validator:
 
 
 class Ingestor:
-    def __init__(self, config: Config, writer: BatchWriter, clock: Callable[[], datetime] = utcnow,
+    def __init__(self, config: Config, writer: BatchSink, clock: Callable[[], datetime] = utcnow,
                  health: FeedHealth | None = None):
         self.validator = Validator(config, clock)
         self.writer = writer

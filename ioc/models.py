@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +49,10 @@ class Batch:
     feed: str | None = None
     manual: list[ManualEntry] = field(default_factory=list)  # written with replace semantics and an audit row
     received: float = field(default_factory=time.monotonic)
+
+
+class BatchSink(Protocol):
+    """Where an ingestor hands its batches: the batch writer (stores them), or the alerts process's tap
+    (evaluates them without storing)."""
+
+    def submit(self, batch: Batch, timeout: float | None = None) -> None: ...

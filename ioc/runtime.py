@@ -115,7 +115,7 @@ class Runtime:
         self.metrics: Metrics | None = None
         self.ingestor: Ingestor | None = None
         self.mqtt: MqttIngest | None = None
-        self.health = FeedHealth(config.feeds)
+        self.feed_health = FeedHealth(config.feeds)
         self.broker_address: BrokerAddress | None = None
         self.mqtt_settings: MqttSettings | None = None  # the broker's: MQTT 3.1.1 for the embedded one
         self.scheduler: BackgroundScheduler | None = None
@@ -152,7 +152,7 @@ class Runtime:
                 brief_service.schedule(self.scheduler, self.config, self.db)
             if self.role == "alerts":
                 # Evaluate-only subscriber, after the engine so that nothing reaches it before it listens.
-                tap_ingestor = Ingestor(self.config, self.tap, health=self.health)
+                tap_ingestor = Ingestor(self.config, self.tap, health=self.feed_health)
                 self._start_mqtt(parsers, tap_ingestor)
                 self.scheduler.add_job(self.sweep_latest, "interval", seconds=SWEEP_INTERVAL, id="alerts-sweep",
                                        max_instances=1, coalesce=True)
@@ -215,7 +215,7 @@ class Runtime:
         self.writer.add_observer(self.metrics.observe)
         self.writer.start()  # replays what an earlier run left in the spool, before anything new
         self._stops.append(self.writer.stop)
-        self.ingestor = Ingestor(self.config, self.writer, health=self.health)
+        self.ingestor = Ingestor(self.config, self.writer, health=self.feed_health)
 
     def _spool_dir(self) -> Path:
         # One spool per MQTT session (client id): two ingesters never share one.
@@ -279,7 +279,7 @@ class Runtime:
         """An alert engine wired like the runtime's own (a restarted process builds the same)."""
         defaults = self.alert_config.defaults
         service = AlertService(self.config, self.db, self.database_url, effective_rules(self.db, self.config),
-                               notify=self.notifier.submit, health=self.health,
+                               notify=self.notifier.submit, health=self.feed_health,
                                repeat_interval=self.alert_config.notify.repeat_interval,
                                flaps=FlapDetector(defaults.flap_window, defaults.flap_changes),
                                rules_source=lambda: effective_rules(self.db, self.config),
@@ -293,8 +293,8 @@ class Runtime:
         """The scheduler of the background jobs: feed health, rollups, retention here; the polled feeds
         (`_start_feeds`) and the daily brief add theirs."""
         self.scheduler = BackgroundScheduler(timezone=UTC)
-        self.health.persist(self.db, prune=True)
-        self.scheduler.add_job(self.health.persist, "interval", seconds=HEALTH_INTERVAL, args=[self.db],
+        self.feed_health.persist(self.db, prune=True)
+        self.scheduler.add_job(self.feed_health.persist, "interval", seconds=HEALTH_INTERVAL, args=[self.db],
                                id="feed-health", max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
         # Rollups (plain PostgreSQL; a no-op on TimescaleDB) and retention: one run at a time each;
         # retention's first run waits an hour so that a start-up is never slowed by it.

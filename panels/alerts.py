@@ -59,16 +59,7 @@ def _ts(value) -> float | None:
 
 
 def _area_and_below(config, area: str | None) -> list[str] | None:
-    if not area or area not in config.areas:
-        return None
-    wanted, changed = {area}, True
-    while changed:
-        changed = False
-        for code, (_a, parent, _d) in config.areas.items():
-            if parent in wanted and code not in wanted:
-                wanted.add(code)
-                changed = True
-    return sorted(wanted)
+    return config.areas_under(area) if area and area in config.areas else None
 
 
 def _rows(config, df, lang: str, now: datetime) -> list[dict]:
@@ -172,7 +163,7 @@ def _chart(config, db, alert: dict, lang: str, now: datetime):
     start = alert["pending_since"] - window / 2
     end = min(now, (alert["resolved_at"] + window / 4) if alert.get("resolved_at") else now)
     end = max(end, start + timedelta(minutes=10))
-    df = alert_queries.entity_series(db, entity.id, metric.key, start, end, pick_bucket(end - start, metric.cadence))
+    df = alert_queries.raw_series(db, entity.id, metric.key, start, end, pick_bucket(end - start, metric.cadence))
     fig = series_figure(df, metric.model_copy(update={"thresholds": metric.thresholds_for(entity)}), lang, tz,
                         start, end, height=260)
     crossing = alert.get("firing_since") or alert["pending_since"]
@@ -532,7 +523,7 @@ def act(_ack, _assign, _comment, _silence, alert_id, ack_comment, assignee, body
         elif action == "alerts-silence":
             found = alert_queries.alert_detail(db, alert_id)
             if found is None:
-                raise actions.ActionError(f"no alert {alert_id}")
+                raise actions.ActionError("action.no_alert", alert=alert_id)
             a = found["alert"]
             matchers = ({"rule": a["rule"], "subject": a["subject"]} if matcher != "domain"
                         else {"domain": a["domain"]})

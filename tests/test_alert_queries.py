@@ -221,10 +221,10 @@ def test_entity_series_is_one_entity(clean_db):
                             Reading(a, metric, now - timedelta(minutes=2), 70.0),
                             Reading(b, metric, now - timedelta(minutes=8), 10.0)]))
     assert rt.writer.flush()
-    df = aq.entity_series(rt.db, a, metric, now - timedelta(minutes=30), now, timedelta(minutes=1))
+    df = aq.raw_series(rt.db, a, metric, now - timedelta(minutes=30), now, timedelta(minutes=1))
     assert list(df.columns) == ["bucket", "value"]
     assert list(df["value"]) == [80.0, 90.0, 70.0]
     assert str(df["bucket"].dt.tz) == "UTC"
-    empty = aq.entity_series(rt.db, a, metric, now - timedelta(days=400), now - timedelta(days=399),
+    empty = aq.raw_series(rt.db, a, metric, now - timedelta(days=400), now - timedelta(days=399),
                              timedelta(minutes=5))
     assert empty.empty and list(empty.columns) == ["bucket", "value"]

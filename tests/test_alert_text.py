@@ -10,7 +10,7 @@ import pytest
 from ioc.alerts.events import AlertEvent
 from ioc.alerts.text import AlertText, Facts, fill, template_problem
 from ioc.config import load_config
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from ioc.config import load_config
 from ioc.health import health
 from ioc.runtime import Runtime
 from ioc.transports.mqtt import Publisher, make_client
-from tests.conftest import RUN_ID, drop_database, isolated_config, serve_fake_api
+from tests.support import RUN_ID, drop_database, isolated_config, serve_fake_api
 from tests.waiting import wait_until
 
 RULES = """

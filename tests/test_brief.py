@@ -24,7 +24,7 @@ from ioc.ingest import Validator
 from ioc.models import Batch, Reading
 from ioc.runtime import Runtime
 from ioc.services import free_port
-from tests.conftest import PASSWORD, ROOT, RUN_ID, drop_database, isolated_config, sign_in
+from tests.support import PASSWORD, ROOT, RUN_ID, drop_database, isolated_config, sign_in
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 FEED = "mqtt-native"

@@ -15,7 +15,7 @@ from ioc.config import load_config
 from ioc.runtime import Runtime
 from ioc.services import Mosquitto
 from ioc.transports.mqtt import BrokerAddress, Publisher
-from tests.conftest import RUN_ID, drop_database, isolated_config, native_payload
+from tests.support import RUN_ID, drop_database, isolated_config, native_payload
 
 
 def openssl(*args: str, cwd) -> None:

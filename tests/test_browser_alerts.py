@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from psycopg.types.json import Jsonb
 
-from tests.conftest import RUN_ID, sign_in
+from tests.support import RUN_ID, sign_in
 
 WHO = "Nguyễn Văn An"
 

@@ -34,7 +34,7 @@ from ioc.services import free_port
 from ioc.transports.contract import Parsed, ParserContext, build_parser
 from ioc.transports.http_poll import HttpPoller
 from ioc.transports.mqtt import BrokerAddress, Publisher
-from tests.conftest import RUN_ID, add_feeds, drop_database, isolated_config, native_payload
+from tests.support import RUN_ID, add_feeds, drop_database, isolated_config, native_payload
 
 HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples" / "feeds-department.yaml"

@@ -9,7 +9,7 @@ from ioc.config import FeedAuth, FeedSpec
 from ioc.feed_health import FeedHealth
 from ioc.ingest import Ingestor
 from ioc.transports.http_poll import HttpPoller
-from tests.conftest import native_payload
+from tests.support import native_payload
 
 
 def make_poller(rt, server, **kw):

@@ -144,3 +144,13 @@ def test_the_walk_sees_what_python_imports(tmp_path, source, expected):
     path = tmp_path / "page.py"
     path.write_text(source)
     assert [t for t, _ in imports("panels.page", path)] == expected
+
+
+def test_tests_take_helpers_from_modules_not_from_conftest():
+    """conftest.py holds fixtures; helpers live in tests/support.py and tests/waiting.py."""
+    found = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        for target, line in imports(module_name(path), path):
+            if under(target, ("tests.conftest", "conftest")):
+                found.append(f"{path.relative_to(ROOT)}:{line} imports {target}")
+    assert not found, "\n".join(found)

@@ -20,7 +20,7 @@ from ioc.db import Partitions, frame, migrate, open_pool, sync_catalog
 from ioc.models import Batch, ManualEntry, Reading
 from ioc.rollups import Rollups, hour_of
 from ioc.writer import BatchWriter
-from tests.conftest import RUN_ID, drop_database, fresh_database
+from tests.support import RUN_ID, drop_database, fresh_database
 
 T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)  # a Monday
 

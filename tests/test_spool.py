@@ -17,7 +17,7 @@ from ioc.models import Batch, DeadLetter, Reading
 from ioc.services import Postgres
 from ioc.spool import Spool, SpoolFull, SpoolLocked, decode, encode
 from ioc.writer import BatchWriter
-from tests.conftest import isolated_config
+from tests.support import isolated_config
 
 
 def test_records_come_back_in_order(tmp_path):

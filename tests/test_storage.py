@@ -9,7 +9,7 @@ import pytest
 from ioc.config import StorageSettings
 from ioc.db import MIGRATIONS_DIR, Partitions, migrate, open_pool, partition_start, sync_catalog
 from ioc.models import Batch, DeadLetter, Reading
-from tests.conftest import RUN_ID, drop_database, fresh_database
+from tests.support import RUN_ID, drop_database, fresh_database
 
 
 @pytest.fixture

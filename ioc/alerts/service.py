@@ -94,12 +94,7 @@ class AlertService:
             return False
         if scope.domain and scope.domain != self.config.kinds[entity.kind].domain:
             return False
-        if scope.area:
-            area = entity.area
-            while area is not None and area != scope.area:
-                area = self.config.areas[area][1]
-            return area == scope.area
-        return True
+        return not scope.area or scope.area in self.config.area_path(entity.area)
 
     def _index(self) -> None:
         for rule in self.rules:
