@@ -313,8 +313,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "manual.col.entered_at": {"vi": "Nhập lúc", "en": "Entered at"},
     "manual.col.previous": {"vi": "Giá trị trước", "en": "Previous value"},
     "alert.nodata": {"vi": "không có dữ liệu mới", "en": "no recent data"},
-    "alert.feed": {"vi": "Nguồn dữ liệu", "en": "Feed"},
-    "alert.feed_silent": {"vi": "không hoạt động", "en": "silent"},
     "alert.threshold": {"vi": "ngưỡng", "en": "threshold"},
     # --- alert text (ioc/alerts/text.py): one renderer for events, the wall and e-mails ---
     "alert.text.threshold": {"vi": "{metric} – {subject}: {value} {unit} (ngưỡng {threshold})",
