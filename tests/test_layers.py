@@ -154,3 +154,15 @@ def test_tests_take_helpers_from_modules_not_from_conftest():
             if under(target, ("tests.conftest", "conftest")):
                 found.append(f"{path.relative_to(ROOT)}:{line} imports {target}")
     assert not found, "\n".join(found)
+
+
+def test_the_alert_engine_loads_no_delivery_code():
+    """Importing the rules and the engine pulls in neither smtplib nor paho (checked in a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ioc.alerts.engine, ioc.alerts.rules; "
+            "print(sorted(m for m in ('smtplib', 'paho', 'ioc.alerts.notify', 'ioc.mail') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
