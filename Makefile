@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-panels browser pdftools clean
+.PHONY: run test test-fast lint bench bench-panels browser pdftools clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,17 @@ lint: $(STAMP)
 test: $(STAMP) browser pdftools
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The fast lane (< 2 min): pure unit tests (parsers, rules, texts, figures, config, the import layers) and
+# the query tests against PostgreSQL; no browser, no fault runs, and the parsers' generated-junk runs
+# (hypothesis, ~45 s) are left to `make test`, which still runs everything.
+FAST_TESTS := tests/test_layers.py tests/test_config.py tests/test_catalog_data.py tests/test_i18n.py \
+	tests/test_alert_engine.py tests/test_alert_text.py tests/test_senml.py tests/test_csv_table.py \
+	tests/test_json_mapping.py tests/test_ngsi_ld.py tests/test_openmeteo.py tests/test_vn_aqi.py \
+	tests/test_figures.py tests/test_map.py tests/test_queries.py tests/test_alert_queries.py tests/test_storage.py
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q $(FAST_TESTS) -k "not junk"
 
 bench: $(STAMP) browser
 	$(BIN)/python bench/ingest.py

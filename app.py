@@ -23,9 +23,9 @@ import logging
 import signal
 import sys
 
-from feeds.base import feed_parsers
 from ioc.alerts.rules import load_rules
 from ioc.config import ConfigError, load_config
+from ioc.transports.contract import feed_parsers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         config = load_config(args.config_dir)
+        from ioc.runtime import register_plugins
+
+        register_plugins()
         feed_parsers(config)
         load_rules(config)
     except ConfigError as exc:

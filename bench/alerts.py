@@ -43,8 +43,8 @@ from ioc.alerts.engine import judge  # noqa: E402
 from ioc.alerts.rules import Rule, load_rules  # noqa: E402
 from ioc.alerts.service import AlertService  # noqa: E402
 from ioc.config import copy_config, load_config  # noqa: E402
-from ioc.mqtt import BrokerAddress, Publisher  # noqa: E402
 from ioc.services import Mosquitto  # noqa: E402
+from ioc.transports.mqtt import BrokerAddress, Publisher  # noqa: E402
 
 POLL = 0.01  # seconds between polls
 TIMEOUT = 30.0  # seconds to wait for one alert before calling the run failed

@@ -39,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ingest import encode_messages, workload  # noqa: E402
 from ioc.config import Config, copy_config, load_config  # noqa: E402
-from ioc.mqtt import BrokerAddress, connect_properties, make_client  # noqa: E402
 from ioc.services import Mosquitto, Postgres  # noqa: E402
+from ioc.transports.mqtt import BrokerAddress, connect_properties, make_client  # noqa: E402
 
 PER_MESSAGE = 50  # readings per MQTT message (a gateway's batch)
 

@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 from feeds.native import encode  # noqa: E402
 from ioc.config import MqttSettings, copy_config, load_config  # noqa: E402
 from ioc.models import Reading  # noqa: E402
-from ioc.mqtt import BrokerAddress, Publisher, connect_properties, make_client  # noqa: E402
 from ioc.services import Mosquitto  # noqa: E402
+from ioc.transports.mqtt import BrokerAddress, Publisher, connect_properties, make_client  # noqa: E402
 
 RUN = secrets.token_hex(3)
 

@@ -34,9 +34,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from feeds.base import Parsed, ParseError, ParserContext, excerpt, register_parser
 from feeds.json_mapping import RecordOptions, RecordReader, Scaling, check_catalog, require_time_source, scaled
 from ioc.models import Reading
+from ioc.transports.contract import Parsed, ParseError, ParserContext, excerpt, register_parser
 
 
 class ColumnSpec(Scaling):

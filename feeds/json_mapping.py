@@ -35,7 +35,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from feeds.base import (
+from feeds.native import parse_ts
+from ioc.models import Reading
+from ioc.transports.contract import (
     Parsed,
     ParseError,
     ParserContext,
@@ -45,8 +47,6 @@ from feeds.base import (
     load_json,
     register_parser,
 )
-from feeds.native import parse_ts
-from ioc.models import Reading
 
 # --- shared helpers (csv_table, senml and ngsi_ld import these) -------------------------------------
 

@@ -14,8 +14,16 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from feeds.base import Parsed, ParseError, ParserContext, ParserOptions, excerpt, load_json, register_parser
 from ioc.models import Reading
+from ioc.transports.contract import (
+    Parsed,
+    ParseError,
+    ParserContext,
+    ParserOptions,
+    excerpt,
+    load_json,
+    register_parser,
+)
 
 
 def parse_ts(raw: Any) -> datetime:

@@ -34,16 +34,6 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from feeds.base import (
-    Parsed,
-    ParseError,
-    ParserContext,
-    ParserOptions,
-    as_number,
-    excerpt,
-    load_json,
-    register_parser,
-)
 from feeds.json_mapping import (
     Defaults,
     Scaling,
@@ -55,6 +45,16 @@ from feeds.json_mapping import (
     zone,
 )
 from ioc.models import Reading
+from ioc.transports.contract import (
+    Parsed,
+    ParseError,
+    ParserContext,
+    ParserOptions,
+    as_number,
+    excerpt,
+    load_json,
+    register_parser,
+)
 
 DEFAULT_TYPES = ("AirQualityObserved", "TrafficFlowObserved")
 DEFAULT_ATTRIBUTES: dict[str, dict[str, str]] = {

@@ -36,7 +36,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field
 
 from feeds import vn_aqi
-from feeds.base import (
+from ioc.models import Reading
+from ioc.transports.contract import (
     Parsed,
     ParseError,
     ParserContext,
@@ -47,7 +48,6 @@ from feeds.base import (
     load_json,
     register_parser,
 )
-from ioc.models import Reading
 
 HOUR = timedelta(hours=1)
 MAX_OFFSET_S = 18 * 3600

@@ -34,10 +34,19 @@ from typing import Any
 
 from pydantic import Field
 
-from feeds.base import Parsed, ParseError, ParserContext, ParserOptions, as_number, excerpt, load_json, register_parser
 from feeds.json_mapping import check_catalog, json_excerpt, show, type_name
 from feeds.native import parse_ts
 from ioc.models import Reading
+from ioc.transports.contract import (
+    Parsed,
+    ParseError,
+    ParserContext,
+    ParserOptions,
+    as_number,
+    excerpt,
+    load_json,
+    register_parser,
+)
 
 SENML_VERSION = 10  # RFC 8428: the version when bver is absent, and the highest this parser understands
 RELATIVE_LIMIT = 2**28  # RFC 8428 §4.5.3: resolved times below this are relative to now

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import numpy as np
@@ -804,12 +803,3 @@ def _epoch(value: datetime) -> float:
     if value.tzinfo is None:
         raise ValueError("simulator times must be timezone-aware")
     return value.timestamp()
-
-
-def group_by_domain(readings: Iterable[Reading], config: Config) -> dict[str, list[Reading]]:
-    """Readings grouped by their metric's domain (e.g. one MQTT message per domain)."""
-    groups: dict[str, list[Reading]] = defaultdict(list)
-    metrics = config.metrics
-    for reading in readings:
-        groups[metrics[reading.metric].domain].append(reading)
-    return dict(groups)

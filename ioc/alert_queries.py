@@ -21,7 +21,7 @@ from ioc.models import Reading
 ACTIVE_STATES = ("pending", "firing")
 ALERT_COLUMNS = ["id", "rule", "subject", "domain", "area", "state", "severity", "value", "threshold",
                  "pending_since", "firing_since", "acknowledged_by", "acknowledged_at", "assigned_to", "flapping",
-                 "metric"]  # metric: the rule's metric (from alert_rules, else a catalog rule's name), or None
+                 "metric", "condition"]  # metric: None for a feed's silence
 HISTORY_COLUMNS = [*ALERT_COLUMNS, "resolved_at"]
 _HISTORY_LIMIT = 5000
 
@@ -56,14 +56,11 @@ def _where(clauses: list[sql.Composable]) -> sql.Composable:
     return sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("true")
 
 
-_METRIC = sql.SQL("coalesce(r.definition->>'metric', CASE WHEN a.rule LIKE 'catalog:%%' "
-                  "THEN substr(a.rule, 9) END) AS metric")
-_FROM = sql.SQL("alerts a LEFT JOIN alert_rules r ON r.name = a.rule")
+_FROM = sql.SQL("alerts a")
 
 
 def _select(columns: list[str]) -> sql.Composable:
-    return sql.SQL(", ").join(_METRIC if c == "metric" else sql.SQL("a.{}").format(sql.Identifier(c))
-                              for c in columns)
+    return sql.SQL(", ").join(sql.SQL("a.{}").format(sql.Identifier(c)) for c in columns)
 
 
 _ORDER = sql.SQL("ORDER BY (a.severity = 'critical') DESC, (a.state = 'firing') DESC, "
@@ -96,12 +93,10 @@ def alert_history(db: ConnectionPool, start: datetime, end: datetime, domain=Non
 
 
 def alert_detail(db: ConnectionPool, alert_id: int) -> dict | None:
-    """{"alert": the row as a dict (every column, plus the rule's metric and condition when the rule is
-    known), "events": DataFrame(at, kind, detail), "comments": DataFrame(at, author, body)}; None when
-    there is no such alert."""
+    """{"alert": the row as a dict (every column), "events": DataFrame(at, kind, detail),
+    "comments": DataFrame(at, author, body)}; None when there is no such alert."""
     with db.connection() as conn:
-        row = frame(conn, "SELECT a.*, r.definition->>'metric' AS metric, r.definition->>'condition' AS condition "
-                          "FROM alerts a LEFT JOIN alert_rules r ON r.name = a.rule WHERE a.id = %s", (alert_id,))
+        row = frame(conn, "SELECT a.* FROM alerts a WHERE a.id = %s", (alert_id,))
         if row.empty:
             return None
         events = frame(conn, "SELECT id, at, kind, detail FROM alert_events WHERE alert_id = %s ORDER BY at, id",
@@ -110,8 +105,6 @@ def alert_detail(db: ConnectionPool, alert_id: int) -> dict | None:
                                "ORDER BY at, id", (alert_id,))
     alert = row.iloc[0].to_dict()
     alert = {k: (None if _missing(v) else v) for k, v in alert.items()}
-    if alert.get("metric") is None and str(alert["rule"]).startswith("catalog:"):
-        alert["metric"] = alert["rule"].split(":", 1)[1]  # a catalog default rule: "catalog:<metric>"
     return {"alert": alert,
             "events": events if not events.empty else pd.DataFrame(columns=["id", "at", "kind", "detail"]),
             "comments": comments if not comments.empty else pd.DataFrame(columns=["id", "at", "author", "body"])}
@@ -132,13 +125,13 @@ def silences(db: ConnectionPool, now: datetime) -> pd.DataFrame:
     return df if not df.empty else pd.DataFrame(columns=SILENCE_COLUMNS)
 
 
-SHIFT_LOG_COLUMNS = ["id", "at", "author", "alert_id", "body", "rule", "subject"]
+SHIFT_LOG_COLUMNS = ["id", "at", "author", "alert_id", "body", "rule", "metric", "subject"]
 
 
 def shift_log(db: ConnectionPool, since: datetime, until: datetime | None = None, limit: int = 500) -> pd.DataFrame:
     """Shift-log notes from `since` (to `until`), newest first, with the rule and subject of a tied alert."""
     with db.connection() as conn:
-        df = frame(conn, "SELECT l.id, l.at, l.author, l.alert_id, l.body, a.rule, a.subject "
+        df = frame(conn, "SELECT l.id, l.at, l.author, l.alert_id, l.body, a.rule, a.metric, a.subject "
                          "FROM shift_log l LEFT JOIN alerts a ON a.id = l.alert_id "
                          "WHERE l.at >= %s AND (%s::timestamptz IS NULL OR l.at < %s) "
                          "ORDER BY l.at DESC, l.id DESC LIMIT %s", (since, until, until, limit))
@@ -160,7 +153,7 @@ def handover(db: ConnectionPool, since: datetime, until: datetime | None = None)
     """
     until = until or datetime.now(UTC)
     period = {"since": since, "until": until}
-    base = "SELECT id, rule, subject, domain, area, state, severity, value, threshold, firing_since, "
+    base = "SELECT id, rule, metric, subject, domain, area, state, severity, value, threshold, firing_since, "
     with db.connection() as conn:
         started = frame(conn, base + "resolved_at FROM alerts WHERE firing_since >= %(since)s "
                         "AND firing_since < %(until)s ORDER BY firing_since, id", period)
@@ -193,9 +186,10 @@ def handover(db: ConnectionPool, since: datetime, until: datetime | None = None)
     return out
 
 
-def entity_series(db: ConnectionPool, entity: str, metric: str, start: datetime, end: datetime,
-                  bucket: timedelta) -> pd.DataFrame:
-    """One entity's readings of one metric in [start, end), averaged per bucket: columns bucket (UTC), value."""
+def raw_series(db: ConnectionPool, entity: str, metric: str, start: datetime, end: datetime,
+               bucket: timedelta) -> pd.DataFrame:
+    """One entity's raw readings of one metric in [start, end), averaged per bucket: columns bucket (UTC),
+    value (unlike queries.entity_series: many entities, from the rollups, with min and max)."""
     with db.connection() as conn:
         df = frame(conn, """
             SELECT date_bin(%(bucket)s, r.ts, TIMESTAMPTZ '2000-01-01') AS bucket, avg(r.value) AS value
@@ -260,7 +254,7 @@ def counts_by_state(db: ConnectionPool, timeout: float = 2) -> dict[str, int]:
 def alert_rules(db: ConnectionPool) -> pd.DataFrame:
     """The rules in force as stored: name, definition (dict), source (config or the person), updated_at."""
     with db.connection() as conn:
-        return frame(conn, "SELECT name, definition, source, updated_at FROM alert_rules ORDER BY name")
+        return frame(conn, "SELECT name, definition, source, updated_at, broken FROM alert_rules ORDER BY name")
 
 
 def rule_history(db: ConnectionPool, name: str) -> pd.DataFrame:

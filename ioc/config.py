@@ -545,6 +545,10 @@ class Config:
         """Ids of the entities in the area and in every area below it."""
         return self._subtree[code]
 
+    def areas_under(self, code: str) -> list[str]:
+        """The area's code and the codes of every area below it (like `area_entities`, from `area_path`)."""
+        return [c for c in self.areas if code in self.area_path(c)]
+
     def child_areas(self, code: str) -> list[Area]:
         return self.areas[code][0].children
 

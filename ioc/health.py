@@ -1,6 +1,8 @@
 """/healthz: is each part of the pipeline working, and which storage path is active.
 
-Status "ok" (HTTP 200) or "degraded" (HTTP 503) with the failing checks named in `failing`. Overload
+Status "ok" (HTTP 200); "degraded" (HTTP 200) when everything works but not wholly (an alert rule that
+broke is skipped, named in `checks.alerts.broken_rules`); "failing" (HTTP 503) with the failing checks
+named in `failing` (a dead alert engine is one). Overload
 is a check of its own: a writer queue near its bound, or readings waiting in the spool, are visible
 here (and in /metrics) rather than silently absorbed.
 """
@@ -69,9 +71,11 @@ def health(runtime: Runtime) -> tuple[dict[str, Any], bool]:
     checks["scheduler"] = {"ok": running, "state": "running" if running else "stopped",
                            "jobs": len(scheduler.get_jobs()) if running else 0}
     if runtime.alerts is not None:
-        checks["alerts"] = {"ok": not runtime.alerts.behind(), "leader": runtime.alerts.leader.is_set(),
-                            "queued_batches": runtime.alerts.lag(), "held": dict(runtime.alerts.held)}
-    feeds = runtime.health.snapshot()
+        alive = runtime.alerts.alive()
+        checks["alerts"] = {"ok": alive and not runtime.alerts.behind(), "leader": runtime.alerts.leader.is_set(),
+                            "running": alive, "queued_batches": runtime.alerts.lag(),
+                            "held": dict(runtime.alerts.held), "broken_rules": dict(runtime.alerts.broken)}
+    feeds = runtime.feed_health.snapshot()
     checks["feeds"] = {
         "ok": not any(f["state"] == "failing" for f in feeds),
         "states": {f["feed"]: f["state"] for f in feeds},
@@ -80,7 +84,10 @@ def health(runtime: Runtime) -> tuple[dict[str, Any], bool]:
                                 "readings_per_min": f["readings_per_min"]} for f in feeds},
     }
     failing = [name for name, check in checks.items() if not check["ok"]]
-    return {"status": "degraded" if failing else "ok", "role": runtime.role, "failing": failing,
+    # Working, but not wholly: a broken alert rule is skipped while the others are evaluated.
+    degraded = ["alerts"] if runtime.alerts is not None and runtime.alerts.broken else []
+    status = "failing" if failing else "degraded" if degraded else "ok"
+    return {"status": status, "role": runtime.role, "failing": failing, "degraded": degraded,
             "checks": checks}, not failing
 
 

@@ -313,9 +313,32 @@ MESSAGES: dict[str, dict[str, str]] = {
     "manual.col.entered_at": {"vi": "Nhập lúc", "en": "Entered at"},
     "manual.col.previous": {"vi": "Giá trị trước", "en": "Previous value"},
     "alert.nodata": {"vi": "không có dữ liệu mới", "en": "no recent data"},
-    "alert.feed": {"vi": "Nguồn dữ liệu", "en": "Feed"},
-    "alert.feed_silent": {"vi": "không hoạt động", "en": "silent"},
     "alert.threshold": {"vi": "ngưỡng", "en": "threshold"},
+    # --- alert text (ioc/alerts/text.py): one renderer for events, the wall and e-mails ---
+    "alert.text.threshold": {"vi": "{metric} – {subject}: {value} {unit} (ngưỡng {threshold})",
+                             "en": "{metric} – {subject}: {value} {unit} (threshold {threshold})"},
+    "alert.text.nodata": {"vi": "{metric} – {subject}: không có dữ liệu mới",
+                          "en": "{metric} – {subject}: no recent data"},
+    "alert.text.feed_silent": {"vi": "Nguồn dữ liệu {subject}: không hoạt động", "en": "Feed {subject}: silent"},
+    "alert.kind.firing": {"vi": "Mới", "en": "New"},
+    "alert.kind.escalated": {"vi": "Nâng mức", "en": "Escalated"},
+    "alert.kind.resolved": {"vi": "Đã hết", "en": "Resolved"},
+    "alert.kind.repeat": {"vi": "Nhắc lại", "en": "Reminder"},
+    "alert.mail.subject": {"vi": "{n} cảnh báo – {domain}", "en": "{n} alert(s) – {domain}"},
+    "alert.mail.heading": {"vi": "{title} – {n} cảnh báo, lĩnh vực {domain} (mức cao nhất: {severity})",
+                           "en": "{title} – {n} alert(s), domain {domain} (highest level: {severity})"},
+    "alert.mail.subject_label": {"vi": "Đối tượng", "en": "Subject"},
+    "alert.mail.area": {"vi": "Khu vực", "en": "Area"},
+    "alert.mail.value": {"vi": "Giá trị", "en": "Value"},
+    "alert.mail.threshold": {"vi": "Ngưỡng", "en": "Threshold"},
+    "alert.mail.id": {"vi": "Mã cảnh báo", "en": "Alert id"},
+    "alert.mail.zone": {"vi": "Giờ theo múi {tz}.", "en": "Times in {tz}."},
+    "action.rule_message_field": {"vi": "Lời nhắn chỉ được dùng các trường {fields}; không có trường {field}",
+                                  "en": "The message may only use the fields {fields}; there is no field {field}"},
+    "action.rule_message_brace": {"vi": "Lời nhắn có dấu ngoặc nhọn lẻ: mỗi trường viết như {example}",
+                                  "en": "The message has an unpaired curly bracket: write each field as {example}"},
+    "rules.broken": {"vi": "Lỗi khi đánh giá: {reason}", "en": "Broken: {reason}"},
+    "rules.col.broken": {"vi": "Tình trạng", "en": "Status"},
     "badge.title": {"vi": "{firing} cảnh báo đang hoạt động · {critical} nguy hiểm · {unacked} chưa tiếp nhận",
                     "en": "{firing} firing · {critical} critical · {unacked} unacknowledged"},
     "badge.sound": {"vi": "Bật/tắt chuông báo cảnh báo nguy hiểm", "en": "Sound for critical alerts on/off"},
@@ -717,7 +740,3 @@ def _is_nat(value: object) -> bool:
         return value != value  # NaT and NaN are not equal to themselves
     except (TypeError, ValueError):
         return False
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

@@ -14,12 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from feeds.base import Parsed, ParseError, Parser
-from feeds.base import excerpt as make_excerpt
 from ioc.config import Config
 from ioc.feed_health import FeedHealth
-from ioc.models import DeadLetter, Reading
-from ioc.writer import Batch, BatchWriter
+from ioc.models import Batch, BatchSink, DeadLetter, Reading
+from ioc.transports.contract import Parsed, ParseError, Parser
+from ioc.transports.contract import excerpt as make_excerpt
 
 
 def utcnow() -> datetime:
@@ -67,7 +66,7 @@ class Validator:
 
 
 class Ingestor:
-    def __init__(self, config: Config, writer: BatchWriter, clock: Callable[[], datetime] = utcnow,
+    def __init__(self, config: Config, writer: BatchSink, clock: Callable[[], datetime] = utcnow,
                  health: FeedHealth | None = None):
         self.validator = Validator(config, clock)
         self.writer = writer

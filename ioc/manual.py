@@ -4,11 +4,11 @@ when, and corrected by entering the same (entity, metric, time) again — the au
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from ioc.ingest import Validator
-from ioc.models import ManualEntry, Reading
-from ioc.writer import Batch, BatchWriter
+from ioc.models import Batch, ManualEntry, Reading
 
 FEED = "manual"
 
@@ -17,9 +17,10 @@ class ManualEntryError(ValueError):
     pass
 
 
-def submit(validator: Validator, writer: BatchWriter, entity: str, metric: str, ts: datetime, value: float,
+def submit(validator: Validator, submit: Callable[[Batch], None], entity: str, metric: str, ts: datetime, value: float,
            entered_by: str, note: str = "", timeout: float = 10) -> Reading:
-    """Validate and store one entry; returns once it is committed. ManualEntryError says what is wrong."""
+    """Validate and store one entry through `submit` (the writer's); returns once it is committed.
+    ManualEntryError says what is wrong."""
     entered_by = (entered_by or "").strip()
     if not entered_by:
         raise ManualEntryError("who entered the figure is required")
@@ -30,7 +31,7 @@ def submit(validator: Validator, writer: BatchWriter, entity: str, metric: str, 
     if reason := validator.check(reading, domain, datetime.now(UTC)):
         raise ManualEntryError(reason)
     done = threading.Event()
-    writer.submit(Batch([], manual=[ManualEntry(reading, entered_by[:200], (note or "").strip()[:2000])],
+    submit(Batch([], manual=[ManualEntry(reading, entered_by[:200], (note or "").strip()[:2000])],
                         on_commit=done.set, feed=FEED))
     if not done.wait(timeout):
         raise ManualEntryError("not stored yet: the database is not answering")

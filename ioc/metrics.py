@@ -22,8 +22,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from ioc import alert_queries, timescale
 
 if TYPE_CHECKING:
+    from ioc.models import Batch
     from ioc.runtime import Runtime
-    from ioc.writer import Batch
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class _Collector:
                          int(rt.mqtt.connected.is_set()))
             yield _counter("ioc_mqtt_messages", "MQTT messages received", rt.mqtt.messages)
         feeds = GaugeMetricFamily("ioc_feed_state", "1 for each feed's current state", labels=["feed", "state"])
-        for f in rt.health.snapshot():
+        for f in rt.feed_health.snapshot():
             feeds.add_metric([f["feed"], f["state"]], 1)
         yield feeds
         if rt.alerts is not None:

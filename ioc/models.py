@@ -1,9 +1,13 @@
-"""The records that flow through the pipeline: a reading, and a rejected input with its reason."""
+"""The records that flow through the pipeline: a reading, a rejected input with its reason, a manual entry,
+and the batch in which they travel from ingest to the writer."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,3 +37,22 @@ class ManualEntry:
     reading: Reading
     entered_by: str
     note: str = ""
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one producer submits to the writer at once; `on_commit` runs after the commit (the MQTT ack)."""
+
+    readings: list[Reading]
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    on_commit: Callable[[], None] | None = None
+    feed: str | None = None
+    manual: list[ManualEntry] = field(default_factory=list)  # written with replace semantics and an audit row
+    received: float = field(default_factory=time.monotonic)
+
+
+class BatchSink(Protocol):
+    """Where an ingestor hands its batches: the batch writer (stores them), or the alerts process's tap
+    (evaluates them without storing)."""
+
+    def submit(self, batch: Batch, timeout: float | None = None) -> None: ...

@@ -17,34 +17,46 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from psycopg_pool import ConnectionPool
 
-from feeds.base import Parser, expand_topic, feed_parsers
-from feeds.http_poll import HttpPoller
 from ioc import health
 from ioc.alert_queries import latest_readings
+from ioc.alerts.actions import silence_check
 from ioc.alerts.engine import FlapDetector
 from ioc.alerts.notify import Notifier
 from ioc.alerts.rules import AlertConfig, load_rules
 from ioc.alerts.service import AlertService
 from ioc.alerts.store import effective_rules, rules_version, sync_rules
+from ioc.alerts.text import AlertText
 from ioc.brief import service as brief_service
 from ioc.brief import web as brief_web
-from ioc.config import Config
+from ioc.config import Config, MqttSettings, SimulatorSettings
 from ioc.db import Partitions, Storage, migrate, open_pool, sync_catalog
 from ioc.embedded import EmbeddedBroker, start_postgres, stop_postgres
 from ioc.feed_health import FeedHealth
 from ioc.ingest import Ingestor
 from ioc.metrics import Metrics
-from ioc.mqtt import BrokerAddress, MqttIngest, Route
-from ioc.push import PushEndpoint
+from ioc.models import Batch
 from ioc.rollups import Rollups
 from ioc.spool import Spool
-from ioc.writer import Batch, BatchWriter, CommitListener
+from ioc.transports import (
+    TRANSPORTS,
+    Transport,
+    TransportContext,
+    http_poll,
+    register_transport,
+    simulator,
+    start_feeds,
+    transport_of,
+)
+from ioc.transports.contract import Parser, expand_topic, feed_parsers
+from ioc.transports.mqtt import BrokerAddress, MqttIngest, Route
+from ioc.transports.push import PushEndpoint
+from ioc.writer import BatchWriter, CommitListener
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +64,22 @@ HEALTH_INTERVAL = 5  # seconds between feed-health evaluations written to the da
 RETENTION_INTERVAL = timedelta(days=1)
 SWEEP_INTERVAL = 5  # role "alerts": seconds between looks at `latest` for what other processes stored
 ROLES = ("all", "ingest", "alerts", "ui")
+
+
+def register_plugins() -> None:
+    """The composition root: the parsers of feeds/ (registered as their modules load) and the transports.
+    The core and the plugins never import each other's wiring; this is the one place they meet."""
+    if TRANSPORTS:
+        return
+    import feeds  # noqa: F401  (registers the built-in parsers)
+    from feeds.native import encode
+    from feeds.simulator import Simulator
+
+    register_transport("mqtt", Transport(subscribed=True))
+    register_transport("http_poll", Transport(start=http_poll.schedule, roles=("all", "alerts")))
+    register_transport("http_push", Transport())  # one endpoint for every push feed: PushEndpoint
+    register_transport("simulator", Transport(subscribed=True, start=simulator.starter(Simulator, encode),
+                                              roles=("all",), options=SimulatorSettings))
 
 
 class AlertTap:
@@ -87,8 +115,9 @@ class Runtime:
         self.metrics: Metrics | None = None
         self.ingestor: Ingestor | None = None
         self.mqtt: MqttIngest | None = None
-        self.health = FeedHealth(config.feeds)
+        self.feed_health = FeedHealth(config.feeds)
         self.broker_address: BrokerAddress | None = None
+        self.mqtt_settings: MqttSettings | None = None  # the broker's: MQTT 3.1.1 for the embedded one
         self.scheduler: BackgroundScheduler | None = None
         self.push: PushEndpoint | None = None
         self.alerts: AlertService | None = None
@@ -97,6 +126,7 @@ class Runtime:
         self.started = datetime.now(UTC)
         self._broker: EmbeddedBroker | None = None
         self._stops: list[Callable[[], None]] = []
+        register_plugins()
 
     def start(self) -> Runtime:
         try:
@@ -117,16 +147,15 @@ class Runtime:
                     self._start_broker()
                     self.tap = AlertTap()
                 self._start_alerts(alert_config)
-                self._start_polling(parsers)
+                self._start_scheduler()
+                self._start_feeds(parsers)
                 brief_service.schedule(self.scheduler, self.config, self.db)
             if self.role == "alerts":
                 # Evaluate-only subscriber, after the engine so that nothing reaches it before it listens.
-                tap_ingestor = Ingestor(self.config, self.tap, health=self.health)
+                tap_ingestor = Ingestor(self.config, self.tap, health=self.feed_health)
                 self._start_mqtt(parsers, tap_ingestor)
                 self.scheduler.add_job(self.sweep_latest, "interval", seconds=SWEEP_INTERVAL, id="alerts-sweep",
                                        max_instances=1, coalesce=True)
-            if self.with_simulator:
-                self._start_simulators()
         except BaseException:
             self.stop()
             raise
@@ -184,7 +213,7 @@ class Runtime:
         self.writer.add_observer(self.metrics.observe)
         self.writer.start()  # replays what an earlier run left in the spool, before anything new
         self._stops.append(self.writer.stop)
-        self.ingestor = Ingestor(self.config, self.writer, health=self.health)
+        self.ingestor = Ingestor(self.config, self.writer, health=self.feed_health)
 
     def _spool_dir(self) -> Path:
         # One spool per MQTT session (client id): two ingesters never share one.
@@ -227,7 +256,7 @@ class Runtime:
             group = settings.shared_group or settings.client_id
         settings = settings.model_copy(update={"client_id": self.client_id})
         routes = [Route(topic, spec.name, parsers[spec.name]) for spec in self.config.feeds
-                  if spec.enabled and spec.transport in ("mqtt", "simulator")
+                  if spec.enabled and transport_of(spec).subscribed
                   for topic in expand_topic(self.config, spec.topic)]
         self.mqtt = MqttIngest(self.broker_address, settings, ingestor, routes, shared_group=group)
         self.mqtt.start()
@@ -236,7 +265,9 @@ class Runtime:
     def _start_alerts(self, alert_config: AlertConfig) -> None:
         sync_rules(self.db, alert_config.rules)
         self.alert_config = alert_config
-        self.notifier = Notifier(alert_config.notify, mqtt=(self.broker_address, self.mqtt_settings)).start()
+        self.notifier = Notifier(alert_config.notify, mqtt=(self.broker_address, self.mqtt_settings),
+                                 silenced=silence_check(self.db, ZoneInfo(self.config.settings.ui.timezone)),
+                                 text=AlertText(self.config)).start()
         self._stops.append(self.notifier.stop)
         self.alerts = self.new_alert_service()
         self.alerts.start()
@@ -246,7 +277,7 @@ class Runtime:
         """An alert engine wired like the runtime's own (a restarted process builds the same)."""
         defaults = self.alert_config.defaults
         service = AlertService(self.config, self.db, self.database_url, effective_rules(self.db, self.config),
-                               notify=self.notifier.submit, health=self.health,
+                               notify=self.notifier.submit, health=self.feed_health,
                                repeat_interval=self.alert_config.notify.repeat_interval,
                                flaps=FlapDetector(defaults.flap_window, defaults.flap_changes),
                                rules_source=lambda: effective_rules(self.db, self.config),
@@ -256,18 +287,12 @@ class Runtime:
             self.tap.add_listener(service.on_commit)  # role "alerts": what the ingest workers store
         return service
 
-    def _start_polling(self, parsers: dict[str, Parser]) -> None:
+    def _start_scheduler(self) -> None:
+        """The scheduler of the background jobs: feed health, rollups, retention here; the polled feeds
+        (`_start_feeds`) and the daily brief add theirs."""
         self.scheduler = BackgroundScheduler(timezone=UTC)
-        max_bytes = self.config.settings.ingest.max_payload_bytes
-        for spec in self.config.feeds:
-            if spec.enabled and spec.transport == "http_poll":
-                poller = HttpPoller(spec, parsers[spec.name], self.ingestor, max_bytes)
-                seconds = spec.interval.total_seconds()
-                self.scheduler.add_job(poller.poll, IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, 30)),
-                                       id=f"poll:{spec.name}", max_instances=1, coalesce=True,
-                                       next_run_time=datetime.now(UTC))
-        self.health.persist(self.db, prune=True)
-        self.scheduler.add_job(self.health.persist, "interval", seconds=HEALTH_INTERVAL, args=[self.db],
+        self.feed_health.persist(self.db, prune=True)
+        self.scheduler.add_job(self.feed_health.persist, "interval", seconds=HEALTH_INTERVAL, args=[self.db],
                                id="feed-health", max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
         # Rollups (both paths: the hours commits touched) and retention: one run at a time each;
         # retention's first run waits an hour so that a start-up is never slowed by it.
@@ -280,14 +305,13 @@ class Runtime:
         self.scheduler.start()
         self._stops.append(lambda: self.scheduler.shutdown(wait=False))
 
-    def _start_simulators(self) -> None:
-        from feeds.simulator_feed import SimulatorFeed
-
-        for spec in self.config.feeds:
-            if spec.enabled and spec.transport == "simulator":
-                feed = SimulatorFeed(self.config, spec, self.broker_address, self.mqtt_settings)
-                feed.start()
-                self._stops.append(feed.stop)
+    def _start_feeds(self, parsers: dict[str, Parser]) -> None:
+        """Start the feeds whose transport runs in this role (the subscriber already listens, the scheduler
+        runs); the simulator only when this runtime was asked for it."""
+        context = TransportContext(self.config, parsers, self.ingestor, self.scheduler, self.broker_address,
+                                   self.mqtt_settings)
+        self._stops.extend(start_feeds(context, self.role,
+                                       skip=lambda spec: spec.transport == "simulator" and not self.with_simulator))
 
     def stop(self) -> None:
         while self._stops:

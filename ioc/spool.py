@@ -22,12 +22,8 @@ import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from ioc.models import DeadLetter, ManualEntry, Reading
-
-if TYPE_CHECKING:
-    from ioc.writer import Batch
+from ioc.models import Batch, DeadLetter, ManualEntry, Reading
 
 log = logging.getLogger(__name__)
 
@@ -200,8 +196,6 @@ def encode(batches: list[Batch]) -> bytes:
 
 
 def decode(record: bytes) -> list[Batch]:
-    from ioc.writer import Batch
-
     return [Batch([Reading(e, m, _ts(ts), v) for e, m, ts, v in b["r"]],
                   [DeadLetter(s, reason, payload, _ts(ts)) for s, reason, payload, ts in b["d"]],
                   feed=b["feed"],

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode
 
 import dash
@@ -38,7 +39,10 @@ from ioc.auth.http import SESSION_CSRF, Auth, current_user
 from ioc.config import Config
 from ioc.http_guard import guard_callbacks
 from ioc.i18n import DEFAULT_LANG, format_time, normalize_lang, t
-from ioc.runtime import Runtime
+
+if TYPE_CHECKING:
+    from ioc.models import Batch
+    from ioc.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +92,12 @@ def current_runtime() -> Runtime | None:
     import flask
 
     return flask.current_app.config[RUNTIME_KEY]
+
+
+def current_submit() -> Callable[[Batch], None] | None:
+    """Where the pages' actions hand what people enter (the runtime's writer); None without storage."""
+    runtime = current_runtime()
+    return runtime.writer.submit if runtime is not None and runtime.writer is not None else None
 
 
 def readable_domains(requested: str | list[str] | None = None) -> list[str] | None:

@@ -19,7 +19,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import psycopg
@@ -28,7 +28,7 @@ from psycopg_pool import ConnectionPool
 from ioc.audit import audit
 from ioc.config import IngestSettings
 from ioc.db import Partitions
-from ioc.models import DeadLetter, ManualEntry, Reading
+from ioc.models import Batch, DeadLetter, ManualEntry, Reading
 from ioc.rollups import mark_dirty
 from ioc.spool import Spool, SpoolFull
 from ioc.spool import decode as spool_decode
@@ -41,16 +41,6 @@ BatchObserver = Callable[[Sequence["Batch"]], None]
 
 RETRY_MIN, RETRY_MAX = 0.5, 5.0  # seconds between attempts to reach the database again
 CONNECT_TIMEOUT = 5.0  # waiting longer for a pooled connection only delays spooling
-
-
-@dataclass(slots=True)
-class Batch:
-    readings: list[Reading]
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-    on_commit: Callable[[], None] | None = None
-    feed: str | None = None
-    manual: list[ManualEntry] = field(default_factory=list)  # written with replace semantics and an audit row
-    received: float = field(default_factory=time.monotonic)
 
 
 @dataclass

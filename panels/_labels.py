@@ -9,9 +9,9 @@ from __future__ import annotations
 from ioc.config import Config
 
 
-def subject_name(config: Config, subject: str, lang: str) -> str:
-    entity = config.entities.get(subject)
-    return entity.name.get(lang) if entity else subject
+def subject_name(config: Config, subject: str | None, lang: str) -> str:
+    entity = config.entities.get(subject or "")
+    return entity.name.get(lang) if entity else (subject or "")
 
 
 def domain_name(config: Config, domain: str | None, lang: str) -> str:
@@ -24,14 +24,7 @@ def area_name(config: Config, area: str | None, lang: str) -> str:
     return a[0].name.get(lang) if a else (area or "")
 
 
-def rule_metric(rule: str, metric: str | None = None) -> str | None:
-    """The metric an alert is about: the rule's own, else a catalog rule's name ("catalog:<metric>")."""
-    if metric:
-        return metric
-    return rule.split(":", 1)[1] if rule.startswith("catalog:") else None
-
-
-def what(config: Config, rule: str, lang: str, metric: str | None = None) -> str:
-    """The metric's label, or the rule's name for rules without a catalog metric."""
-    m = config.metrics.get(rule_metric(rule, metric) or "")
-    return m.label.get(lang) if m else rule
+def what(config: Config, rule: str | None, lang: str, metric: str | None = None) -> str:
+    """The label of an alert's metric, or its rule's name for alerts without one (a feed's silence)."""
+    m = config.metrics.get(metric or "")
+    return m.label.get(lang) if m else (rule or "")

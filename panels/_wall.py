@@ -29,12 +29,13 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from ioc import alert_queries, queries
+from ioc.alerts.text import AlertText, Facts
 from ioc.config import WALL_VIEW, Config, Metric
-from ioc.i18n import DASH, format_age, format_duration, format_number, format_time, format_value, t
+from ioc.i18n import DASH, format_age, format_duration, format_time, format_value, t
 from ioc.web import readable_domains
 from panels._components import FailureLog, _field, _status, domain_summary, status_badge
 from panels._figures import GRAPH_CONFIG, STATUS_COLORS, pick_bucket, series_figure
-from panels._labels import area_name, rule_metric, subject_name, what
+from panels._labels import area_name
 from panels._map import area_map, site_points
 
 log = logging.getLogger(__name__)
@@ -294,18 +295,8 @@ def banner_alerts(alerts: pd.DataFrame, now: datetime, new_window: timedelta) ->
 
 def alert_text(config: Config, alert: dict, lang: str) -> tuple[str, str]:
     """(what: metric, value and threshold; where: subject and area) in `lang`."""
-    metric = config.metrics.get(rule_metric(alert["rule"], alert.get("metric")) or "")
-    if metric is None and alert["subject"] not in config.entities:  # a feed gone silent
-        return f"{t('alert.feed', lang)} {alert['subject']}: {t('alert.feed_silent', lang)}", ""
-    label = what(config, alert["rule"], lang, alert.get("metric"))
-    unit = metric.unit_text(lang) if metric else ""
-    if alert["value"] is not None:
-        value = t("wall.alerts.value", lang, value=format_value(alert["value"], unit, lang),
-                  threshold=t("alert.threshold", lang), limit=format_number(alert["threshold"], lang))
-        label = f"{label}: {value}"
-    where = " · ".join(x for x in (subject_name(config, alert["subject"], lang),
-                                   area_name(config, alert.get("area"), lang)) if x)
-    return label, where
+    return AlertText(config).headline(Facts(alert["condition"], alert["rule"], alert["subject"], alert.get("metric"),
+                                            alert.get("area"), alert["value"], alert["threshold"]), lang)
 
 
 def alert_banner(config: Config, alerts: list[dict], now: datetime, lang: str,

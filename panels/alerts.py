@@ -17,13 +17,13 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 
 from ioc import alert_queries
 from ioc.alerts import actions
+from ioc.alerts.conditions import CONDITIONS
 from ioc.i18n import MESSAGES, format_duration, format_number, format_time, normalize_lang, t, to_local
 from ioc.web import current_context, current_user, readable_domains, resolve_lang
 from panels._components import SORT_BY_FIELD, data_grid
 from panels._figures import GRAPH_CONFIG, STATUS_COLORS, pick_bucket, series_figure
 from panels._labels import area_name as _area_name
 from panels._labels import domain_name as _domain_name
-from panels._labels import rule_metric as _rule_metric
 from panels._labels import subject_name as _subject_name
 from panels._labels import what as _what
 
@@ -59,23 +59,14 @@ def _ts(value) -> float | None:
 
 
 def _area_and_below(config, area: str | None) -> list[str] | None:
-    if not area or area not in config.areas:
-        return None
-    wanted, changed = {area}, True
-    while changed:
-        changed = False
-        for code, (_a, parent, _d) in config.areas.items():
-            if parent in wanted and code not in wanted:
-                wanted.add(code)
-                changed = True
-    return sorted(wanted)
+    return config.areas_under(area) if area and area in config.areas else None
 
 
 def _rows(config, df, lang: str, now: datetime) -> list[dict]:
     tz = config.settings.ui.timezone
     rows = []
     for r in alert_queries.records(df):
-        metric = config.metrics.get(_rule_metric(r["rule"], r.get("metric")) or "")
+        metric = config.metrics.get(r.get("metric") or "")
         unit = f" {metric.unit_text(lang)}" if metric and metric.unit_text(lang) else ""
         since = r["firing_since"] or r["pending_since"]
         resolved = r.get("resolved_at")
@@ -172,7 +163,7 @@ def _chart(config, db, alert: dict, lang: str, now: datetime):
     start = alert["pending_since"] - window / 2
     end = min(now, (alert["resolved_at"] + window / 4) if alert.get("resolved_at") else now)
     end = max(end, start + timedelta(minutes=10))
-    df = alert_queries.entity_series(db, entity.id, metric.key, start, end, pick_bucket(end - start, metric.cadence))
+    df = alert_queries.raw_series(db, entity.id, metric.key, start, end, pick_bucket(end - start, metric.cadence))
     fig = series_figure(df, metric.model_copy(update={"thresholds": metric.thresholds_for(entity)}), lang, tz,
                         start, end, height=260)
     crossing = alert.get("firing_since") or alert["pending_since"]
@@ -184,7 +175,7 @@ def _chart(config, db, alert: dict, lang: str, now: datetime):
     fig.add_annotation(x=x, y=1, xref="x", yref="paper", text=t("alerts.detail.crossing", lang), showarrow=False,
                        xanchor="right" if late else "left", yanchor="top", font={"size": 11, "color": color},
                        name="crossing", bgcolor="rgba(255,255,255,0.85)")
-    if alert.get("value") is not None and alert.get("condition") not in ("rate_of_change", "nodata"):
+    if alert.get("value") is not None and CONDITIONS[alert["condition"]].plots_value:
         fig.add_trace(go.Scatter(x=[x], y=[alert["value"]], mode="markers", name="crossing",
                                  marker={"size": 10, "color": color, "symbol": "diamond"}, hoverinfo="skip"))
     fig.update_layout(showlegend=False)
@@ -532,7 +523,7 @@ def act(_ack, _assign, _comment, _silence, alert_id, ack_comment, assignee, body
         elif action == "alerts-silence":
             found = alert_queries.alert_detail(db, alert_id)
             if found is None:
-                raise actions.ActionError(f"no alert {alert_id}")
+                raise actions.ActionError("action.no_alert", alert=alert_id)
             a = found["alert"]
             matchers = ({"rule": a["rule"], "subject": a["subject"]} if matcher != "domain"
                         else {"domain": a["domain"]})

@@ -129,7 +129,7 @@ def layout(entity_id: str | None = None, ui_lang: str | None = None, lang: str |
     for m in metrics:
         bucket = _drill.bucket_for(window, m)
         start = _drill.aligned(window.start, bucket)
-        df = alert_queries.entity_series(db, entity.id, m.key, start, window.end, bucket) if db is not None else None
+        df = alert_queries.raw_series(db, entity.id, m.key, start, window.end, bucket) if db is not None else None
         marks = _drill.alert_marks(config, history_all, m.key, [entity.id], lang)
         fig = _drill.site_figure(config, entity.id, m, df, marks, window, lang, m.key in stale, height=220)
         charts.append(html.Div([

@@ -9,10 +9,10 @@ import dash
 import dash_ag_grid as dag
 from dash import Input, Output, State, callback, dcc, html
 
-from ioc import manual, queries
+from ioc import queries
+from ioc.alerts import actions
 from ioc.i18n import format_number, format_time, normalize_lang, t
-from ioc.ingest import Validator
-from ioc.web import current_context, current_runtime, current_user, resolve_lang
+from ioc.web import current_context, current_submit, current_user, resolve_lang
 
 dash.register_page(__name__, path="/manual", name=t("nav.manual", "vi"), nav_key="nav.manual", order=60,
                    access="manual",
@@ -124,20 +124,19 @@ def metrics_of_entity(entity, lang):
           State("manual-lang", "data"), prevent_initial_call=True)
 def save(_clicks, entity, metric, local_time, value, note, lang):
     config, db = current_context()
-    runtime = current_runtime()
+    submit = current_submit()
     lang = normalize_lang(lang, config.settings.ui.language)
     user = current_user()
     texts_ok = all(isinstance(x, str) for x in (entity, metric, local_time)) and isinstance(note, str | None)
-    if not (texts_ok and entity and metric and local_time and value is not None and user is not None):
+    if not (texts_ok and entity and metric and local_time and value is not None and user is not None
+            and submit is not None):
         return html.Div(t("manual.missing", lang), className="alert alert-warning"), dash.no_update
     try:
         ts = datetime.fromisoformat(local_time).replace(tzinfo=ZoneInfo(config.settings.ui.timezone))
-        if entity not in config.entities or not user.can_enter(config.entity_domain(entity)):
-            raise manual.ManualEntryError(t("action.forbidden", lang))
-        reading = manual.submit(Validator(config), runtime.writer, entity, metric, ts, float(value),
-                                user.display_name, note or "")
-    except (ValueError, manual.ManualEntryError) as exc:
-        return html.Div(t("manual.refused", lang, reason=str(exc)), className="alert alert-danger"), dash.no_update
+        reading = actions.enter_figure(submit, config, user, entity, metric, ts, float(value), note or "")
+    except ValueError as exc:  # ActionError (not allowed), ManualEntryError (the figure), a bad time or value
+        reason = exc.message(lang) if isinstance(exc, actions.ActionError) else str(exc)
+        return html.Div(t("manual.refused", lang, reason=reason), className="alert alert-danger"), dash.no_update
     message = t("manual.saved", lang, metric=config.metrics[metric].label.get(lang),
                 value=format_number(reading.value, lang), time=format_time(reading.ts, lang,
                                                                             config.settings.ui.timezone))

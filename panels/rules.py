@@ -33,7 +33,8 @@ def _rows(config, db, lang: str) -> list[dict]:
              "target": r["definition"].get("metric") or r["definition"].get("feed") or "",
              "levels": _levels(r["definition"]),
              "for": format_duration(parse_duration(r["definition"].get("for", "PT0S")).total_seconds(), lang),
-             "source": r["source"], "updated": format_time(r["updated_at"], lang, tz)}
+             "source": r["source"], "updated": format_time(r["updated_at"], lang, tz),
+             "broken": t("rules.broken", lang, reason=r["broken"]) if r.get("broken") else ""}
             for r in alert_queries.records(alert_queries.alert_rules(db))]
 
 
@@ -45,7 +46,9 @@ def _columns(lang: str) -> list[dict]:
             {"field": "levels", "headerName": t("rules.col.levels", lang)},
             {"field": "for", "headerName": t("rules.col.for", lang)},
             {"field": "source", "headerName": t("rules.col.source", lang), "cellClassRules": source_rule},
-            {"field": "updated", "headerName": t("rules.col.updated", lang)}]
+            {"field": "updated", "headerName": t("rules.col.updated", lang)},
+            {"field": "broken", "headerName": t("rules.col.broken", lang), "flex": 2, "tooltipField": "broken",
+             "cellClassRules": {"rule-broken": "params.value !== ''"}}]
 
 
 def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> html.Div:

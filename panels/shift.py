@@ -13,6 +13,7 @@ from ioc import alert_queries
 from ioc.alerts import actions
 from ioc.i18n import format_number, format_time, normalize_lang, t
 from ioc.web import current_context, current_user, resolve_lang
+from panels._labels import subject_name, what
 
 dash.register_page(__name__, path="/shift", name=t("nav.shift", "vi"), nav_key="nav.shift", order=25, access="read",
                    title=f"{t('nav.shift', 'vi')} · {t('app.title', 'vi')}")
@@ -20,17 +21,6 @@ dash.register_page(__name__, path="/shift", name=t("nav.shift", "vi"), nav_key="
 PERIODS = (4, 8, 12, 24)
 DEFAULT_HOURS = 8
 SECTIONS = ("started_firing", "resolved", "unacknowledged", "acknowledged", "silences", "notes")
-
-
-def _subject_name(config, subject: str | None, lang: str) -> str:
-    entity = config.entities.get(subject or "")
-    return entity.name.get(lang) if entity else (subject or "")
-
-
-def _what(config, rule: str | None, lang: str) -> str:
-    rule = rule or ""
-    metric = config.metrics.get(rule.split(":", 1)[1]) if rule.startswith("catalog:") else None
-    return metric.label.get(lang) if metric else rule
 
 
 def _log_rows(config, db, lang: str, since: datetime) -> list[dict]:
@@ -44,8 +34,8 @@ def _log_rows(config, db, lang: str, since: datetime) -> list[dict]:
         rows.append({"id": int(r["id"]), "row_id": str(int(r["id"])), "at": format_time(r["at"], lang, tz),
                      "at_ts": r["at"].timestamp(),
                      "author": r["author"], "body": r["body"],
-                     "alert": (f"#{int(alert_id)} {_what(config, r['rule'], lang)} – "
-                               f"{_subject_name(config, r['subject'], lang)}") if tied else ""})
+                     "alert": (f"#{int(alert_id)} {what(config, r['rule'], lang, r.get('metric'))} – "
+                               f"{subject_name(config, r['subject'], lang)}") if tied else ""})
     return rows
 
 
@@ -64,15 +54,15 @@ def _columns(lang: str) -> list[dict]:
 def _item(config, key: str, r: dict, lang: str, tz: str) -> str:
     """One line of a handover list (built from message fragments and data, no prose)."""
     if key == "silences":
-        matcher = " · ".join(str(v) for v in (r["rule"], _subject_name(config, r["subject"], lang) if r["subject"]
+        matcher = " · ".join(str(v) for v in (r["rule"], subject_name(config, r["subject"], lang) if r["subject"]
                                               else None, r["domain"], r["area"]) if v)
         return (f"{matcher} — {format_time(r['starts_at'], lang, tz, 'short')} → "
                 f"{format_time(r['ends_at'], lang, tz, 'short')} — {r['reason']} ({r['created_by']})")
     if key == "notes":
         tied = f" #{int(r['alert_id'])}" if r.get("alert_id") is not None else ""
         return f"{format_time(r['at'], lang, tz, 'short')} {r['author']}{tied}: {r['body']}"
-    head = (f"#{r['id']} {t('status.' + r['severity'], lang)} · {_what(config, r['rule'], lang)} – "
-            f"{_subject_name(config, r['subject'], lang)}")
+    head = (f"#{r['id']} {t('status.' + r['severity'], lang)} · {what(config, r['rule'], lang, r.get('metric'))} – "
+            f"{subject_name(config, r['subject'], lang)}")
     if key == "acknowledged":
         return f"{head} — {t('shift.h.by', lang, who=r['acknowledged_by'])}, " \
                f"{format_time(r['acknowledged_at'], lang, tz, 'short')}"

@@ -123,3 +123,30 @@ def test_no_data_is_its_own_condition():
     # Silent since 30 min; 22.5 min allowed → pending at 55, firing at 65, resolved when data returns at 90.
     assert seen == [(55, "pending"), (65, "firing"), (90, "resolved")]
     assert judge_silence(rule, None, T0, cadence)[0] == "warning"  # never heard from
+
+
+def test_no_data_waits_for_the_first_reading_to_be_due():
+    """The start-up grace: watching begins at T0 and the series has never been heard from. Nothing is missing
+    until its first reading was due (1.5 × a 15-min cadence = 22.5 min); after that, it is."""
+    rule = Rule(name="beds-silent", condition="nodata", metric="bed_occupancy")
+    cadence = timedelta(minutes=15)
+    state, seen = State(), []
+    for minute in range(0, 40, 5):
+        now = T0 + timedelta(minutes=minute)
+        severity, silent, allowed = judge_silence(rule, None, now, cadence, since=T0)
+        state, transitions = step(rule, severity, silent, allowed, now, state)
+        seen.extend((minute, t.kind) for t in transitions)
+    assert seen == [(25, "firing")]
+    # A reading within the grace ends it: from then on, silence counts from that reading.
+    first = T0 + timedelta(minutes=10)
+    assert judge_silence(rule, first, T0 + timedelta(minutes=30), cadence, since=T0)[0] is None
+    assert judge_silence(rule, first, T0 + timedelta(minutes=33), cadence, since=T0)[0] == "warning"
+
+
+def test_every_condition_is_a_registered_class():
+    """Conditions are looked up, never switched on: each name in a rule is a class of the registry."""
+    from ioc.alerts.conditions import CONDITIONS
+
+    assert set(CONDITIONS) == {"above", "below", "outside", "rate_of_change", "nodata", "feed_silent"}
+    with pytest.raises(ValueError, match="unknown condition"):
+        Rule(name="r", condition="sideways", metric="x", warning=1)

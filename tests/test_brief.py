@@ -21,11 +21,10 @@ from ioc.brief.compute import compute, day_window
 from ioc.brief_queries import brief, brief_archive, brief_pdf
 from ioc.config import BriefSettings, SmtpSettings, load_config
 from ioc.ingest import Validator
-from ioc.models import Reading
+from ioc.models import Batch, Reading
 from ioc.runtime import Runtime
 from ioc.services import free_port
-from ioc.writer import Batch
-from tests.conftest import PASSWORD, ROOT, RUN_ID, drop_database, isolated_config, sign_in
+from tests.support import PASSWORD, ROOT, RUN_ID, drop_database, isolated_config, sign_in
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 FEED = "mqtt-native"
@@ -83,18 +82,21 @@ def seeded(tmp_path_factory, pg_server_url, mqtt_url):
     ]
     with rt.db.connection() as conn:
         for rule, subject, domain, severity, firing, resolved, acked in alerts:
-            conn.execute("INSERT INTO alerts (rule, subject, domain, state, severity, pending_since, firing_since, "
-                         "last_active, resolved_at, acknowledged_at, acknowledged_by) "
-                         "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                         (rule, subject, domain, "resolved" if resolved else "firing", severity, firing, firing,
-                          resolved or firing, resolved, acked, "trực ban" if acked else None))
+            metric = rule.removeprefix("catalog:") if rule.startswith("catalog:") else None  # as the engine writes
+            conn.execute("INSERT INTO alerts (rule, metric, condition, subject, domain, state, severity, "
+                         "pending_since, firing_since, last_active, resolved_at, acknowledged_at, acknowledged_by) "
+                         "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                         (rule, metric, "above" if metric else "feed_silent", subject, domain,
+                          "resolved" if resolved else "firing", severity, firing, firing, resolved or firing, resolved,
+                          acked, "trực ban" if acked else None))
     validator = Validator(config)
     plan = "plan-BG"
-    manual.submit(validator, rt.writer, plan, "online_services_level3_pct", local(DAY, 9), 56.5, "Sở KH&CN")
-    manual.submit(validator, rt.writer, plan, "new_5g_stations", local(DAY - timedelta(days=3), 9), 1250, "Sở KH&CN")
+    manual.submit(validator, rt.writer.submit, plan, "online_services_level3_pct", local(DAY, 9), 56.5, "Sở KH&CN")
+    manual.submit(validator, rt.writer.submit, plan, "new_5g_stations", local(DAY - timedelta(days=3), 9), 1250,
+                  "Sở KH&CN")
     # entered this morning, after the day: not yesterday's figure
-    manual.submit(validator, rt.writer, plan, "online_services_level3_pct", datetime.now(UTC) - timedelta(minutes=1),
-                  60, "Sở KH&CN")
+    manual.submit(validator, rt.writer.submit, plan, "online_services_level3_pct",
+                  datetime.now(UTC) - timedelta(minutes=1), 60, "Sở KH&CN")
     rt.hospitals, rt.schools, rt.folder = hospitals, schools, folder
     yield rt
     rt.stop()

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from ioc.config import load_config
-from ioc.mqtt import BrokerAddress, Publisher
 from ioc.runtime import Runtime
 from ioc.services import Mosquitto
-from tests.conftest import RUN_ID, drop_database, isolated_config, native_payload
+from ioc.transports.mqtt import BrokerAddress, Publisher
+from tests.support import RUN_ID, drop_database, isolated_config, native_payload
 
 
 def openssl(*args: str, cwd) -> None:

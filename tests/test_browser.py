@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import sign_in
+from tests.support import PAGE_TIMEOUT, sign_in
 
 
 def test_overview_shows_five_domains_with_values_and_units(page, web_url, simulated, output_dir):
     page.goto(web_url + "/")
     page.wait_for_function("document.querySelectorAll('.metric-tile:not(.status-nodata)').length >= 15",
-                           timeout=30_000)
+                           timeout=PAGE_TIMEOUT)
     cards = page.locator(".domain-card")
     assert cards.count() == 5
     titles = " ".join(cards.all_inner_texts())

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from psycopg.types.json import Jsonb
 
-from tests.conftest import RUN_ID, sign_in
+from tests.support import RUN_ID, sign_in
 
 WHO = "Nguyễn Văn An"
 
@@ -31,8 +31,9 @@ def seeded(simulated) -> dict:
                      (rule, Jsonb({"name": rule, "condition": "above", "metric": "bed_occupancy",
                                    "warning": 1, "critical": 2})))
         alert_id = conn.execute(
-            "INSERT INTO alerts (rule, subject, domain, area, state, severity, value, threshold, pending_since, "
-            "firing_since, last_active) VALUES (%s, %s, %s, %s, 'firing', 'critical', 97.5, 95, %s, %s, %s) "
+            "INSERT INTO alerts (rule, metric, subject, domain, area, state, severity, value, threshold, "
+            "pending_since, firing_since, last_active) "
+            "VALUES (%s, 'bed_occupancy', %s, %s, %s, 'firing', 'critical', 97.5, 95, %s, %s, %s) "
             "RETURNING id",
             (rule, hospital.id, config.entity_domain(hospital.id), hospital.area, now - timedelta(minutes=20),
              now - timedelta(minutes=15), now)).fetchone()[0]

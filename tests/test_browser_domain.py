@@ -5,6 +5,7 @@ to another host; screenshots of every domain page and an entity page in test-out
 from __future__ import annotations
 
 from ioc.i18n import MESSAGES
+from tests.support import PAGE_TIMEOUT, wait_ready
 
 PLOT = ".js-plotly-plot"
 
@@ -15,9 +16,10 @@ def _foreign(page, web_url) -> list[str]:
 
 def _wait_domain(page, domain: str, area: str | None = None) -> None:
     selector = f"#domain-page[data-domain='{domain}']" + (f"[data-area='{area}']" if area else "")
-    page.wait_for_selector(selector, timeout=30_000)
-    page.wait_for_selector(f"#domain-map {PLOT} .scatterlayer .point", timeout=30_000)
-    page.wait_for_selector("#domain-grid .ag-row", state="attached", timeout=30_000)
+    page.wait_for_selector(selector, timeout=PAGE_TIMEOUT)
+    wait_ready(page)
+    page.wait_for_selector(f"#domain-map {PLOT} .scatterlayer .point", timeout=PAGE_TIMEOUT)
+    page.wait_for_selector("#domain-grid .ag-row", state="attached", timeout=PAGE_TIMEOUT)
 
 
 def _click_point(page, selector: str, index: int) -> None:
@@ -94,7 +96,7 @@ def test_every_domain_page_with_its_views(page, web_url, simulated, output_dir):
     for domain in config.priority_domains:  # the plan targets' domain has no simulated data
         page.goto(web_url + f"/domain/{domain.key}")
         _wait_domain(page, domain.key)
-        page.wait_for_selector(f"#domain-chart {PLOT} .scatterlayer .trace", state="attached", timeout=30_000)
+        page.wait_for_selector(f"#domain-chart {PLOT} .scatterlayer .trace", state="attached", timeout=PAGE_TIMEOUT)
         assert page.locator("#domain-tiles .metric-tile").count() >= 3
         views = page.locator("#domain-views .drill-view")
         if domain.key == "education":  # its view is the page's own bars (attendance by area), with its note
@@ -103,9 +105,9 @@ def test_every_domain_page_with_its_views(page, web_url, simulated, output_dir):
             assert views.count() >= 1
         # each view arrives from its own callback
         page.wait_for_function(f"document.querySelectorAll('#domain-views .drill-view-body .drill-section')"
-                               f".length === {views.count()}", timeout=30_000)
+                               f".length === {views.count()}", timeout=PAGE_TIMEOUT)
         page.locator("#domain-grid").scroll_into_view_if_needed()  # the grid draws its rows once in view
-        page.wait_for_selector("#domain-grid .ag-row", timeout=30_000)
+        page.wait_for_selector("#domain-grid .ag-row", timeout=PAGE_TIMEOUT)
         page.wait_for_timeout(300)  # plotly finishes drawing the last figures
         page.screenshot(path=str(output_dir / f"domain-{domain.key}.png"), full_page=True)
     # The navbar's domain menu lists the five domains.
@@ -115,7 +117,7 @@ def test_every_domain_page_with_its_views(page, web_url, simulated, output_dir):
         [d.name.vi for d in config.catalog.domains]
     page.goto(web_url + "/domain/agriculture?metric=river_level&range=7d")
     _wait_domain(page, "agriculture")
-    page.wait_for_selector("#domain-chart .drill-multiple", timeout=30_000)
+    page.wait_for_selector("#domain-chart .drill-multiple", timeout=PAGE_TIMEOUT)
     page.screenshot(path=str(output_dir / "domain-agriculture-river-levels.png"), full_page=True)
     page.goto(web_url + "/domain/nowhere")
     page.wait_for_selector(".domain-choices")

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ioc.mqtt import Publisher
 from ioc.services import free_port
+from ioc.transports.mqtt import Publisher
+from tests.support import PAGE_TIMEOUT, wait_ready
 
 VIEWPORTS = {"1080p": (1920, 1080), "4k": (3840, 2160)}
 DOMAIN_NAMES = ("Giáo dục", "Y tế", "Giao thông", "Nông nghiệp", "An ninh – trật tự")
@@ -87,8 +88,10 @@ def as_kiosk(page, url: str) -> None:
 
 def wait_for_wall(page, url: str) -> None:
     as_kiosk(page, url)
-    page.wait_for_selector("#wall .wall-domain")
-    page.wait_for_function("document.querySelectorAll('.wall-tile:not(.status-nodata)').length >= 15", timeout=30_000)
+    page.wait_for_selector("#wall .wall-domain", timeout=PAGE_TIMEOUT)
+    wait_ready(page)
+    page.wait_for_function("document.querySelectorAll('.wall-tile:not(.status-nodata)').length >= 15",
+                           timeout=PAGE_TIMEOUT)
     page.wait_for_selector("#wall-map .scatterlayer .point")
     page.wait_for_function("document.querySelector('#wall-time').innerText.length >= 4")
 

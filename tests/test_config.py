@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ioc.config import ConfigError, copy_config, load_config, parse_duration
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 
 def test_shipped_config_validates():

@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import feeds.csv_table  # noqa: F401  (registers the parser)
-from feeds.base import ParserContext, ParserOptionsError, build_parser
 from feeds.csv_table import number_pattern
 from ioc.config import load_config
 from ioc.models import Reading
+from ioc.transports.contract import ParserContext, ParserOptionsError, build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -14,9 +14,8 @@ import plotly.graph_objects as go
 import pytest
 
 from ioc import queries
-from ioc.models import Reading
+from ioc.models import Batch, Reading
 from ioc.web import create_app
-from ioc.writer import Batch
 from panels import _drill
 from panels._figures import MAX_ALERT_BANDS, STATUS_COLORS, add_alert_bands, bar_figure, series_spec
 from tests.test_alert_queries import insert_alert
@@ -236,7 +235,7 @@ def test_domain_chart_shows_the_alerts_of_its_metric(app, clean_db):
     # A past episode of the catalog rule (resolved rows never clash with the engine's active ones).
     alert_id = insert_alert(rt.db, "catalog:bed_occupancy", hospital, config, state="resolved", severity="critical",
                             value=96.5, pending_since=now - timedelta(minutes=90),
-                            resolved_at=now - timedelta(minutes=30))
+                            resolved_at=now - timedelta(minutes=30), metric="bed_occupancy")
     layout = _render(app, page.layout, domain="health", area="BGC")
     chart = _find(layout, "domain-chart")
     figure = go.Figure(_find(chart, {"type": "drill-figure", "key": "main-chart"}).figure)

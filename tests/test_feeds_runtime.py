@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 
-from feeds.base import feed_parsers
 from ioc.config import ConfigError, copy_config, load_config
-from ioc.runtime import Runtime
-from tests.conftest import ROOT, RUN_ID, add_feeds, drop_database, isolated_config, native_payload
-
-
-def wait_until(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.2)
-    return predicate()
+from ioc.runtime import Runtime, register_plugins
+from ioc.transports.contract import feed_parsers
+from tests.support import ROOT, RUN_ID, add_feeds, drop_database, isolated_config, native_payload
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -107,7 +98,7 @@ def test_json_and_csv_sources_are_one_yaml_entry_each(tmp_path, pg_server_url, m
         assert ("agri-tye", "lychee_price", 28500.0, "dept-agri-lychee") in rows
         assert ("hosp-bgc-01", "bed_occupancy", pytest.approx(93.4), "dept-health-beds") in rows
         assert any(r.get("Authorization") == "Bearer so-y-te-secret" for r in api.requests)
-        assert rt.health.feeds["dept-health-beds"].state == "ok"
+        assert rt.feed_health.feeds["dept-health-beds"].state == "ok"
     finally:
         rt.stop()
         drop_database(pg_server_url, f"ioc_test_{RUN_ID}_dept")
@@ -115,6 +106,7 @@ def test_json_and_csv_sources_are_one_yaml_entry_each(tmp_path, pg_server_url, m
 
 def test_bad_simulator_option_fails_check_config(tmp_path):
     folder = copy_config(tmp_path / "config", {}, feeds={"simulator": {"options": {"anomaly_rate": 7}}})
+    register_plugins()
     with pytest.raises(ConfigError) as err:
         feed_parsers(load_config(folder, environ={}))
     assert err.value.key == "feeds.0.options.anomaly_rate" and "less than or equal to 1" in err.value.reason

@@ -268,7 +268,7 @@ def test_stale_series_says_so():
 
     from ioc.config import load_config
     from panels._figures import series_figure
-    from tests.conftest import ROOT
+    from tests.support import ROOT
 
     metric = load_config(ROOT / "config", environ={}).metrics["bed_occupancy"]
     df = pd.DataFrame({"bucket": pd.to_datetime(["2026-11-27T00:00Z", "2026-11-27T00:05Z"], utc=True),

@@ -26,15 +26,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from waitress import create_server
 
-from feeds.base import Parsed, ParserContext, build_parser
-from feeds.http_poll import HttpPoller
 from ioc.config import ConfigError, FeedSpec, copy_config, load_config
 from ioc.feed_health import FeedHealth
 from ioc.ingest import Ingestor
-from ioc.mqtt import BrokerAddress, Publisher
 from ioc.runtime import Runtime
 from ioc.services import free_port
-from tests.conftest import RUN_ID, add_feeds, drop_database, isolated_config, native_payload
+from ioc.transports.contract import Parsed, ParserContext, build_parser
+from ioc.transports.http_poll import HttpPoller
+from ioc.transports.mqtt import BrokerAddress, Publisher
+from tests.support import RUN_ID, add_feeds, drop_database, isolated_config, native_payload
 
 HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples" / "feeds-department.yaml"
@@ -64,7 +64,7 @@ def parsers(test_config) -> dict[str, object]:
     options = {"native": {}, "senml": {}, "ngsi_ld": {}, **department,
                "openmeteo_forecast": {"entities": ["wx-bgc"]}, "openmeteo_air_quality": {"entities": ["air-bgc-01"]},
                "openmeteo_flood": {"entities": ["gauge-plt"]}}
-    from feeds.base import PARSERS
+    from ioc.transports.contract import PARSERS
 
     assert set(options) == set(PARSERS), "a parser without hostile-input coverage"
     return {name: build_parser(name, opts, ctx) for name, opts in options.items()}

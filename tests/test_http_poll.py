@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from feeds import native
-from feeds.http_poll import HttpPoller
 from ioc.config import FeedAuth, FeedSpec
 from ioc.feed_health import FeedHealth
 from ioc.ingest import Ingestor
-from tests.conftest import native_payload
+from ioc.transports.http_poll import HttpPoller
+from tests.support import native_payload
 
 
 def make_poller(rt, server, **kw):

@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import feeds.json_mapping  # noqa: F401  (registers the parser)
-from feeds.base import ParserContext, ParserOptionsError, build_parser
 from feeds.json_mapping import get_path, is_missing, parse_time, zone
 from ioc.config import load_config
 from ioc.models import Reading
+from ioc.transports.contract import ParserContext, ParserOptionsError, build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -19,8 +19,8 @@ def test_entry_then_correction_keeps_the_trail(clean_db):
     low, high = rt.config.metrics[metric].valid_range
     day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
     validator = Validator(rt.config)
-    manual.submit(validator, rt.writer, entity.id, metric, day, low + 1, "Nguyễn Văn An", "qua điện thoại")
-    manual.submit(validator, rt.writer, entity.id, metric, day, low + 2, "Trần Thị Bình", "sửa số liệu")
+    manual.submit(validator, rt.writer.submit, entity.id, metric, day, low + 1, "Nguyễn Văn An", "qua điện thoại")
+    manual.submit(validator, rt.writer.submit, entity.id, metric, day, low + 2, "Trần Thị Bình", "sửa số liệu")
     with rt.db.connection() as conn:
         value, feed = conn.execute(
             "SELECT r.value, l.feed FROM readings r JOIN series s ON s.id = r.series_id "
@@ -46,4 +46,4 @@ def test_bad_entries_are_refused_with_the_reason(clean_db, change, reason):
     entry = {"entity": entity.id, "metric": rt.config.entity_metrics(entity.id)[0],
              "ts": datetime.now(UTC) - timedelta(hours=1), "value": 1.0, "entered_by": "An"} | change
     with pytest.raises(manual.ManualEntryError, match=reason):
-        manual.submit(Validator(rt.config), rt.writer, **entry)
+        manual.submit(Validator(rt.config), rt.writer.submit, **entry)

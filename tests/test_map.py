@@ -10,8 +10,7 @@ import pytest
 
 from ioc import queries
 from ioc.config import ConfigError, copy_config, load_config
-from ioc.models import Reading
-from ioc.writer import Batch
+from ioc.models import Batch, Reading
 from panels._figures import STATUS_COLORS
 from panels._map import area_map, site_points
 

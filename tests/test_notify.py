@@ -22,10 +22,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
 from ioc.alerts.events import AlertEvent
-from ioc.alerts.notify import Notifier, NotifySettings
+from ioc.alerts.notify import Notifier
+from ioc.alerts.notify_settings import NotifySettings
 from ioc.config import MqttSettings
-from ioc.mqtt import BrokerAddress
 from ioc.services import free_port
+from ioc.transports.mqtt import BrokerAddress
+from tests.waiting import wait_until
 
 AT = datetime(2025, 5, 20, 7, 5, tzinfo=UTC)  # 14:05 in Bắc Giang
 
@@ -37,15 +39,6 @@ def event(alert_id: int = 1, kind: str = "firing", domain: str | None = "water",
                       domain=domain, area="bg-city", severity=severity, value=5.25, threshold=5.0, at=at,
                       message_vi="Mực nước sông Thương vượt báo động 3",
                       message_en="Thuong river level above alarm 3", **extra)
-
-
-def wait_until(check, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.01)
-    return check()
 
 
 # --- a webhook receiver ------------------------------------------------------------------------
@@ -245,9 +238,8 @@ def test_one_event_reaches_every_channel_once(hook, smtp, broker, subscriber, ru
         {"type": "email", "name": "mail", "host": "127.0.0.1", "port": port, "sender": "ioc@bacgiang.gov.vn",
          "recipients": ["truc-ban@bacgiang.gov.vn", "so-nnptnt@bacgiang.gov.vn"]}), broker)
     notifier.submit(event(severity="critical"))
-    assert notifier.flush(10)
+    assert notifier.flush(10)  # idle: every message the notifier will send for this event has been sent
     assert wait_until(lambda: received and box.mails)
-    time.sleep(0.3)  # nothing else arrives
 
     assert len(hook.calls) == 1
     call = hook.calls[0]
@@ -347,7 +339,7 @@ def test_retries_with_backoff_then_success(hook, running):
 def test_client_errors_are_not_retried_and_failures_logged_once(hook, running, caplog):
     hook.script = [400, 404]
     notifier = running(settings(webhook(hook, retries=3), group_interval="0s"))
-    with caplog.at_level(logging.INFO, logger="ioc.alerts.notify"):
+    with caplog.at_level(logging.INFO, logger="ioc.alerts.channels"):
         notifier.submit(event(1))
         assert notifier.flush(10)
         notifier.submit(event(2))
@@ -357,7 +349,7 @@ def test_client_errors_are_not_retried_and_failures_logged_once(hook, running, c
     assert [c["status"] for c in hook.calls] == [400, 404, 200]
     assert notifier.stats["hook"]["failed"] == 2 and notifier.stats["hook"]["retries"] == 0
     assert notifier.stats["hook"]["sent"] == 1
-    messages = [r.getMessage() for r in caplog.records if r.name == "ioc.alerts.notify"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "ioc.alerts.channels"]
     assert sum("failed" in m for m in messages) == 1        # once when it went from working to failing
     assert sum("works again" in m for m in messages) == 1   # once when it recovered
 
@@ -410,11 +402,13 @@ def test_silenced_events_are_dropped(hook, running):
 
 def test_submit_is_quick_while_a_channel_hangs(running):
     """A stuck endpoint delays its own channel only; submit never waits for it."""
-    hang = threading.Event()
+    hang, arrived, answered = threading.Event(), threading.Event(), threading.Event()
 
     class Slow(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802
-            hang.wait(3)
+            arrived.set()
+            hang.wait(30)
+            answered.set()
             self.send_response(200)
             self.end_headers()
 
@@ -428,11 +422,10 @@ def test_submit_is_quick_while_a_channel_hangs(running):
                                      "url": f"http://127.0.0.1:{server.server_address[1]}/"},
                                     group_wait="0s", group_interval="0s"))
         notifier.submit(event(1))
-        time.sleep(0.2)   # the first message is now stuck in the endpoint
-        started = time.monotonic()
+        assert arrived.wait(30)   # the first message is now stuck in the endpoint
         for i in range(2, 1000):
             notifier.submit(event(i))
-        assert time.monotonic() - started < 0.5
+        assert not answered.is_set()  # every submit returned while the endpoint still held the first message
         hang.set()
         assert notifier.flush(10)
         assert notifier.stats["slow"]["events"] == 999

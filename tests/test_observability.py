@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -15,10 +14,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from waitress import create_server
 
 from ioc.config import load_config
-from ioc.mqtt import BrokerAddress, Publisher
 from ioc.runtime import Runtime
 from ioc.services import Postgres, free_port
-from tests.conftest import isolated_config, native_payload
+from ioc.transports.mqtt import BrokerAddress, Publisher
+from tests.support import isolated_config, native_payload
+from tests.waiting import wait_until
 
 
 def get(url: str) -> tuple[int, str]:
@@ -84,15 +84,6 @@ def outage(tmp_path, mqtt_url):
     http.close()
     rt.stop()
     pg.remove()
-
-
-def wait_until(check, timeout: float = 30) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_database_outage_is_visible_and_nothing_is_lost(outage):

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import feeds.openmeteo  # noqa: F401  (registers the parsers)
-from feeds.base import Parsed, ParserContext, ParserOptionsError, build_parser
 from ioc.config import load_config
 from ioc.ingest import Validator
+from ioc.transports.contract import Parsed, ParserContext, ParserOptionsError, build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from feeds.base import ParserContext, build_parser
-from feeds.http_poll import HttpPoller
 from ioc.config import FeedSpec
 from ioc.feed_health import FeedHealth
 from ioc.ingest import Ingestor
+from ioc.transports.contract import ParserContext, build_parser
+from ioc.transports.http_poll import HttpPoller
 
 
 def hourly_response(variables: dict[str, list[float | None]], units: dict[str, str], start: datetime) -> bytes:

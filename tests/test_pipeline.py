@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,9 +10,10 @@ import pytest
 from feeds import native
 from ioc.db import Partitions
 from ioc.ingest import Ingestor
-from ioc.mqtt import MqttIngest, Publisher, Route
 from ioc.runtime import Runtime
+from ioc.transports.mqtt import MqttIngest, Publisher, Route
 from ioc.writer import BatchWriter
+from tests.waiting import wait_until
 
 
 def counts(rt: Runtime) -> tuple[int, int]:
@@ -23,14 +23,11 @@ def counts(rt: Runtime) -> tuple[int, int]:
     return readings, dead
 
 
-def wait_for_counts(rt: Runtime, readings: int, dead: int, timeout: float = 15) -> tuple[int, int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        now = counts(rt)
-        if now == (readings, dead):
-            time.sleep(0.3)  # and nothing more arrives
-            return counts(rt)
-        time.sleep(0.05)
+def wait_for_counts(rt: Runtime, readings: int, dead: int, timeout: float = 30) -> tuple[int, int]:
+    """The stored counts once they reach (readings, dead) and everything the subscriber has taken so far
+    is committed (a second copy of a message it received would be in the counts)."""
+    wait_until(lambda: counts(rt) == (readings, dead), timeout)
+    assert rt.writer.flush(timeout)
     return counts(rt)
 
 
@@ -151,9 +148,7 @@ def test_message_is_acknowledged_only_after_commit(clean_db, publisher):
         publisher.publish(topic(rt, "security", entity),
                           json.dumps({"ts": now.isoformat(), "values": {metric: value}}).encode())
     publisher.drain()
-    deadline = time.monotonic() + 10
-    while first.messages < len(targets) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert wait_until(lambda: first.messages >= len(targets))
     assert first.messages == len(targets)
     # The main subscriber (another session) stored them; clear that to see what the second one stores.
     wait_for_counts(rt, len(targets), 0)

@@ -15,7 +15,7 @@ from waitress import create_server
 from ioc.config import load_config
 from ioc.runtime import Runtime
 from ioc.services import free_port
-from tests.conftest import RUN_ID, add_feeds, drop_database, isolated_config, native_payload
+from tests.support import RUN_ID, add_feeds, drop_database, isolated_config, native_payload
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_push_counts_accepted_and_rejected_after_commit(push_url):
     with rt.db.connection() as conn:  # answered after the commit: visible at once
         assert conn.execute("SELECT count(*) FROM readings").fetchone()[0] == 2
         assert conn.execute("SELECT DISTINCT feed FROM latest").fetchone()[0] == "hospital-a"
-    assert rt.health.feeds["hospital-a"].state == "ok"
+    assert rt.feed_health.feeds["hospital-a"].state == "ok"
 
 
 def test_push_needs_a_known_token_and_respects_the_size_limit(push_url):
@@ -76,7 +76,7 @@ def test_push_needs_a_known_token_and_respects_the_size_limit(push_url):
     assert status == 413 and "too large" in answer["error"]
     status, answer = post(url, b"{not json", "token-b")
     assert status == 200 and answer["accepted"] == 0 and answer["reasons"][0].startswith("invalid JSON")
-    assert rt.health.feeds["hospital-b"].state == "failing"
+    assert rt.feed_health.feeds["hospital-b"].state == "failing"
 
 
 def test_push_a_senml_pack(push_url):

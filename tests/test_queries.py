@@ -8,8 +8,7 @@ import pytest
 
 from ioc import queries
 from ioc.config import Thresholds
-from ioc.models import Reading
-from ioc.writer import Batch
+from ioc.models import Batch, Reading
 
 
 def entities_with(rt, metric: str) -> list[str]:

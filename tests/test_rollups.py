@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -19,10 +18,11 @@ import pytest
 from ioc import queries
 from ioc.config import StorageSettings
 from ioc.db import Partitions, frame, migrate, open_pool, sync_catalog
-from ioc.models import ManualEntry, Reading
+from ioc.models import Batch, ManualEntry, Reading
 from ioc.rollups import Rollups, hour_of
-from ioc.writer import Batch, BatchWriter
-from tests.conftest import RUN_ID, drop_database, empty_readings, fresh_database
+from ioc.writer import BatchWriter
+from tests.support import RUN_ID, drop_database, empty_readings, fresh_database
+from tests.waiting import wait_until
 
 T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)  # a Monday
 
@@ -214,8 +214,14 @@ def test_a_commit_racing_the_refresh_keeps_its_hour_dirty(empty):
         results = []
         refresher = threading.Thread(target=lambda: results.append(empty.rollups().refresh()))
         refresher.start()
-        time.sleep(1)
-        assert refresher.is_alive()  # waiting on the hour's mark, held by the uncommitted writer
+
+        def blocked() -> bool:  # the refresh waits on a lock: the hour's mark, held by the uncommitted writer
+            with empty.db.connection() as conn:
+                return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                    "AND wait_event_type = 'Lock'").fetchone()[0] > 0
+
+        assert wait_until(blocked)
+        assert refresher.is_alive()
         writer.commit()
         refresher.join(30)
         assert results[0].hours == 1 and results[0].cleared == 0

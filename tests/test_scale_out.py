@@ -24,9 +24,10 @@ import requests
 
 from bench.ingest import encode_messages, publish_run, workload
 from ioc.config import copy_config, load_config
-from ioc.mqtt import BrokerAddress, Publisher
 from ioc.services import Mosquitto, free_port
-from tests.conftest import OUTPUT, RUN_ID, drop_database, isolated_config
+from ioc.transports.mqtt import BrokerAddress, Publisher
+from tests.support import OUTPUT, RUN_ID, drop_database, isolated_config
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,6 +76,12 @@ def health(url: str) -> dict:
     return requests.get(url + "/healthz", timeout=10).json()
 
 
+def settled(urls: list[str], messages: int) -> bool:
+    checks = [health(url)["checks"] for url in urls]
+    return (sum(c["broker"]["messages"] for c in checks) >= messages
+            and all(c["writer"]["queue_depth"] == 0 and c["writer"]["queued_readings"] == 0 for c in checks))
+
+
 def stored_per_series(url: str) -> Counter:
     with psycopg.connect(url) as conn:
         return Counter(dict(conn.execute("SELECT s.entity || '/' || s.metric, count(*) FROM readings r "
@@ -97,10 +104,7 @@ def run_load(config, n: int, days_ago: int) -> tuple[float, Counter, int]:
     pub.connect()
     began = time.perf_counter()
     publish_run(pub, messages)
-    deadline = time.monotonic() + 300
-    while total(db) < before + n:
-        assert time.monotonic() < deadline, f"only {total(db) - before} of {n} readings stored"
-        time.sleep(0.05)
+    assert wait_until(lambda: total(db) >= before + n, timeout=300), f"only {total(db) - before} of {n} stored"
     elapsed = time.perf_counter() - began
     pub.close()
     return n / elapsed, Counter(f"{e}/{m}" for _, e, m, _, _ in items), len(messages)
@@ -113,7 +117,9 @@ def test_two_workers_store_every_reading_once_and_share_the_load(scale_config):
         pair = group_config(folder, "pair")
         urls = [stack.enter_context(worker(pair, n)) for n in (1, 2)]
         _, published, messages = run_load(config, 40_000, 60)
-        time.sleep(1)  # a redelivered duplicate, if any, would be committed by now
+        # Every published message has reached a worker and nothing waits in a writer: a duplicate
+        # delivery would be counted in `messages` (asserted below) and committed by now.
+        assert wait_until(lambda: settled(urls, messages), timeout=120)
         stored = stored_per_series(db)
         assert stored == published  # every series: exactly as many rows as readings published
         checks = [health(url)["checks"] for url in urls]

@@ -16,7 +16,8 @@ from ioc.audit import audit_log
 from ioc.auth import User
 from ioc.auth import store as auth_store
 from ioc.auth.http import CSRF_COOKIE, CSRF_HEADER
-from tests.conftest import PASSWORD, free_port
+from ioc.services import free_port
+from tests.support import PASSWORD
 
 # What each role may open, by the access a page declares.
 EXPECTED = {
@@ -276,7 +277,7 @@ def test_actions_check_the_role_and_write_the_audit_log(runtime):
 
 def test_pages_work_under_the_content_security_policy(browser, web_url, people, output_dir):
     """No bypass here: the pages render and run under our policy, and the browser reports no violation."""
-    from tests.conftest import sign_in
+    from tests.support import sign_in
 
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="vi-VN")
     page = context.new_page()
@@ -308,7 +309,7 @@ def test_users_and_kiosk_from_the_command_line(tmp_path, pg_server_url, mqtt_url
 
     from ioc.config import load_config
     from ioc.runtime import Runtime
-    from tests.conftest import RUN_ID, drop_database, isolated_config
+    from tests.support import RUN_ID, drop_database, isolated_config
 
     folder = isolated_config(tmp_path / "cfg", pg_server_url, mqtt_url, "cli")
     env = {**os.environ, "IOC_CONFIG_DIR": str(folder)}

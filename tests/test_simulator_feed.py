@@ -11,7 +11,7 @@ import pytest
 from ioc import queries
 from ioc.config import load_config
 from ioc.runtime import Runtime
-from tests.conftest import RUN_ID, drop_database, isolated_config
+from tests.support import RUN_ID, drop_database, isolated_config
 
 
 @pytest.fixture(scope="module")
@@ -51,4 +51,4 @@ def test_every_metric_of_every_domain_arrives_within_its_cadence(own_simulator):
                             (f"{rt.mqtt_settings.topic_prefix}/%/simulator",)).fetchone()[0] == 0
         sources = {feed for (feed,) in conn.execute("SELECT DISTINCT feed FROM latest")}
     assert sources == {"simulator"}
-    assert rt.health.feeds["simulator"].state == "ok", rt.health.snapshot()
+    assert rt.feed_health.feeds["simulator"].state == "ok", rt.feed_health.snapshot()

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 
 from ioc.config import load_config
 from ioc.db import Partitions, migrate, open_pool, sync_catalog
-from ioc.models import DeadLetter, Reading
+from ioc.models import Batch, DeadLetter, Reading
 from ioc.services import Postgres
 from ioc.spool import Spool, SpoolFull, SpoolLocked, decode, encode
-from ioc.writer import Batch, BatchWriter
-from tests.conftest import isolated_config
+from ioc.writer import BatchWriter
+from tests.support import isolated_config
 
 
 def test_records_come_back_in_order(tmp_path):

@@ -8,9 +8,8 @@ import pytest
 
 from ioc.config import StorageSettings
 from ioc.db import MIGRATIONS_DIR, Partitions, migrate, open_pool, partition_start, sync_catalog
-from ioc.models import DeadLetter, Reading
-from ioc.writer import Batch
-from tests.conftest import RUN_ID, drop_database, fresh_database
+from ioc.models import Batch, DeadLetter, Reading
+from tests.support import RUN_ID, drop_database, fresh_database
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from ioc.models import DeadLetter, ManualEntry, Reading
 from ioc.rollups import Rollups
 from ioc.storage_move import move
 from ioc.writer import Batch, BatchWriter
-from tests.conftest import RUN_ID, drop_database, fresh_database
+from tests.support import RUN_ID, drop_database, fresh_database
 from tests.test_rollups import metric_with_entities, noisy
 
 

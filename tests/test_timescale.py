@@ -19,7 +19,7 @@ from ioc.db import Partitions, migrate, open_pool, sync_catalog
 from ioc.models import Reading
 from ioc.rollups import hour_of
 from ioc.writer import BatchWriter
-from tests.conftest import RUN_ID, TIMESCALE_URL, drop_database, fresh_database
+from tests.support import RUN_ID, TIMESCALE_URL, drop_database, fresh_database
 from tests.test_rollups import (
     Store,
     assert_rollups_exact,

@@ -14,8 +14,7 @@ import pytest
 
 from ioc import queries
 from ioc.config import ConfigError, copy_config, load_config
-from ioc.models import Reading
-from ioc.writer import Batch
+from ioc.models import Batch, Reading
 from panels._components import OFFLINE_AFTER_PERIODS, watchdog
 from panels._wall import (
     alert_banner,
@@ -119,7 +118,7 @@ def alert(i: int, severity: str, minutes: float, now: datetime, **more) -> dict:
     row = {"id": i, "rule": "catalog:vn_aqi", "subject": "aqi-bgc-01", "domain": "health", "area": "BGC",
            "state": "firing", "severity": severity, "value": 180.0, "threshold": 151.0, "pending_since": None,
            "firing_since": now - timedelta(minutes=minutes), "acknowledged_by": None, "acknowledged_at": None,
-           "assigned_to": None, "flapping": False, "metric": None}
+           "assigned_to": None, "flapping": False, "metric": "vn_aqi", "condition": "above"}
     return {**row, **more}
 
 

@@ -1,4 +1,5 @@
-"""What people do with alerts: acknowledge, assign, comment, silence, note in the shift log.
+"""What people do in the UI: acknowledge, assign, comment, silence, note in the shift log, and enter a figure
+by hand (`enter_figure`, the one way a page writes a reading).
 
 Each action is one transaction that also writes an `alert_events` row, so an alert's history holds
 every transition and every human action in order. Functions take the pool and plain values; the
@@ -7,6 +8,7 @@ UI calls them, nothing here knows about Dash.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -14,10 +16,14 @@ from zoneinfo import ZoneInfo
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from ioc import manual
 from ioc.alerts.events import AlertEvent
 from ioc.audit import audit
 from ioc.auth import User
+from ioc.config import Config
 from ioc.i18n import t
+from ioc.ingest import Validator
+from ioc.models import Batch, Reading
 
 
 class ActionError(ValueError):
@@ -169,25 +175,19 @@ def create_silence(pool: ConnectionPool, who: str | User, reason: str, starts_at
         return silence_id
 
 
-def expire_silence(pool: ConnectionPool, silence_id: int, who: str | User) -> None:
-    actor = who
-    who = _who(who)
-    with pool.connection() as conn, conn.transaction():
-        row = conn.execute("SELECT domain FROM silences WHERE id = %s AND expired_at IS NULL FOR UPDATE",
-                           (silence_id,)).fetchone()
-        if row is None:
-            raise ActionError("action.no_silence", silence=silence_id)
-        if isinstance(actor, User) and not (actor.role in ("operator", "admin") or actor.can_acknowledge(row[0])):
-            raise ActionError("action.forbidden")
-        conn.execute("UPDATE silences SET expired_at = now() WHERE id = %s", (silence_id,))
-        audit(conn, who, "silence.expire", f"silence:{silence_id}", {"expired": False}, {"expired": True})
-
-
 def silences_in_force(pool: ConnectionPool, at: datetime) -> list[Silence]:
     with pool.connection() as conn:
         rows = conn.execute("SELECT id, rule, domain, area, subject, starts_at, ends_at, weekdays, daily_start, "
                             "daily_minutes FROM silences WHERE expired_at IS NULL AND ends_at > %s", (at,))
         return [Silence(*row) for row in rows]
+
+
+def silence_check(pool: ConnectionPool, tz: ZoneInfo) -> Callable[[AlertEvent], bool]:
+    """The notification pipeline's first stage: is the event covered by a silence in force at its time?
+    (Read from the table for each event: a silence someone just created holds the very next one.)"""
+    def silenced(event: AlertEvent) -> bool:
+        return any(s.matches(event) and s.active(event.at, tz) for s in silences_in_force(pool, event.at))
+    return silenced
 
 
 def note(pool: ConnectionPool, who: str | User, body: str, alert_id: int | None = None) -> None:
@@ -204,3 +204,12 @@ def note(pool: ConnectionPool, who: str | User, body: str, alert_id: int | None 
                                (who, alert_id, body[:4000])).fetchone()[0]
         audit(conn, who, "shift.note", f"note:{note_id}", None, {"alert": alert_id, "body": body[:4000]})
 
+
+def enter_figure(submit: Callable[[Batch], None], config: Config, who: User, entity: str, metric: str,
+                 ts: datetime, value: float, note: str = "") -> Reading:
+    """A figure typed in by `who`, for an entity of a domain they may enter, validated like any reading and
+    stored through the writer (`submit`); returns once committed. Refusals: ActionError (not allowed) or
+    manual.ManualEntryError (the figure itself, with the reason)."""
+    if entity not in config.entities or not who.can_enter(config.entity_domain(entity)):
+        raise ActionError("action.forbidden")
+    return manual.submit(Validator(config), submit, entity, metric, ts, value, who.display_name, note)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from ioc.alerts.conditions import condition_of
 from ioc.alerts.rules import Rule
+from ioc.alerts.severity import SEVERITY_RANK, Judgement
 from ioc.config import Thresholds
-
-SEVERITY_RANK = {None: 0, "warning": 1, "critical": 2}
 
 
 @dataclass(frozen=True)
@@ -40,38 +40,17 @@ class Transition:
     at: datetime
 
 
-def levels(rule: Rule, site: Thresholds | None = None) -> tuple[object, object]:
-    """(warning, critical) of a threshold rule: the site's own where the rule allows it."""
-    if rule.site_levels and site is not None and rule.condition in ("above", "below"):
-        return site.warning, site.critical
-    return rule.warning, rule.critical
+def judge(rule: Rule, value: float, active: bool, site: Thresholds | None = None) -> Judgement:
+    """(severity, the threshold crossed) of a value under the rule's condition; an active alert clears only
+    past `clear` (hysteresis)."""
+    return condition_of(rule).judge(rule, value, active, site)
 
 
-def judge(rule: Rule, value: float, active: bool, site: Thresholds | None = None) -> tuple[str | None, float | None]:
-    """(severity, the threshold crossed) of a value; an active alert clears only past `clear` (hysteresis)."""
-    warning, critical = levels(rule, site)
-    if rule.condition == "outside":
-        for severity, band in (("critical", critical), ("warning", warning)):
-            if band is not None and not band[0] <= value <= band[1]:
-                return severity, band[0] if value < band[0] else band[1]
-        return None, None
-    sign = -1 if rule.condition == "below" else 1  # rate_of_change: a rise of at least the threshold
-    for severity, level in (("critical", critical), ("warning", warning)):
-        if level is not None and sign * (value - level) >= 0:
-            return severity, level
-    if active and rule.clear is not None and sign * (value - rule.clear) > 0:
-        return "warning", rule.clear  # not back past the clear level yet: still active
-    return None, None
-
-
-def judge_silence(rule: Rule, last: datetime | None, now: datetime, cadence: timedelta
-                  ) -> tuple[str | None, float | None, float]:
-    """A nodata rule: (severity, seconds silent, seconds allowed). Silent longer than `after` (default
-    1.5 × the metric's cadence) is bad; never heard from at all is bad too."""
-    allowed = rule.after or cadence * 1.5
-    silent = None if last is None else (now - last).total_seconds()
-    active = last is None or now - last > allowed
-    return (rule.severity if active else None), silent, allowed.total_seconds()
+def judge_silence(rule: Rule, last: datetime | None, now: datetime, cadence: timedelta,
+                  since: datetime | None = None) -> tuple[str | None, float | None, float]:
+    """A nodata rule: (severity, seconds silent, seconds allowed); a series never heard from is judged from
+    `since`, so that nothing is missing before its first reading was due."""
+    return condition_of(rule).judge_silence(rule, last, now, cadence, since)
 
 
 def step(rule: Rule, severity: str | None, value: float | None, threshold: float | None, now: datetime,

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from ioc.alerts.notify import NotifySettings
+from ioc.alerts.conditions import condition_of, known_condition
+from ioc.alerts.notify_settings import NotifySettings
+from ioc.alerts.severity import Severity
+from ioc.alerts.text import template_problem
 from ioc.config import Config, ConfigError, Duration, Strict, Text, read_yaml, validate_file
-
-Condition = Literal["above", "below", "outside", "rate_of_change", "nodata", "feed_silent"]
+from ioc.i18n import t
 
 
 class Scope(Strict):
@@ -28,7 +30,7 @@ class Scope(Strict):
 
 class Rule(Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_:\-]*$", max_length=100)
-    condition: Condition
+    condition: str  # a name in ioc.alerts.conditions.CONDITIONS
     metric: str | None = None
     feed: str | None = None  # feed_silent rules
     scope: Scope = Scope()
@@ -37,7 +39,7 @@ class Rule(Strict):
     clear: float | None = None  # hysteresis: a firing above-rule holds until the value falls below this
     window: Duration | None = None  # rate_of_change: the change over this window
     after: Duration | None = None  # nodata: silent for longer than this (default 1.5 × the metric's cadence)
-    severity: Literal["warning", "critical"] = "warning"  # nodata and feed_silent
+    severity: Severity = "warning"  # nodata and feed_silent
     for_: Duration = Field(timedelta(0), alias="for")
     keep_firing_for: Duration = timedelta(0)
     site_levels: bool = True  # use an entity's own thresholds (e.g. a river gauge's BĐ1/BĐ3) when it has them
@@ -46,22 +48,22 @@ class Rule(Strict):
 
     model_config = Strict.model_config | {"populate_by_name": True}
 
+    @field_validator("condition")
+    @classmethod
+    def _known_condition(cls, name: str) -> str:
+        return known_condition(name)
+
+    @field_validator("message")
+    @classmethod
+    def _safe_message(cls, message: Text | None) -> Text | None:
+        for text in (message.vi, message.en) if message else ():
+            if problem := template_problem(text):
+                raise ValueError(t(problem[0], "en", **problem[1]))
+        return message
+
     @model_validator(mode="after")
     def _shape(self) -> Rule:
-        metric_rule = self.condition not in ("feed_silent",)
-        if metric_rule and not self.metric:
-            raise ValueError(f"a '{self.condition}' rule needs a metric")
-        if self.condition == "feed_silent" and not self.feed:
-            raise ValueError("a 'feed_silent' rule needs a feed")
-        if self.condition in ("above", "below", "outside", "rate_of_change"):
-            if self.warning is None and self.critical is None:
-                raise ValueError(f"a '{self.condition}' rule needs warning and/or critical")
-            banded = self.condition == "outside"
-            for level in (self.warning, self.critical):
-                if level is not None and isinstance(level, tuple) != banded:
-                    raise ValueError("'outside' takes [low, high] bands; other conditions take one number")
-        if self.condition == "rate_of_change" and not self.window:
-            raise ValueError("a 'rate_of_change' rule needs a window")
+        condition_of(self).check(self)
         return self
 
 
@@ -77,7 +79,7 @@ class RuleDefaults(Strict):
 class AlertsFile(Strict):
     defaults: RuleDefaults = RuleDefaults()
     rules: list[Rule] = []
-    notify: dict[str, Any] = {}  # validated by ioc.alerts.notify.NotifySettings
+    notify: dict[str, Any] = {}  # validated by ioc.alerts.notify_settings.NotifySettings
 
 
 def rule_problem(config: Config, rule: Rule) -> tuple[str, str] | None:

@@ -19,19 +19,18 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from ioc.alerts.actions import Silence, silences_in_force
-from ioc.alerts.engine import FlapDetector, State, Transition, judge, judge_silence, step
+from ioc.alerts.conditions import condition_of
+from ioc.alerts.engine import FlapDetector, State, Transition, step
 from ioc.alerts.events import AlertEvent
 from ioc.alerts.rules import Rule
+from ioc.alerts.text import AlertText, Facts
 from ioc.config import Config
 from ioc.feed_health import FeedHealth
-from ioc.i18n import t
 from ioc.models import Reading
 
 log = logging.getLogger(__name__)
@@ -68,9 +67,13 @@ class AlertService:
         self.flaps = flaps or FlapDetector(timedelta(hours=1), 6)
         self._rules_source, self._rules_version = rules_source, rules_version
         self._version = rules_version() if rules_version else None
-        self.silences: list[Silence] = []
-        self.held: Counter[str] = Counter()  # notifications not sent: silenced, flapping
+        self.held: Counter[str] = Counter()  # notifications not sent: flapping (silences: the notifier's first stage)
+        self.broken: dict[str, str] = {}  # rule name -> why its evaluation failed; the other rules go on
+        self.text = AlertText(config)
+        self._watching_since: dict[str, datetime] = {}  # nodata rules: since when (the start-up grace)
         self.leader = threading.Event()
+        self.rounds = 0  # turns of the engine's loop (a test waits for one to pass instead of sleeping)
+        self.ticks = 0  # ticks evaluated as the leader (a test waits for the next ones instead of sleeping)
         self.tracked: dict[tuple[str, str], Tracked] = {}
         self._by_series: dict[tuple[str, str], list[Rule]] = {}
         self._nodata: list[tuple[Rule, str]] = []
@@ -91,21 +94,19 @@ class AlertService:
             return False
         if scope.domain and scope.domain != self.config.kinds[entity.kind].domain:
             return False
-        if scope.area:
-            area = entity.area
-            while area is not None and area != scope.area:
-                area = self.config.areas[area][1]
-            return area == scope.area
-        return True
+        return not scope.area or scope.area in self.config.area_path(entity.area)
 
     def _index(self) -> None:
         for rule in self.rules:
-            if rule.condition == "feed_silent":
+            watches = condition_of(rule).watches
+            if watches == "feed":
                 self._feeds.append(rule)
                 continue
+            if watches == "silence":
+                self._watching_since.setdefault(rule.name, self.clock())
             for entity in self.config.region.entities:
                 if rule.metric in self.config.entity_metrics(entity.id) and self._in_scope(rule, entity.id):
-                    if rule.condition == "nodata":
+                    if watches == "silence":
                         self._nodata.append((rule, entity.id))
                     else:
                         self._by_series.setdefault((entity.id, rule.metric), []).append(rule)
@@ -136,6 +137,10 @@ class AlertService:
         """Committed batches waiting for evaluation (for /healthz)."""
         return self._queue.qsize()
 
+    def alive(self) -> bool:
+        """The engine's thread runs (False once started and dead: nothing is evaluated any more)."""
+        return self._thread.is_alive() or self._thread.ident is None
+
     def behind(self) -> bool:
         """The engine cannot keep up: its queue is nearly full (and alerts will come late)."""
         return self._overflowed or self._queue.qsize() > 0.9 * self._queue.maxsize
@@ -162,6 +167,7 @@ class AlertService:
     def _run(self) -> None:
         next_tick = 0.0
         while not self._stop.is_set():
+            self.rounds += 1
             try:
                 batch = self._queue.get(timeout=max(0.0, next_tick - time.monotonic()))
             except queue.Empty:
@@ -181,10 +187,14 @@ class AlertService:
                         self._overflowed = False
                         self._catch_up()
                     self._evaluate_tick()
+                    self.ticks += 1
                     next_tick = time.monotonic() + self.tick
             except psycopg.Error as exc:
                 log.warning("alert evaluation failed, retrying: %s", exc)
                 self.leader.clear()
+            except Exception:  # a fault outside any one rule: logged, and the next round tries again
+                log.exception("alert evaluation failed")
+                next_tick = time.monotonic() + self.tick
 
     def _drain(self) -> None:
         while True:
@@ -230,7 +240,7 @@ class AlertService:
     def _evaluate_readings(self, readings: Iterable[Reading]) -> None:
         now = self.clock()
         cutoff = now - NEWS_AGE
-        by_series, seen, tracked_now = self._by_series, self._seen, self.tracked
+        by_series, seen = self._by_series, self._seen
         with contextlib.ExitStack() as stack:
             conn = None
 
@@ -250,19 +260,46 @@ class AlertService:
                     continue  # a late or repeated reading must not undo what a newer one said
                 seen[key] = r.ts
                 for rule in rules:
-                    tracked = tracked_now.get((rule.name, r.entity)) or Tracked(rule, r.entity, State())
-                    value = r.value
-                    if rule.condition == "rate_of_change":
-                        before = self._value_before(connection(), r.entity, r.metric, r.ts - rule.window)
-                        if before is None:
-                            continue
-                        value = r.value - before
-                    severity, threshold = judge(rule, value, tracked.state.state != "inactive",
-                                                self._site(rule, r.entity))
-                    if severity is None and tracked.state.state == "inactive":
-                        continue  # the common case: nothing wrong, nothing to track
-                    tracked_now[(rule.name, r.entity)] = tracked
-                    self._apply(connection(), tracked, severity, value, threshold, now)
+                    self._safely(rule, lambda rule=rule, r=r: self._evaluate_reading(rule, r, connection, now))
+
+    def _evaluate_reading(self, rule: Rule, r: Reading, connection: Callable[[], psycopg.Connection],
+                          now: datetime) -> None:
+        condition = condition_of(rule)
+        tracked = self.tracked.get((rule.name, r.entity)) or Tracked(rule, r.entity, State())
+        before = None
+        if (window := condition.history(rule)) is not None:
+            before = self._value_before(connection(), r.entity, r.metric, r.ts - window)
+            if before is None:
+                return
+        value = condition.observed(rule, r.value, before)
+        severity, threshold = condition.judge(rule, value, tracked.state.state != "inactive",
+                                              self._site(rule, r.entity))
+        if severity is None and tracked.state.state == "inactive":
+            return  # the common case: nothing wrong, nothing to track
+        self.tracked[(rule.name, r.entity)] = tracked
+        self._apply(connection(), tracked, severity, value, threshold, now)
+
+    def _safely(self, rule: Rule, evaluate: Callable[[], None]) -> None:
+        """Evaluate one rule: an error of the database goes up (the engine retries), any other error marks
+        the rule broken (logged once, shown on /rules and /healthz; skipped until it is edited) and the
+        other rules go on."""
+        if rule.name in self.broken:
+            return
+        try:
+            evaluate()
+        except psycopg.Error:
+            raise
+        except Exception as exc:
+            log.exception("alert rule %s is broken: it is skipped until it is edited", rule.name)
+            self.broken[rule.name] = f"{type(exc).__name__}: {exc}"[:500]
+            self._record_broken(rule.name, self.broken[rule.name])
+
+    def _record_broken(self, name: str, reason: str) -> None:
+        try:
+            with self.pool.connection() as conn:
+                conn.execute("UPDATE alert_rules SET broken = %s, broken_at = now() WHERE name = %s", (reason, name))
+        except psycopg.Error as exc:
+            log.warning("could not record the state of rule %s: %s", name, exc)
 
     def _catch_up(self) -> None:
         """After dropped batches: evaluate every watched series from its latest value."""
@@ -286,26 +323,26 @@ class AlertService:
             # Time moves `for` and `keep_firing_for` along with the last value seen.
             for tracked in list(self.tracked.values()):
                 rule, state = tracked.rule, tracked.state
-                if rule.condition in ("nodata", "feed_silent") or state.value is None:
+                condition = condition_of(rule)
+                if condition.watches != "readings" or state.value is None:
                     continue
-                if rule.condition == "rate_of_change":
-                    severity, threshold = state.severity, state.threshold
-                    if state.state == "firing" and state.cleared_since is not None:
-                        severity, threshold = None, None
-                else:
-                    severity, threshold = judge(rule, state.value, True, self._site(rule, tracked.subject))
-                    if state.cleared_since is not None:
-                        severity, threshold = None, None
-                self._apply(conn, tracked, severity, state.value, threshold, now)
+                self._safely(rule, lambda tracked=tracked: self._tick_one(conn, tracked, now))
             self._evaluate_nodata(conn, now)
             self._evaluate_feeds(conn, now)
             self._refresh_workflow(conn, now)
             self._repeat(now)
 
+    def _tick_one(self, conn: psycopg.Connection, tracked: Tracked, now: datetime) -> None:
+        """Time moves `for` and `keep_firing_for` along with the last value seen."""
+        rule, state = tracked.rule, tracked.state
+        severity, threshold = condition_of(rule).on_tick(rule, state.severity, state.threshold, state.value,
+                                                         state.cleared_since is not None,
+                                                         self._site(rule, tracked.subject))
+        self._apply(conn, tracked, severity, state.value, threshold, now)
+
     def _refresh_workflow(self, conn: psycopg.Connection, now: datetime) -> None:
-        """What people changed: silences in force, acknowledgements (no repeats once acknowledged),
-        and alerts that stopped flapping."""
-        self.silences = silences_in_force(self.pool, now)
+        """What people changed: acknowledgements (no repeats once acknowledged), rules, and alerts that
+        stopped flapping."""
         ids = [t.alert_id for t in self.tracked.values() if t.alert_id is not None and not t.acknowledged]
         if ids:
             acked = {i for (i,) in conn.execute("SELECT id FROM alerts WHERE id = ANY(%s) AND acknowledged_at "
@@ -321,10 +358,13 @@ class AlertService:
 
     def _replace_rules(self, conn: psycopg.Connection, rules: list[Rule], now: datetime) -> None:
         """Rules edited while running: re-index; an alert whose rule is gone is resolved."""
+        before = {r.name: r for r in self.rules}
         self.rules = rules
         self._by_series, self._nodata, self._feeds = {}, [], []
         self._index()
         by_name = {r.name: r for r in rules}
+        for name in [n for n in self.broken if before.get(n) != by_name.get(n)]:
+            del self.broken[name]  # edited or removed: the new version gets its chance
         for tracked in list(self.tracked.values()):
             if tracked.rule.name in by_name:
                 tracked.rule = by_name[tracked.rule.name]
@@ -339,19 +379,25 @@ class AlertService:
         latest = dict(((e, m), ts) for e, m, ts in conn.execute(
             "SELECT s.entity, s.metric, l.ts FROM series s JOIN latest l ON l.series_id = s.id "
             "WHERE s.metric = ANY(%s)", (list({r.metric for r, _ in self._nodata}),)))
-        for rule, entity in self._nodata:
-            severity, silent, allowed = judge_silence(rule, latest.get((entity, rule.metric)), now,
-                                                      self.config.metrics[rule.metric].cadence)
+        def judge(rule: Rule, entity: str) -> None:
+            severity, silent, allowed = condition_of(rule).judge_silence(
+                rule, latest.get((entity, rule.metric)), now, self.config.metrics[rule.metric].cadence,
+                since=self._watching_since.get(rule.name))
             self._apply(conn, self._track(rule, entity), severity, silent, allowed, now)
+
+        for rule, entity in self._nodata:
+            self._safely(rule, lambda rule=rule, entity=entity: judge(rule, entity))
 
     def _evaluate_feeds(self, conn: psycopg.Connection, now: datetime) -> None:
         if self.health is None:
             return
         states = {row["feed"]: row["state"] for row in self.health.snapshot(now)}
+        def judge(rule: Rule) -> None:
+            severity, _ = condition_of(rule).judge_feed(rule, states.get(rule.feed))
+            self._apply(conn, self._track(rule, rule.feed), severity, None, None, now)
+
         for rule in self._feeds:
-            active = states.get(rule.feed) in ("late", "failing")
-            tracked = self._track(rule, rule.feed)
-            self._apply(conn, tracked, rule.severity if active else None, None, None, now)
+            self._safely(rule, lambda rule=rule: judge(rule))
 
     def _repeat(self, now: datetime) -> None:
         interval = self.repeat_interval.total_seconds()
@@ -369,11 +415,12 @@ class AlertService:
             if tracked.alert_id is None:
                 domain, area = self._where(subject, rule)
                 tracked.alert_id = conn.execute(
-                    "INSERT INTO alerts (rule, subject, domain, area, state, severity, value, threshold, "
-                    "pending_since, firing_since, last_active, labels) "
-                    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
-                    (rule.name, subject, domain, area, new.state, new.severity, new.value, new.threshold,
-                     new.pending_since, new.firing_since, new.last_active, Jsonb(rule.labels))).fetchone()[0]
+                    "INSERT INTO alerts (rule, metric, condition, subject, domain, area, state, severity, value, "
+                    "threshold, pending_since, firing_since, last_active, labels) "
+                    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+                    (rule.name, rule.metric, rule.condition, subject, domain, area, new.state, new.severity,
+                     new.value, new.threshold, new.pending_since, new.firing_since, new.last_active,
+                     Jsonb(rule.labels))).fetchone()[0]
             elif new.state == "inactive":
                 conn.execute("UPDATE alerts SET state = 'resolved', resolved_at = %s, value = %s, updated_at = %s "
                              "WHERE id = %s", (now, new.value if new.value is not None else tracked.state.value,
@@ -417,31 +464,9 @@ class AlertService:
         entity = self.config.entities.get(subject)
         names = (entity.name.vi, entity.name.en) if entity else (subject, subject)
         domain, area = self._where(subject, rule)
-        vi, en = self._message(rule, names, state)
+        facts = Facts(rule.condition, rule.name, subject, rule.metric, area, state.value, state.threshold,
+                      rule.message.model_dump() if rule.message else None)
         event = AlertEvent(kind, tracked.alert_id, rule.name, subject, names[0], names[1], domain, area,
-                           state.severity or rule.severity, state.value, state.threshold, now, vi, en,
-                           dict(rule.labels))
-        tz = ZoneInfo(self.config.settings.ui.timezone)
-        if any(s.matches(event) and s.active(now, tz) for s in self.silences):
-            self.held["silenced"] += 1
-            return
+                           state.severity or rule.severity, state.value, state.threshold, now,
+                           self.text.sentence(facts, "vi"), self.text.sentence(facts, "en"), dict(rule.labels))
         self.notify(event)
-
-    def _message(self, rule: Rule, names: tuple[str, str], state: State) -> tuple[str, str]:
-        metric = self.config.metrics.get(rule.metric) if rule.metric else None
-        fields = {"value": "—" if state.value is None else f"{state.value:g}",
-                  "threshold": "—" if state.threshold is None else f"{state.threshold:g}"}
-        out = []
-        for lang, name in (("vi", names[0]), ("en", names[1])):
-            label = metric.label.get(lang) if metric else rule.name
-            unit = metric.unit_text(lang) if metric else ""
-            if rule.message:
-                out.append(rule.message.get(lang).format(subject=name, metric=label, unit=unit, **fields))
-            elif rule.condition == "nodata":
-                out.append(f"{label} – {name}: {t('alert.nodata', lang)}")
-            elif rule.condition == "feed_silent":
-                out.append(f"{t('alert.feed', lang)} {name}: {t('alert.feed_silent', lang)}")
-            else:
-                out.append(f"{label} – {name}: {fields['value']} {unit} "
-                           f"({t('alert.threshold', lang)} {fields['threshold']})")
-        return out[0], out[1]

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from ioc.alerts.actions import ActionError, _who
 from ioc.alerts.rules import Rule, rule_problem
+from ioc.alerts.text import template_problem
 from ioc.audit import audit
 from ioc.auth import User
 from ioc.config import Config
@@ -66,7 +67,8 @@ def sync_rules(pool: ConnectionPool, config_rules: list[Rule]) -> None:
             if current is None or (current[1] == CONFIG and current[0] != value):
                 conn.execute("INSERT INTO alert_rules (name, definition, source) VALUES (%s, %s, %s) "
                              "ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, "
-                             "source = excluded.source, updated_at = now()", (name, Jsonb(value), CONFIG))
+                             "source = excluded.source, updated_at = now(), broken = NULL, broken_at = NULL",
+                             (name, Jsonb(value), CONFIG))
                 _history(conn, name, value, CONFIG)
             elif current[1] != CONFIG and current[0] != value:
                 log.info("rule %s keeps the edit by %s (config/alerts.yaml differs)", name, current[1])
@@ -101,6 +103,10 @@ def rules_version(pool: ConnectionPool) -> tuple[int, datetime | None]:
 def save_rule(pool: ConnectionPool, config: Config, value: dict[str, Any], who: str | User) -> Rule:
     """Validate and store a rule edited (or created) by a person; ActionError says what is wrong."""
     actor, who = who, _who(who)
+    message = value.get("message")
+    for text in message.values() if isinstance(message, dict) else ():
+        if isinstance(text, str) and (problem := template_problem(text)):
+            raise ActionError(problem[0], **problem[1])  # said in the user's language, before anything else
     try:
         rule = Rule.model_validate(value)
     except ValidationError as exc:
@@ -113,7 +119,8 @@ def save_rule(pool: ConnectionPool, config: Config, value: dict[str, Any], who: 
         stored = conn.execute("SELECT definition FROM alert_rules WHERE name = %s", (rule.name,)).fetchone()
         _may_edit(config, actor, rule, Rule.model_validate(stored[0]) if stored else None)
         conn.execute("INSERT INTO alert_rules (name, definition, source) VALUES (%s, %s, %s) ON CONFLICT (name) "
-                     "DO UPDATE SET definition = excluded.definition, source = excluded.source, updated_at = now()",
+                     "DO UPDATE SET definition = excluded.definition, source = excluded.source, updated_at = now(), "
+                     "broken = NULL, broken_at = NULL",  # an edited rule gets its chance again
                      (rule.name, Jsonb(definition(rule)), who))
         _history(conn, rule.name, definition(rule), who)
     return rule
@@ -135,6 +142,6 @@ def revert_rule(pool: ConnectionPool, name: str, who: str | User, config_rules: 
                 raise ActionError("action.no_rule", rule=name)
             _history(conn, name, None, who)
         else:
-            conn.execute("UPDATE alert_rules SET definition = %s, source = %s, updated_at = now() WHERE name = %s",
-                         (Jsonb(definition(seed)), CONFIG, name))
+            conn.execute("UPDATE alert_rules SET definition = %s, source = %s, updated_at = now(), broken = NULL, "
+                         "broken_at = NULL WHERE name = %s", (Jsonb(definition(seed)), CONFIG, name))
             _history(conn, name, definition(seed), who)

@@ -19,12 +19,12 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from ioc import brief_queries
-from ioc.alerts.notify import send_mail
 from ioc.brief import pdf
 from ioc.brief.compute import compute
 from ioc.brief.sentences import localize
 from ioc.config import Config
 from ioc.i18n import t
+from ioc.mail import send_mail
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ import threading
 
 from flask import Flask, jsonify, request
 
-from feeds.base import Parser
 from ioc.config import FeedSpec
 from ioc.ingest import Ingestor
+from ioc.transports.contract import Parser
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,14 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from feeds.base import Parser
+from apscheduler.triggers.interval import IntervalTrigger
+
 from ioc.config import FeedSpec
 from ioc.ingest import Ingestor
+from ioc.transports import TransportContext
+from ioc.transports.contract import Parser
 
 log = logging.getLogger(__name__)
 
@@ -89,3 +93,13 @@ class HttpPoller:
             self.ingestor.ingest(self.spec.url, response.body, self.parser, feed=name)
             return
         self.ingestor.health.failure(name, f"{error} after {attempt + 1} attempt(s)")
+
+
+def schedule(spec: FeedSpec, context: TransportContext) -> None:
+    """The `http_poll` transport: one scheduler job per feed, first run now, 10 % jitter (at most 30 s)."""
+    poller = HttpPoller(spec, context.parsers[spec.name], context.ingestor,
+                        context.config.settings.ingest.max_payload_bytes)
+    seconds = spec.interval.total_seconds()
+    context.scheduler.add_job(poller.poll, IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, 30)),
+                              id=f"poll:{spec.name}", max_instances=1, coalesce=True,
+                              next_run_time=datetime.now(UTC))

@@ -21,9 +21,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from feeds.base import Parser
 from ioc.config import MqttSettings
 from ioc.ingest import Ingestor
+from ioc.transports.contract import Parser
 
 log = logging.getLogger(__name__)
 

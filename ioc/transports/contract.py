@@ -14,8 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ioc.config import Config, ConfigError, SimulatorSettings
+from ioc.config import Config, ConfigError
 from ioc.models import Reading
+from ioc.transports import transport_of
 
 
 @dataclass(slots=True)
@@ -120,16 +121,19 @@ def excerpt(data: bytes | str, limit: int = 512) -> str:
 
 
 def feed_parsers(config: Config, clock: Callable[[], datetime] | None = None) -> dict[str, Parser]:
-    """Every configured feed's parser, built and checked before anything connects."""
-    import feeds  # noqa: F401  (registers the built-in parsers)
-
+    """Every configured feed's parser, built and checked before anything connects (with the options of
+    its transport, where the transport has its own). Parsers and transports must be registered first."""
     context = ParserContext(config, clock) if clock else ParserContext(config)
     parsers = {}
     for i, spec in enumerate(config.feeds):
         try:
-            if spec.transport == "simulator":  # its options are the simulator's settings, its parser is native
-                SimulatorSettings.model_validate(spec.options)
-            parsers[spec.name] = build_parser(spec.parser, spec.options if spec.transport != "simulator" else {},
+            transport = transport_of(spec)
+        except KeyError as exc:
+            raise ConfigError(config.config_dir / "feeds.yaml", f"feeds.{i}.transport", exc.args[0]) from None
+        try:
+            if transport.options is not None:  # the options are the transport's, the parser takes none
+                transport.options.model_validate(spec.options)
+            parsers[spec.name] = build_parser(spec.parser, spec.options if transport.options is None else {},
                                               context)
         except ValidationError as exc:
             first = exc.errors()[0]
