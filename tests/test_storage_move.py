@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ioc.db import Partitions, frame, migrate, open_pool, sync_catalog
-from ioc.models import DeadLetter, ManualEntry, Reading
+from ioc.models import Batch, DeadLetter, ManualEntry, Reading
 from ioc.rollups import Rollups
 from ioc.storage_move import move
-from ioc.writer import Batch, BatchWriter
+from ioc.writer import BatchWriter
 from tests.support import RUN_ID, drop_database, fresh_database
 from tests.test_rollups import metric_with_entities, noisy
 
