@@ -16,13 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from feeds.base import Parsed, ParseError, Parser
+from feeds.base import Parsed, Parser
 from feeds.base import excerpt as make_excerpt
 from ioc.config import Config
 from ioc.feed_health import FeedHealth
 from ioc.models import DeadLetter, Reading
 from ioc.writer import Batch, BatchWriter
-
 
 # What a sender controls is bounded before it is stored or becomes a metric label.
 MAX_SOURCE = 256  # characters of a topic or URL kept in a dead letter
