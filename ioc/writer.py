@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 CommitListener = Callable[[Sequence[Reading]], None]
 BatchObserver = Callable[[Sequence["Batch"]], None]
 
-RETRY_MIN, RETRY_MAX = 0.5, 5.0  # seconds between attempts to reach the database again
+RETRY_MIN, RETRY_MAX = 0.5, 2.0  # seconds between attempts to write again: a few at most, whatever the outage
 CONNECT_TIMEOUT = 5.0  # waiting longer for a pooled connection only delays spooling
 
 
