@@ -3,8 +3,9 @@
 States: ok; late (nothing within `stale_after`); failing (the latest fetch or connection failed, or most
 of the feed's messages over the last minute were rejected); disabled; waiting (started, nothing yet,
 still within `stale_after`). A rejected message is counted, never a verdict on its own: anyone who
-can publish on a feed's topic could otherwise flip it with one spoofed message. A transition is logged once — on failure
-and on recovery — and the whole table is written to `feed_health` for /feeds and the alert engine.
+can publish on a feed's topic could otherwise flip it with one spoofed message. A transition is
+logged once — on failure and on recovery — and the whole table is written to `feed_health` for
+/feeds and the alert engine.
 """
 
 from __future__ import annotations
