@@ -9,6 +9,12 @@ readings while the fault happens, then compares what is stored with what was pub
     broker_restart restart Mosquitto mid-stream (persistent sessions keep the queued messages)
     spool_full     stop PostgreSQL and publish more than the spool holds (acknowledgements stop,
                    the broker keeps the rest)
+    revoke_readings    INSERT on `readings` revoked for a while (a ProgrammingError, not a lost connection)
+    revoke_both        INSERT on `readings` and `dead_letters` revoked (nowhere to put a dead letter either)
+    read_only          PostgreSQL read-only (`default_transaction_read_only`) for a while
+    long_outage        PostgreSQL stopped for 180 s; catch-up after it returns must take < 10 s
+
+The ingester connects as a role of its own (not a superuser), so that privileges can be taken from it.
 
     python bench/faults.py [--scale full|small] [--only kill9,pg_down]
 
@@ -18,6 +24,7 @@ Last line: `faults: <k>/<n> scenarios lossless`. The test suite runs the same sc
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import secrets
 import shutil
@@ -26,6 +33,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ingest import encode_messages, workload  # noqa: E402
 from ioc.config import Config, copy_config, load_config  # noqa: E402
-from ioc.services import Mosquitto, Postgres  # noqa: E402
+from ioc.services import Mosquitto, Postgres, free_port  # noqa: E402
 from ioc.transports.mqtt import BrokerAddress, connect_properties, make_client  # noqa: E402
 
 PER_MESSAGE = 50  # readings per MQTT message (a gateway's batch)
@@ -51,14 +60,20 @@ class Scale:
     rate: float  # readings/s the publisher paces itself to
     kills: int  # kill -9 in the kill9 scenario
     pg_down: float  # seconds PostgreSQL is stopped
+    refused: float  # seconds INSERT is revoked, or the server read-only
+    long_outage: float  # seconds PostgreSQL is stopped in long_outage
     spool_bytes: int  # spool limit in the spool_full scenario
     settle: float  # seconds to wait for the last readings after publishing ended
 
 
 SCALES = {
-    "full": Scale(readings=120_000, rate=2_000, kills=10, pg_down=30, spool_bytes=2 * 1024 * 1024, settle=120),
-    "small": Scale(readings=12_000, rate=2_000, kills=2, pg_down=3, spool_bytes=64 * 1024, settle=60),
+    "full": Scale(readings=120_000, rate=2_000, kills=10, pg_down=30, refused=20, long_outage=180,
+                  spool_bytes=2 * 1024 * 1024, settle=120),
+    "small": Scale(readings=12_000, rate=2_000, kills=2, pg_down=3, refused=3, long_outage=8,
+                   spool_bytes=64 * 1024, settle=60),
 }
+CATCH_UP_LIMIT = 10.0  # seconds from PostgreSQL's return to every reading stored, in long_outage
+APP_ROLE = "ioc_app"
 
 
 @dataclass
@@ -71,16 +86,18 @@ class Result:
     unexpected: int  # stored rows nobody published, or with another value
     seconds: float
     note: str = ""
+    failed_check: str = ""  # a condition of the scenario other than the counts that did not hold
 
     @property
     def lossless(self) -> bool:
-        return self.lost == 0 and self.duplicates == 0 and self.unexpected == 0
+        return self.lost == 0 and self.duplicates == 0 and self.unexpected == 0 and not self.failed_check
 
     def line(self) -> str:
         return (f"{self.scenario}: published {self.published} / stored {self.stored} / duplicates "
                 f"{self.duplicates} / lost {self.lost} ({'lossless' if self.lossless else 'NOT lossless'}"
                 f"{', ' + str(self.unexpected) + ' unexpected' if self.unexpected else ''}; "
-                f"{self.seconds:.0f} s{'; ' + self.note if self.note else ''})")
+                f"{self.seconds:.0f} s{'; ' + self.note if self.note else ''}"
+                f"{'; FAILED: ' + self.failed_check if self.failed_check else ''})")
 
 
 class Rig:
@@ -90,10 +107,19 @@ class Rig:
         self.tmp = Path(tempfile.mkdtemp(prefix=f"ioc-faults-{name}-"))
         self.run = secrets.token_hex(3)
         self.pg = Postgres().start()
+        with psycopg.connect(self.pg.url, autocommit=True) as conn:
+            conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN")
+            conn.execute(f"CREATE DATABASE ioc OWNER {APP_ROLE}")
+        self.admin_url = self.pg.url.rsplit("/", 1)[0] + "/ioc"  # the superuser, in the app's database
+        self.app_url = self.admin_url.replace("postgres@", f"{APP_ROLE}@", 1)
         self.broker = Mosquitto(self.tmp / "mosquitto").start()
         self.prefix = f"iocfault{self.run}"
+        self.port = free_port()
+        self.checks: list[dict] = []  # /healthz answers seen during the fault
+        self.expected = 0  # readings published in the scenario (for faults that wait for catch-up)
+        self.catch_up: float | None = None  # seconds from PostgreSQL's return to every reading stored
         folder = copy_config(self.tmp / "config", {
-            "database": {"url": self.pg.url, "pool_min": 1, "pool_max": 4},
+            "database": {"url": self.app_url, "pool_min": 1, "pool_max": 4},
             "mqtt": {"url": self.broker.url, "topic_prefix": self.prefix, "client_id": f"iocfault-{self.run}"},
             "ingest": {"spool_dir": str(self.tmp / "spool"), "spool_max_bytes": spool_max_bytes,
                        "queue_max_messages": queue_max_messages},
@@ -105,7 +131,8 @@ class Rig:
 
     def start_ingester(self, timeout: float = 60) -> None:
         self.ingester = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "--ingest-only", "--config-dir", str(self.folder)],
+            [sys.executable, str(ROOT / "app.py"), "--ingest-only", "--config-dir", str(self.folder),
+             "--port", str(self.port)],
             stdout=subprocess.PIPE, stderr=self.log, text=True, cwd=ROOT)
         line: list[str] = []
         reader = threading.Thread(target=lambda: line.append(self.ingester.stdout.readline()), daemon=True)
@@ -127,6 +154,33 @@ class Rig:
                 self.ingester.kill()
                 self.ingester.wait(30)
 
+    def admin(self, *statements: str) -> None:
+        """Run statements as the superuser (read-only mode off for this session, whatever the server's)."""
+        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute("SET default_transaction_read_only = off")
+            for statement in statements:
+                conn.execute(statement)
+
+    def health(self) -> dict:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=5) as answer:
+                return json.loads(answer.read())
+        except urllib.error.HTTPError as exc:
+            return json.loads(exc.read())
+        except (OSError, ValueError):
+            return {}
+
+    def watch_health(self, seconds: float) -> None:
+        """Keep /healthz's answers for `seconds` (the fault is on meanwhile)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if answer := self.health():
+                self.checks.append(answer)
+            time.sleep(0.5)
+
+    def writer_seen_failing(self) -> bool:
+        return any(not c.get("checks", {}).get("writer", {}).get("ok", True) for c in self.checks)
+
     def spool_files(self) -> int:
         return sum(1 for _ in (self.tmp / "spool").rglob("*.seg"))
 
@@ -145,13 +199,13 @@ class Rig:
         return encode_messages(self.prefix, items, PER_MESSAGE), expected
 
     def stored(self) -> list[tuple[str, str, datetime, float]]:
-        with psycopg.connect(self.pg.url) as conn:
+        with psycopg.connect(self.admin_url) as conn:
             return conn.execute("SELECT s.entity, s.metric, r.ts, r.value FROM readings r "
                                 "JOIN series s ON s.id = r.series_id").fetchall()
 
     def count(self) -> int:
         try:
-            with psycopg.connect(self.pg.url, connect_timeout=3) as conn:
+            with psycopg.connect(self.admin_url, connect_timeout=3) as conn:
                 return conn.execute("SELECT count(*) FROM readings").fetchone()[0]
         except psycopg.OperationalError:
             return -1
@@ -228,13 +282,16 @@ def compare(rig: Rig, scenario: str, expected: dict, published_msgs: int, total_
                   len(expected.keys() - distinct), unexpected, time.monotonic() - began, note)
 
 
-def scenario(name: str, scale: Scale, fault: Callable[[Rig, float], str], **rig_options) -> Result:
-    """Publish scale.readings while `fault(rig, publish_seconds)` runs alongside, then compare."""
+def scenario(name: str, scale: Scale, fault: Callable[[Rig, float], str],
+             check: Callable[[Rig, Result], str] | None = None, **rig_options) -> Result:
+    """Publish scale.readings while `fault(rig, publish_seconds)` runs alongside, then compare; `check`
+    names a further condition of the scenario that did not hold (empty: all held)."""
     began = time.monotonic()
     rig = Rig(name, **rig_options)
     try:
         rig.start_ingester()
         messages, expected = rig.messages(scale.readings)
+        rig.expected = len(expected)
         pub = Publisher(rig.broker.url, rig.config.settings.mqtt, f"iocfault-pub-{rig.run}")
         publishing = in_background(lambda: pub.run(messages, scale.rate))
         note = fault(rig, scale.readings / scale.rate) or ""
@@ -243,7 +300,10 @@ def scenario(name: str, scale: Scale, fault: Callable[[Rig, float], str], **rig_
         settle(rig, len(expected), scale.settle)
         pub.close()
         rig.stop_ingester()
-        return compare(rig, name, expected, published, len(messages), began, note)
+        result = compare(rig, name, expected, published, len(messages), began, note)
+        if check is not None:
+            result.failed_check = check(rig, result)
+        return result
     finally:
         rig.close()
 
@@ -305,6 +365,46 @@ def spool_full(seconds_down: float) -> Callable[[Rig, float], str]:
     return fault
 
 
+def refused(statements_on: list[str], statements_off: list[str], what: str,
+            seconds_refused: float) -> Callable[[Rig, float], str]:
+    """The database refuses writes (not a lost connection) for `seconds_refused`, then takes them again."""
+    def fault(rig: Rig, seconds: float) -> str:
+        time.sleep(seconds * 0.25)
+        rig.admin(*statements_on)
+        rig.watch_health(seconds_refused)
+        rig.admin(*statements_off)
+        spool = [c["checks"]["spool"]["batches"] for c in rig.checks if "spool" in c.get("checks", {})]
+        return f"{what} for {seconds_refused:.0f} s; writer failing on /healthz: " \
+               f"{'yes' if rig.writer_seen_failing() else 'NO'}; up to {max(spool, default=0)} batches spooled"
+    return fault
+
+
+def writer_was_failing(rig: Rig, result: Result) -> str:
+    return "" if rig.writer_seen_failing() else "/healthz never showed the writer failing during the fault"
+
+
+def long_outage(seconds_down: float) -> Callable[[Rig, float], str]:
+    def fault(rig: Rig, seconds: float) -> str:
+        time.sleep(seconds * 0.25)
+        rig.pg.stop()
+        rig.watch_health(seconds_down)
+        rig.pg.start()
+        back = time.monotonic()
+        # Publishing is over by now: everything published must be stored within the catch-up limit.
+        while rig.count() < rig.expected and time.monotonic() - back < CATCH_UP_LIMIT * 6:
+            time.sleep(0.1)
+        rig.catch_up = time.monotonic() - back
+        return f"PostgreSQL down {seconds_down:.0f} s; every reading stored {rig.catch_up:.1f} s after it returned"
+    return fault
+
+
+def caught_up(rig: Rig, result: Result) -> str:
+    failed = [] if rig.writer_seen_failing() else ["/healthz never showed the writer failing during the outage"]
+    if rig.catch_up is None or rig.catch_up >= CATCH_UP_LIMIT:
+        failed.append(f"catch-up took {rig.catch_up} s (limit {CATCH_UP_LIMIT:.0f} s)")
+    return "; ".join(failed)
+
+
 def run(scale: Scale, only: set[str] | None = None, report: Callable[[str], None] = print) -> list[Result]:
     scenarios: dict[str, Callable[[], Result]] = {
         "kill9": lambda: scenario("kill9", scale, kill9(scale.kills)),
@@ -312,6 +412,18 @@ def run(scale: Scale, only: set[str] | None = None, report: Callable[[str], None
         "broker_restart": lambda: scenario("broker_restart", scale, broker_restart),
         "spool_full": lambda: scenario("spool_full", scale, spool_full(scale.pg_down),
                                        spool_max_bytes=scale.spool_bytes, queue_max_messages=20),
+        "revoke_readings": lambda: scenario("revoke_readings", scale, refused(
+            [f"REVOKE INSERT ON readings FROM {APP_ROLE}"], [f"GRANT INSERT ON readings TO {APP_ROLE}"],
+            "INSERT on readings revoked", scale.refused), writer_was_failing),
+        "revoke_both": lambda: scenario("revoke_both", scale, refused(
+            [f"REVOKE INSERT ON readings, dead_letters FROM {APP_ROLE}"],
+            [f"GRANT INSERT ON readings, dead_letters TO {APP_ROLE}"],
+            "INSERT on readings and dead_letters revoked", scale.refused), writer_was_failing),
+        "read_only": lambda: scenario("read_only", scale, refused(
+            ["ALTER SYSTEM SET default_transaction_read_only = on", "SELECT pg_reload_conf()"],
+            ["ALTER SYSTEM RESET default_transaction_read_only", "SELECT pg_reload_conf()"],
+            "PostgreSQL read-only", scale.refused), writer_was_failing),
+        "long_outage": lambda: scenario("long_outage", scale, long_outage(scale.long_outage), caught_up),
     }
     results = []
     for name, go in scenarios.items():

@@ -17,6 +17,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
+from psycopg_pool.base import AttemptWithBackoff
 
 from ioc import timescale
 from ioc.config import Config, StorageSettings
@@ -28,9 +29,28 @@ StoragePath = Literal["timescaledb", "postgresql"]
 _EPOCH = datetime(2000, 1, 3, tzinfo=UTC)  # a Monday: weekly partitions start on Mondays
 
 
+RECONNECT_MAX_DELAY = 2.0  # seconds between attempts to reconnect, whatever the outage length
+
+
+class _CappedAttempt(AttemptWithBackoff):
+    """psycopg_pool doubles the delay between reconnection attempts without a bound: after a three-minute
+    outage the next attempt could be a minute away. Capped, the pool is back within seconds."""
+
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, RECONNECT_MAX_DELAY)
+
+
+class ReconnectingPool(ConnectionPool):
+    def _add_connection(self, attempt: AttemptWithBackoff | None, growing: bool = False) -> None:
+        super()._add_connection(attempt or _CappedAttempt(timeout=self.reconnect_timeout), growing)
+
+
 def open_pool(url: str, min_size: int = 2, max_size: int = 10, name: str = "ioc") -> ConnectionPool:
-    pool = ConnectionPool(url, min_size=min_size, max_size=max_size, name=name, open=False,
-                          kwargs={"autocommit": False})
+    # check: a connection broken by a server restart is replaced when taken, not discovered by a failed write.
+    pool = ReconnectingPool(url, min_size=min_size, max_size=max_size, name=name, open=False,
+                            kwargs={"autocommit": False}, check=ConnectionPool.check_connection,
+                            reconnect_timeout=24 * 3600)
     pool.open(wait=True, timeout=30)
     return pool
 

@@ -1,8 +1,11 @@
 """Feed health as data: per feed, its state, last success, last error and rates.
 
-States: ok; late (nothing within `stale_after`); failing (the latest attempt failed); disabled;
-waiting (started, nothing yet, still within `stale_after`). A transition is logged once — on failure
-and on recovery — and the whole table is written to `feed_health` for /feeds and the alert engine.
+States: ok; late (nothing within `stale_after`); failing (the latest fetch or connection failed, or most
+of the feed's messages over the last minute were rejected); disabled; waiting (started, nothing yet,
+still within `stale_after`). A rejected message is counted, never a verdict on its own: anyone who
+can publish on a feed's topic could otherwise flip it with one spoofed message. A transition is
+logged once — on failure and on recovery — and the whole table is written to `feed_health` for
+/feeds and the alert engine.
 """
 
 from __future__ import annotations
@@ -21,6 +24,20 @@ from ioc.config import FeedSpec
 log = logging.getLogger(__name__)
 
 RATE_WINDOW = timedelta(minutes=1)
+# A feed is failing when, within RATE_WINDOW, at least REJECT_MIN messages were wholly rejected and they
+# are at least REJECT_RATIO of its messages.
+REJECT_MIN, REJECT_RATIO = 10, 0.5
+
+
+@dataclass
+class Tally:
+    """One second of a feed's traffic."""
+
+    second: datetime
+    readings: int = 0
+    dead_letters: int = 0
+    accepted: int = 0  # messages with at least one reading stored
+    rejected: int = 0  # messages with none
 
 
 @dataclass
@@ -32,12 +49,28 @@ class FeedStatus:
     last_success: datetime | None = None
     last_error: str | None = None
     last_error_at: datetime | None = None
-    recent: deque[tuple[datetime, int, int]] = field(default_factory=deque)  # (time, readings, dead letters)
+    last_failure_at: datetime | None = None  # the fetch or connection failed (not a rejected message)
+    recent: deque[Tally] = field(default_factory=deque)  # one per second: bounded by RATE_WINDOW
+
+    def tally(self, now: datetime) -> Tally:
+        second = now.replace(microsecond=0)
+        if not self.recent or self.recent[-1].second != second:
+            self.recent.append(Tally(second))
+            self._prune(now)
+        return self.recent[-1]
+
+    def _prune(self, now: datetime) -> None:
+        while self.recent and self.recent[0].second < now - RATE_WINDOW:
+            self.recent.popleft()
 
     def rates(self, now: datetime) -> tuple[float, float]:
-        while self.recent and self.recent[0][0] < now - RATE_WINDOW:
-            self.recent.popleft()
-        return float(sum(r for _, r, _ in self.recent)), float(sum(d for _, _, d in self.recent))
+        self._prune(now)
+        return float(sum(t.readings for t in self.recent)), float(sum(t.dead_letters for t in self.recent))
+
+    def mostly_rejected(self, now: datetime) -> bool:
+        self._prune(now)
+        rejected = sum(t.rejected for t in self.recent)
+        return rejected >= REJECT_MIN and rejected >= REJECT_RATIO * (rejected + sum(t.accepted for t in self.recent))
 
 
 class FeedHealth:
@@ -53,24 +86,39 @@ class FeedHealth:
         with self._lock:
             status = self.feeds[feed]
             status.last_success = now
-            status.recent.append((now, readings, dead_letters))
+            tally = status.tally(now)
+            tally.readings += readings
+            tally.dead_letters += dead_letters
+            tally.accepted += 1
             if status.state == "ok":
                 return  # the hot path: a healthy feed stays healthy, nothing to re-evaluate
         self.evaluate(now, only=feed)
 
-    def failure(self, feed: str, reason: str, dead_letters: int = 0) -> None:
+    def failure(self, feed: str, reason: str) -> None:
+        """The feed's transport failed (a fetch, a connection): failing until the next success."""
+        now = self.clock()
+        with self._lock:
+            status = self.feeds[feed]
+            status.last_error, status.last_error_at, status.last_failure_at = reason, now, now
+        self.evaluate(now, only=feed)
+
+    def rejected(self, feed: str, reason: str, dead_letters: int = 0) -> None:
+        """A message of the feed arrived and nothing in it could be stored: counted, judged by ratio."""
         now = self.clock()
         with self._lock:
             status = self.feeds[feed]
             status.last_error, status.last_error_at = reason, now
-            if dead_letters:
-                status.recent.append((now, 0, dead_letters))
+            tally = status.tally(now)
+            tally.dead_letters += dead_letters
+            tally.rejected += 1
         self.evaluate(now, only=feed)
 
     def _state(self, status: FeedStatus, now: datetime) -> str:
         if status.state == "disabled":
             return "disabled"
-        if status.last_error_at and (status.last_success is None or status.last_error_at > status.last_success):
+        if status.last_failure_at and (status.last_success is None or status.last_failure_at > status.last_success):
+            return "failing"
+        if status.mostly_rejected(now):
             return "failing"
         reference = status.last_success or status.since
         if now - reference > status.stale_after:

@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from ioc import alert_queries, timescale
+from ioc.ingest import REASON_CODES
 
 if TYPE_CHECKING:
     from ioc.models import Batch
@@ -112,11 +113,16 @@ class _Collector:
         yield _gauge("ioc_ingest_rate", "Readings committed per second over the last minute", self.rate.per_second())
         yield _gauge("ioc_ingest_seconds_since_commit", "Seconds since the last commit (-1: none yet)",
                      -1 if stats.last_commit is None else time.time() - stats.last_commit)
-        dead = CounterMetricFamily("ioc_dead_letters", "Inputs rejected with a reason, by kind of reason",
-                                   labels=["reason"])
-        for reason, n in sorted(rt.ingestor.rejected.items()):
-            dead.add_metric([reason], n)
+        dead = CounterMetricFamily("ioc_dead_letters", "Inputs rejected, by reason code (the reason's text is "
+                                   "in the dead-letter row)", labels=["reason"])
+        for reason in REASON_CODES:  # a fixed set: a sender never chooses a label value
+            dead.add_metric([reason], rt.ingestor.rejected[reason])
         yield dead
+        dropped = CounterMetricFamily("ioc_dead_letters_dropped", "Rejections counted but not stored as dead "
+                                      "letters (per-message and per-feed rate limits)", labels=["feed"])
+        for feed, n in sorted(rt.ingestor.dead_letters_dropped.items()):
+            dropped.add_metric([feed], n)
+        yield dropped
         yield _gauge("ioc_writer_queue_depth", "Batches waiting for the writer", rt.writer.queue_depth)
         yield _gauge("ioc_writer_queue_capacity", "Batches the writer queue holds before ingest blocks",
                      rt.writer.queue_capacity)

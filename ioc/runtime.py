@@ -229,7 +229,7 @@ class Runtime:
         """The broker's address (starting the embedded broker when none is configured)."""
         settings = self.config.settings.mqtt
         if settings.url is None:
-            self._broker = EmbeddedBroker(settings.embedded_port)
+            self._broker = EmbeddedBroker(settings.embedded_port, credentials_dir=self._pg_dir().parent / "mqtt")
             self._broker.start()
             self._stops.append(self._broker.stop)
             settings = settings.model_copy(update={"protocol": 311})  # amqtt speaks MQTT 3.1.1 only

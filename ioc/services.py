@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -17,6 +18,8 @@ import time
 from pathlib import Path
 
 DEPLOY_CONF = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto.conf"
+DEPLOY_ACL = DEPLOY_CONF.with_name("mosquitto.acl")
+APP_USER = "ioc"  # the IOC app's user in the shipped ACL
 
 
 def free_port() -> int:
@@ -37,24 +40,57 @@ def wait_for_port(port: int, timeout: float = 20) -> None:
 
 
 class Mosquitto:
-    """Mosquitto with the shipped deploy/mosquitto.conf, on a free port and a private data folder."""
+    """Mosquitto with the shipped deploy/mosquitto.conf and deploy/mosquitto.acl, on a free port and a private
+    data folder. Its password file holds the app's user (`ioc`, whose credentials `url` carries) and the
+    `gateways` given, each with the ACL block docs/OPERATIONS.md says to add."""
 
-    def __init__(self, folder: Path, port: int | None = None, extra_conf: str = ""):
-        """`extra_conf`: lines appended to the shipped configuration (e.g. a password file, TLS files)."""
+    def __init__(self, folder: Path, port: int | None = None, extra_conf: str = "", topic_prefix: str | None = None,
+                 gateways: dict[str, list[str]] | None = None):
+        """`extra_conf`: lines appended to the shipped configuration (e.g. TLS files). `topic_prefix`: the one
+        the app's user may use besides the shipped `ioc` (None: any, for benchmarks with prefixes of their
+        own). `gateways`: user name → topics it may publish, below the prefix (e.g. {"gw-health": ["health/#"]})."""
         self.folder, self.port, self.extra_conf = folder, port or free_port(), extra_conf
+        self.topic_prefix, self.gateways = topic_prefix, gateways or {}
+        self.passwords = {APP_USER: secrets.token_urlsafe(16)} | {name: secrets.token_urlsafe(16)
+                                                                  for name in self.gateways}
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return self.url_for(APP_USER)
+
+    def url_for(self, user: str, password: str | None = None, scheme: str = "mqtt") -> str:
+        password = self.passwords[user] if password is None else password
+        return f"{scheme}://{user}:{password}@127.0.0.1:{self.port}"
+
+    def _write_credentials(self) -> None:
+        binary = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+        passwd = self.folder / "passwd"
+        passwd.unlink(missing_ok=True)
+        for user, password in self.passwords.items():
+            subprocess.run([binary, *([] if passwd.exists() else ["-c"]), "-b", str(passwd), user, password],
+                           check=True, capture_output=True)
+        acl = DEPLOY_ACL.read_text(encoding="utf-8")
+        if self.topic_prefix != "ioc":  # the app's rights over this broker's own prefix too
+            own = "#" if self.topic_prefix is None else f"{self.topic_prefix}/#"
+            acl = re.sub(rf"(?m)^user {APP_USER}$", f"user {APP_USER}\ntopic readwrite {own}", acl)
+        prefix = self.topic_prefix or "ioc"
+        for user, topics in self.gateways.items():
+            acl += f"\nuser {user}\n" + "".join(f"topic write {prefix}/{t}\n" for t in topics)
+        (self.folder / "acl").write_text(acl, encoding="utf-8")
+        for name in ("passwd", "acl"):
+            (self.folder / name).chmod(0o644)  # mosquitto may drop to its own user
 
     def start(self) -> Mosquitto:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.folder.chmod(0o777)  # mosquitto started as root drops to its own user
+        self._write_credentials()
         conf = DEPLOY_CONF.read_text(encoding="utf-8")
         conf = re.sub(r"(?m)^listener .*$", f"listener {self.port} 127.0.0.1", conf)
         conf = re.sub(r"(?m)^persistence_location .*$", f"persistence_location {self.folder}/", conf)
+        conf = re.sub(r"(?m)^password_file .*$", f"password_file {self.folder}/passwd", conf)
+        conf = re.sub(r"(?m)^acl_file .*$", f"acl_file {self.folder}/acl", conf)
         if os.geteuid() == 0:
             # Started as root, Mosquitto drops to its own user, which cannot reach a folder inside a
             # private (mode 700) temp dir: persistence would silently not be written and a restart

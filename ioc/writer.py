@@ -6,10 +6,15 @@ optional `on_commit` callback. The writer thread groups submissions until `batch
 each batch's `on_commit` (the MQTT acknowledgement) in submission order, then the listeners (alerts).
 A full queue blocks the producer: memory stays bounded and the broker holds what is not yet taken.
 
-When PostgreSQL cannot be reached, each group goes to the on-disk spool (ioc/spool.py, fsync'd) and
-is acknowledged from there; once the database answers again the spool is replayed in order, before
-anything newer, one segment per transaction, idempotently (the primary key absorbs repeats and each
-segment is recorded as replayed in the same transaction).
+When PostgreSQL cannot take a write, each group goes to the on-disk spool (ioc/spool.py, fsync'd) and
+is acknowledged from there. "Cannot take" is any failure that is not a proven per-row data error: a
+lost connection or a full disk (OperationalError), but also a revoked privilege (ProgrammingError), a
+read-only server (InternalError), or a bug; only DataError and IntegrityError raised by a batch of its
+own are the content's fault, and then each reading is tried alone and the refused ones dead-lettered
+one by one with the database's reason. Meanwhile the writer's health is failing; once the database
+takes writes again the spool is replayed in order, before anything newer, one segment per
+transaction, idempotently (the primary key absorbs repeats and each segment is recorded as replayed in
+the same transaction).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ log = logging.getLogger(__name__)
 CommitListener = Callable[[Sequence[Reading]], None]
 BatchObserver = Callable[[Sequence["Batch"]], None]
 
-RETRY_MIN, RETRY_MAX = 0.5, 5.0  # seconds between attempts to reach the database again
+RETRY_MIN, RETRY_MAX = 0.5, 2.0  # seconds between attempts to write again: a few at most, whatever the outage
 CONNECT_TIMEOUT = 5.0  # waiting longer for a pooled connection only delays spooling
 
 
@@ -55,6 +60,17 @@ class WriterStats:
     queue_depth: int = 0
     spooled_batches: int = 0  # written to the spool (and acknowledged) while the database was down
     replayed_batches: int = 0
+
+
+def is_row_error(exc: BaseException) -> bool:
+    """Whether the database refused the content (a value, a constraint), so that the same rows will be
+    refused again whatever the operator does. Anything else may pass later and must not cost a reading."""
+    return isinstance(exc, (psycopg.DataError, psycopg.IntegrityError))
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def storable(text: str) -> str:
@@ -198,10 +214,7 @@ class BatchWriter:
                     self._replay_one()
                     self._db_ok()
                     continue
-                except psycopg.OperationalError as exc:
-                    self._db_failed(exc)
-                except Exception as exc:  # e.g. the spool's disk: say so, try again later, keep running
-                    log.exception("spool replay failed")
+                except Exception as exc:  # the database, or the spool's disk: say so, try again later
                     self._db_failed(exc)
             if not pending:
                 if self._stop.is_set() and self._queue.empty():
@@ -213,12 +226,13 @@ class BatchWriter:
             if (self.spool is None or self.spool.empty) and time.monotonic() >= self._retry_at:
                 try:
                     self._write(pending)
-                except psycopg.OperationalError as exc:
-                    self._db_failed(exc)
-                except Exception:  # refused for its content (or a bug): never stop the writer for it
-                    log.exception("write refused; writing batch by batch")
-                    pending = self._write_one_by_one(pending)
-                    continue
+                except Exception as exc:
+                    if not is_row_error(exc):  # the database cannot take writes now: spool, say so
+                        self._db_failed(exc)
+                    else:  # refused for its content: find the rows, the rest keeps flowing
+                        log.warning("write refused for its content (%s); writing batch by batch", first_line(exc))
+                        pending = self._write_one_by_one(pending)
+                        continue
                 else:
                     self._db_ok()
                     self._after_commit(pending)
@@ -241,8 +255,12 @@ class BatchWriter:
 
     def _db_failed(self, exc: Exception) -> None:
         if self.stats.last_error is None:
-            log.error("database write failed (%s); spooling and retrying", str(exc).strip().splitlines()[0])
-        self.stats.last_error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if isinstance(exc, psycopg.Error):
+                log.error("database write failed (%s: %s); spooling and retrying", type(exc).__name__,
+                          first_line(exc))
+            else:  # not the database's word: a bug or the spool's disk, worth its traceback
+                log.error("write failed; spooling and retrying", exc_info=exc)
+        self.stats.last_error = f"{type(exc).__name__}: {first_line(exc)}"
         self._retry_at = time.monotonic() + self._backoff
         self._backoff = min(self._backoff * 2, RETRY_MAX)
 
@@ -254,34 +272,56 @@ class BatchWriter:
         self._retry_at = 0.0
 
     def _write_one_by_one(self, batches: list[Batch]) -> list[Batch]:
-        """A group the database refused for its content (not for being down): each batch alone, and one
-        that still fails becomes a dead letter with the database's reason; the rest keeps flowing.
-        Returns the batches not written because the database went away meanwhile."""
+        """A group the database refused for its content: each batch alone, and in a batch that is still
+        refused, each reading alone; a reading refused on its own becomes a dead letter with the database's
+        reason. Returns the batches not written because the database stopped taking writes meanwhile (they
+        are spooled; readings of theirs already stored are absorbed by the primary key)."""
         for i, batch in enumerate(batches):
             try:
                 try:
                     self._write([batch])
-                except psycopg.OperationalError:
-                    raise
+                    written = batch
                 except Exception as exc:
-                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                    sample = "; ".join(f"{r.entity} {r.metric} {r.ts.isoformat()} {r.value!r}"
-                                       for r in batch.readings[:5])
-                    dead = DeadLetter(batch.feed or "writer", f"could not be stored: {type(exc).__name__}: "
-                                      f"{first}"[:500], sample[:512], datetime.now(UTC))
-                    batch = Batch([], [dead], batch.on_commit, batch.feed)
-                    try:
-                        self._write([batch])
-                    except psycopg.OperationalError:
+                    if not is_row_error(exc):
                         raise
-                    except Exception:
-                        log.exception("a batch could not be stored, nor its dead letter; acknowledged anyway "
-                                      "so that the rest keeps flowing")
-            except psycopg.OperationalError as exc:
+                    written = self._write_rows_alone(batch)
+            except Exception as exc:
                 self._db_failed(exc)
                 return batches[i:]
-            self._after_commit([batch])
+            self._after_commit([written])
         return []
+
+    def _write_rows_alone(self, batch: Batch) -> Batch:
+        """Each reading (and manual entry) of a refused batch in a transaction of its own, then the batch's
+        dead letters with one for each refused row. Returns what was stored, for the commit listeners."""
+        stored: list[Reading] = []
+        manual: list[ManualEntry] = []
+        dead = list(batch.dead_letters)
+        rows = [Batch([r], feed=batch.feed) for r in batch.readings] + \
+               [Batch([], feed=batch.feed, manual=[m]) for m in batch.manual]
+        for row in rows:
+            try:
+                self._write([row])
+            except Exception as exc:
+                if not is_row_error(exc):
+                    raise
+                r = row.readings[0] if row.readings else row.manual[0].reading
+                dead.append(DeadLetter(batch.feed or "writer",
+                                       f"could not be stored: {type(exc).__name__}: {first_line(exc)}"[:500],
+                                       f"{r.entity} {r.metric} {r.ts.isoformat()} {r.value!r}"[:512],
+                                       datetime.now(UTC)))
+            else:
+                stored.extend(row.readings)
+                manual.extend(row.manual)
+        letters = Batch([], dead, feed=batch.feed)
+        try:
+            self._write([letters])
+        except Exception as exc:
+            if not is_row_error(exc):
+                raise
+            log.exception("dead letters of a refused batch could not be stored either; its stored readings "
+                          "are acknowledged so that the rest keeps flowing")
+        return Batch(stored, dead, batch.on_commit, batch.feed, manual)
 
     def _replay_one(self) -> None:
         """Write the oldest spool segment in one transaction, remember it by name, then delete it."""
@@ -296,12 +336,13 @@ class BatchWriter:
         try:
             if batches:
                 self._write(batches, replayed=segment.name)
-        except psycopg.OperationalError:
-            raise
-        except Exception:
-            log.exception("replay of spool segment %s refused by the database; batch by batch", segment.name)
+        except Exception as exc:
+            if not is_row_error(exc):
+                raise
+            log.warning("replay of spool segment %s refused for its content (%s); batch by batch", segment.name,
+                        first_line(exc))
             if self._write_one_by_one(batches):
-                raise psycopg.OperationalError("the database went away during replay") from None
+                raise RuntimeError("the database stopped taking writes during the replay") from None
         else:
             self._after_commit(batches)
         self.spool.remove(segment, len(records))

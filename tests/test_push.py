@@ -76,7 +76,9 @@ def test_push_needs_a_known_token_and_respects_the_size_limit(push_url):
     assert status == 413 and "too large" in answer["error"]
     status, answer = post(url, b"{not json", "token-b")
     assert status == 200 and answer["accepted"] == 0 and answer["reasons"][0].startswith("invalid JSON")
-    assert rt.feed_health.feeds["hospital-b"].state == "failing"
+    # One bad message is counted, not a verdict on the feed (the sender could be anyone with the token).
+    feed = rt.feed_health.feeds["hospital-b"]
+    assert feed.state != "failing" and feed.last_error.startswith("invalid JSON")
 
 
 def test_push_a_senml_pack(push_url):

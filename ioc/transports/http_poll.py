@@ -90,7 +90,10 @@ class HttpPoller:
                 error = f"HTTP {response.status}"
                 break
             self._validators = {k: v for k, v in response.headers.items() if k in ("etag", "last-modified")}
-            self.ingestor.ingest(self.spec.url, response.body, self.parser, feed=name)
+            result = self.ingestor.ingest(self.spec.url, response.body, self.parser, feed=name)
+            if result.rejected and not result.accepted:
+                # Only the configured source answers a poll: an answer with nothing usable is its failure.
+                self.ingestor.health.failure(name, result.rejected[0][:500])
             return
         self.ingestor.health.failure(name, f"{error} after {attempt + 1} attempt(s)")
 

@@ -81,6 +81,34 @@ def connect_properties(settings: MqttSettings) -> Properties | None:
 ROUTE_CACHE = 100_000
 
 
+def covers(wide: str, narrow: str) -> bool:
+    """Whether every topic matching the filter `narrow` also matches the filter `wide`."""
+    wide_levels, narrow_levels = wide.split("/"), narrow.split("/")
+    for i, level in enumerate(wide_levels):
+        if level == "#":
+            return True
+        if i >= len(narrow_levels):
+            return False
+        other = narrow_levels[i]
+        if level == "+":
+            if other == "#":
+                return False
+        elif level != other:
+            return False
+    return len(wide_levels) == len(narrow_levels)
+
+
+def collapse(filters: list[str]) -> tuple[list[str], list[str]]:
+    """(filters to subscribe, filters covered by another one). MQTT 5 brokers deliver one copy of a
+    message per matching subscription, so overlapping filters (`ioc/health/simulator` and
+    `ioc/health/+`) would ingest it twice; subscribing only the widest ones delivers it once, and routing
+    still picks the most specific feed for each topic."""
+    unique = list(dict.fromkeys(filters))
+    covered = [f for i, f in enumerate(unique)
+               if any(covers(g, f) and (not covers(f, g) or j < i) for j, g in enumerate(unique) if j != i)]
+    return [f for f in unique if f not in covered], covered
+
+
 @dataclass(frozen=True)
 class Route:
     """Messages on `topic` (an MQTT filter) belong to `feed` and are read by `parser`."""
@@ -109,7 +137,7 @@ class MqttIngest:
         self.settings = settings
         self.ingestor = ingestor
         self.routes = sorted(routes, key=lambda r: r.specificity)
-        self.topics = list(dict.fromkeys(r.topic for r in self.routes))
+        self.topics, self.covered_topics = collapse([r.topic for r in self.routes])
         self._routed: dict[str, Route | None] = {}  # topic → route, bounded: topics are sites, not messages
         self.connected = threading.Event()
         self.messages = 0
@@ -136,10 +164,17 @@ class MqttIngest:
         self._generation += 1
         # Subscriptions are renewed on every connect: a broker that lost the session state
         # (restart without persistence) still delivers to us afterwards.
-        topics = [f"$share/{self.shared_group}/{t}" if self.shared_group else t for t in self.topics]
+        topics = [self._subscription(t) for t in self.topics]
+        if self.covered_topics:
+            # A persistent session may still hold them from an earlier version that subscribed overlapping
+            # filters: each would deliver a second copy.
+            client.unsubscribe([self._subscription(t) for t in self.covered_topics])
         client.subscribe([(topic, 1) for topic in topics])
         log.info("MQTT connected to %s as %s, subscribing to %s", self.address, self.settings.client_id,
                  ", ".join(topics))
+
+    def _subscription(self, topic: str) -> str:
+        return f"$share/{self.shared_group}/{topic}" if self.shared_group else topic
 
     def _on_subscribe(self, client: mqtt.Client, userdata, mid, reason_codes, properties) -> None:
         # Ready only once the broker has the subscriptions: a message published before would be missed.
