@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -30,6 +30,7 @@ def utcnow() -> datetime:
 class IngestResult:
     accepted: int = 0
     rejected: list[str] = field(default_factory=list)
+    batch: Batch | None = None  # what went to the writer: after its commit, `batch.stored` says how many were new
 
 
 class Validator:
@@ -65,6 +66,15 @@ class Validator:
             return f"time {r.ts.isoformat()} is older than the retention of {self.retention.days} days"
         return None
 
+    def check_scope(self, r: Reading, domain: str | None, entities: Collection[str] | None) -> str | None:
+        """None when a source limited to `domain` (and `entities`, when listed) may write this reading."""
+        if entities is not None and r.entity not in entities:
+            return f"entity '{make_excerpt(r.entity, 64)}' is not one this source may write"
+        kind = self.entities.get(r.entity)
+        if domain is not None and kind is not None and kind.domain != domain:
+            return f"domain mismatch: entity '{r.entity}' is in '{kind.domain}', this source writes '{domain}'"
+        return None
+
 
 class Ingestor:
     def __init__(self, config: Config, writer: BatchWriter, clock: Callable[[], datetime] = utcnow,
@@ -78,7 +88,9 @@ class Ingestor:
         self.rejected: Counter[str] = Counter()  # by source kind of problem, for /healthz and /metrics
 
     def ingest(self, source: str, payload: bytes, parser: Parser,
-               on_commit: Callable[[], None] | None = None, feed: str | None = None) -> IngestResult:
+               on_commit: Callable[[], None] | None = None, feed: str | None = None,
+               domain: str | None = None, entities: Collection[str] | None = None) -> IngestResult:
+        """`domain`, `entities`: what the source may write (a push token's feed); anything else is rejected."""
         now = self.clock()
         if len(payload) > self.max_payload:
             parsed = Parsed()
@@ -94,14 +106,15 @@ class Ingestor:
             dead = [DeadLetter(source, e.reason, e.excerpt, now) for e in parsed.errors]
         readings = []
         for r in parsed.readings:
-            reason = self.validator.check(r, parsed.domain, now)
+            reason = self.validator.check(r, parsed.domain, now) or self.validator.check_scope(r, domain, entities)
             if reason is None:
                 readings.append(r)
             else:
                 dead.append(DeadLetter(source, reason, make_excerpt(json.dumps(
                     {"entity": r.entity, "metric": r.metric, "ts": r.ts.isoformat(), "value": r.value},
                     ensure_ascii=False)), now))
-        self.writer.submit(Batch(readings, dead, on_commit, feed))
+        batch = Batch(readings, dead, on_commit, feed)
+        self.writer.submit(batch)
         if feed is not None and self.health is not None:
             if readings:
                 self.health.success(feed, len(readings), len(dead))
@@ -110,4 +123,4 @@ class Ingestor:
         self.accepted += len(readings)
         for d in dead:
             self.rejected[d.reason.split(":")[0].split(" '")[0]] += 1
-        return IngestResult(len(readings), [d.reason for d in dead])
+        return IngestResult(len(readings), [d.reason for d in dead], batch)

@@ -100,6 +100,23 @@ def readable_domains(requested: str | list[str] | None = None) -> list[str] | No
     return [d for d in (wanted or user.domains) if user.can_read(d)]
 
 
+def page_refusal(module: str, lang: str) -> html.Div | None:
+    """Called first in every page's layout: None when this request's user may open the page `module`
+    registered (its declared `access`), else what to show instead. The gate in ioc.auth.http decides on
+    the same page before the layout runs; this is the second lock, should a path ever reach a layout the
+    gate did not expect. An app made without storage has no users and no data: nothing to guard."""
+    import flask
+
+    if flask.current_app.config.get(RUNTIME_KEY) is None or flask.current_app.config[RUNTIME_KEY].db is None:
+        return None
+    page = dash.page_registry.get(module) or {}
+    user = current_user()
+    if user is not None and user.may(page.get("access", "admin")):
+        return None
+    log.warning("layout of %s refused for %s", module, user.username if user else "nobody")
+    return html.Div(t("auth.forbidden", lang), className="alert alert-warning page-refused", role="alert")
+
+
 def resolve_lang(query_lang: str | None, stored_lang: str | None, config: Config | None = None) -> str:
     """The URL's ?lang= wins, then the stored choice, then the configured default."""
     default = config.settings.ui.language if config is not None else DEFAULT_LANG
@@ -482,7 +499,7 @@ def create_app(config: Config, runtime: Runtime | None = None) -> dash.Dash:
     app.server.config[CONFIG_KEY] = config
     app.server.config[RUNTIME_KEY] = runtime
     if runtime is not None and runtime.db is not None:
-        Auth(app, runtime.db, config.config_dir)
+        Auth(app, runtime.db, config.config_dir, trusted_proxies=config.settings.http.trusted_proxies)
     app.index_string = _INDEX.format(lang=normalize_lang(config.settings.ui.language))
     app.layout = lambda: shell_layout(config)
     _register_shell_callbacks(app, config)
