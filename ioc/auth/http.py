@@ -142,7 +142,7 @@ class Throttle:
         with self._lock:
             self._addresses[address].append(now)
             failures = self._pairs.get((account, address), (0, now))[0] + 1
-            delay = 0.0 if failures <= FREE_FAILURES else min(MAX_WAIT_SECONDS, 2.0 ** (failures - FREE_FAILURES))
+            delay = 0.0 if failures <= FREE_FAILURES else min(MAX_WAIT_SECONDS, 2.0 ** (failures - FREE_FAILURES - 1))
             self._pairs[(account, address)] = (failures, now + delay)
             if len(self._pairs) > 100_000:  # bounded memory under a spray of names
                 self._pairs = {k: v for k, v in self._pairs.items() if v[1] > now}
@@ -198,6 +198,7 @@ class Auth:
         server.add_url_rule("/kiosk", "ioc_kiosk", self.kiosk, methods=["GET"])
         server.before_request(self.gate)
         server.after_request(self.headers)
+        server.extensions["ioc_auth"] = self
 
     def _bootstrap_admin(self, config_dir: Path) -> None:
         """A first start has no users: create `admin` with a random password, shown once in the log and
