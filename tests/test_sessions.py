@@ -244,3 +244,30 @@ def test_an_open_kiosk_screen_shows_live_data_again_after_a_server_restart(brows
         process.wait(timeout=60)
         log.close()
         drop_database(pg_server_url, f"ioc_test_{RUN_ID}_restart")
+
+
+def test_a_wall_screen_signs_in_again_by_itself_when_its_session_ends(browser, web_url, simulated, people,
+                                                                      output_dir):
+    token = auth_store.create_kiosk_token(simulated.db, "Màn hình tự đăng nhập", "tests")
+    kiosk_id = int(auth_store.kiosk_tokens(simulated.db)["id"].max())
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, bypass_csp=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{web_url}/kiosk?token={token}&lang=vi")
+        page.wait_for_selector("#wall .wall-tile:not(.status-nodata)", timeout=60_000)
+        assert "#" not in page.url and token not in page.url  # the token left the address
+        with simulated.db.connection() as conn:  # the server forgets the screen's session
+            conn.execute("UPDATE sessions SET ended_at = now() WHERE kiosk_id = %s", (kiosk_id,))
+        with page.expect_response(lambda r: "/kiosk?token=" in r.url, timeout=30_000):
+            pass
+        page.wait_for_selector("#wall .wall-tile:not(.status-nodata)", timeout=60_000)
+        assert page.url.endswith("/wall?lang=vi"), page.url
+        with simulated.db.connection() as conn:
+            assert conn.execute("SELECT count(*) FROM sessions WHERE kiosk_id = %s AND ended_at IS NULL",
+                                (kiosk_id,)).fetchone()[0] == 1
+        # A revoked token is the end: the screen shows why, in both languages, and stops there.
+        auth_store.revoke_kiosk_token(simulated.db, kiosk_id, "tests")
+        page.wait_for_selector("text=Unknown or revoked wall-screen token", timeout=30_000)
+        page.screenshot(path=str(output_dir / "kiosk-revoked.png"))
+    finally:
+        context.close()

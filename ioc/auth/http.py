@@ -357,7 +357,10 @@ class Auth:
             return _human_page(401, "auth.kiosk_title", "auth.kiosk_invalid")
         self._start_session(user)
         query = urlencode({k: v for k, v in flask.request.args.items() if k != "token"})
-        return flask.redirect("/wall" + (f"?{query}" if query else ""))
+        # The fragment never reaches a server: the wall keeps the token to sign in again by itself should
+        # its session end (assets/15-session.js), and takes it out of the address.
+        token = urlencode({"kiosk": flask.request.args.get("token", "")})
+        return flask.redirect("/wall" + (f"?{query}" if query else "") + "#" + token)
 
     def _start_session(self, user: User) -> None:
         flask.session.clear()  # a new session id on sign-in: no fixation
