@@ -56,6 +56,7 @@ PUBLIC_PREFIXES = ("/login", "/kiosk", "/assets/", "/_dash-component-suites/", "
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 DASH_CALLBACK = "/_dash-update-component"
 NOT_FOUND_ACCESS = "wall"  # Dash's "page not found" shows nothing of anyone
+UNRESOLVABLE = "unresolvable"  # a router request with no path Dash could resolve: refused as malformed
 
 
 class _Sessions(SecureCookieSessionInterface):
@@ -113,7 +114,7 @@ def page_access(app: dash.Dash, pathname: object, search: object = "") -> str | 
     if resolved is None:
         return None
     page = resolved[0]
-    return page.get("access") if page else NOT_FOUND_ACCESS
+    return page.get("access") or "admin" if page else NOT_FOUND_ACCESS  # a page that declares nothing: admins
 
 
 class Throttle:
@@ -251,6 +252,8 @@ class Auth:
             return _deny(403, "auth.csrf")
         if path == DASH_CALLBACK:
             access = self._callback_access(flask.request.get_json(silent=True))
+            if access == UNRESOLVABLE:
+                return flask.jsonify({"error": "the router needs a path (text starting with /) and a query"}), 400
             if access is None or not user.may(access):
                 log.warning("refused callback for %s (%s): needs %s", user.username, user.role, access)
                 return _deny(403, "auth.forbidden")
@@ -294,8 +297,8 @@ class Auth:
             values = inputs_to_vals(list(body.get("inputs") or []) + list(body.get("state") or []))
             pathname, search = values[indices["pathname_"]], values[indices["search_"]]
         except (AttributeError, IndexError, TypeError):
-            return None
-        return page_access(self.app, pathname, search)
+            return UNRESOLVABLE
+        return page_access(self.app, pathname, search) or UNRESOLVABLE
 
     # --- responses -------------------------------------------------------------------------------
 
