@@ -412,6 +412,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                   "en": "Too many failed sign-ins — please try again in {seconds} seconds"},
     "auth.forbidden_title": {"vi": "Không có quyền truy cập", "en": "Access denied"},
     "auth.kiosk_title": {"vi": "Không mở được màn hình lớn", "en": "The wall screen cannot open"},
+    "auth.unavailable": {"vi": "Tạm thời không kiểm tra được phiên đăng nhập — vui lòng thử lại",
+                         "en": "Sign-in cannot be checked right now — please try again"},
     "auth.csrf": {"vi": "Phiên làm việc đã hết hạn — vui lòng tải lại trang",
                   "en": "Your session expired — please reload the page"},
     "auth.required": {"vi": "Cần đăng nhập", "en": "Sign-in required"},

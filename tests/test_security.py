@@ -220,7 +220,8 @@ def test_kiosk_token_reads_the_wall_only_and_can_be_revoked(web_url, simulated, 
     screen.headers[CSRF_HEADER] = screen.cookies.get(CSRF_COOKIE)
     router = _router_output(screen, web_url)
     body = {"output": router, "outputs": [], "state": [], "changedPropIds": [],
-            "inputs": [{"id": "_pages_location", "property": "pathname", "value": "/alerts"}]}
+            "inputs": [{"id": "_pages_location", "property": "pathname", "value": "/alerts"},
+                       {"id": "_pages_location", "property": "search", "value": ""}]}
     assert screen.post(web_url + "/_dash-update-component", json=body).status_code == 403
     kiosk_id = int(auth_store.kiosk_tokens(simulated.db)["id"].max())
     auth_store.revoke_kiosk_token(simulated.db, kiosk_id, "tests")

@@ -30,6 +30,7 @@ from urllib.parse import urlencode, urlparse
 
 import dash
 import flask
+import psycopg
 from dash._pages import _parse_query_string, _path_to_page
 from dash._utils import inputs_to_vals
 from flask.sessions import SecureCookieSessionInterface
@@ -237,13 +238,17 @@ class Auth:
 
     def gate(self):
         path = flask.request.path
-        flask.g.user = self._session_user()
-        if path.startswith(PUBLIC_PREFIXES):
-            rule = flask.request.url_rule
+        flask.g.user = None
+        if path.startswith(PUBLIC_PREFIXES):  # no session needed (and none read: /healthz must answer
+            rule = flask.request.url_rule     # while the database is away)
             if path.startswith("/api/") and (rule is None or "<path:" in rule.rule):  # not served by this role
                 return flask.jsonify({"error": "not found"}), 404
             return None
-        user = flask.g.user
+        try:
+            user = flask.g.user = self._session_user()
+        except psycopg.Error as exc:  # the sessions are in the database: without it, nobody can be known
+            log.warning("cannot read sessions: %s", exc)
+            return flask.jsonify({"error": t("auth.unavailable", normalize_lang(flask.request.args.get("lang")))}), 503
         if user is None:
             if flask.request.method == "GET" and not path.startswith("/_dash"):
                 return flask.redirect("/login?" + urlencode({"next": _safe_next(flask.request.full_path)}))
