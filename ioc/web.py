@@ -17,7 +17,8 @@ Page options read by the shell, passed to `dash.register_page(...)`:
     nav_menu=f          a templated page shown as a menu: f(config, lang) -> [(label, href), ...]
     nav_group="system"  pages of a group share one dropdown (label: i18n "nav.group.<group>")
 A page's layout(**kwargs) receives the URL query (e.g. `lang`) and `ui_lang` (the stored choice);
-`resolve_lang(lang, ui_lang)` gives the language to render.
+`resolve_lang(lang, ui_lang)` gives the language to render. Every layout first returns
+`page_refusal(__name__, lang)` when that is not None: the role is checked again where the data is read.
 """
 
 from __future__ import annotations
