@@ -236,7 +236,9 @@ def serve(config, with_simulator: bool = True) -> int:
         app = create_app(config, runtime)
         runtime.register_http(app.server)
         http = config.settings.http
-        server = create_server(app.server, host=http.host, port=http.port, threads=http.threads)
+        # X-Forwarded-For reaches the app, which believes it only from http.trusted_proxies (ioc.auth.http).
+        server = create_server(app.server, host=http.host, port=http.port, threads=http.threads,
+                               clear_untrusted_proxy_headers=False)
         signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop is handled like Ctrl-C
         print(f"IOC is running at http://{http.host}:{http.port}  (Ctrl-C to stop)", flush=True)
         try:

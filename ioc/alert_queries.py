@@ -27,16 +27,16 @@ _HISTORY_LIMIT = 5000
 
 
 def _many(value: str | Iterable[str] | None) -> list[str] | None:
-    """A filter value as a list (None: no filter). Empty strings mean "any"."""
+    """A filter value as a list (None: no filter). None and "" mean "any"; a collection means those values
+    only, so an empty one (an officer asking for a domain they may not read) matches nothing — narrowing
+    never widens."""
     if value is None or value == "":
         return None
     if isinstance(value, str):
-        values = [value]
-    elif isinstance(value, list | tuple | set):
-        values = [v for v in value if isinstance(v, str) and v]
-    else:  # not a filter a form can produce
-        return None
-    return values or None
+        return [value]
+    if isinstance(value, list | tuple | set):
+        return [v for v in value if isinstance(v, str) and v]
+    return []  # not a filter a form can produce: nothing
 
 
 def _filters(domain=None, area=None, severity=None, state=None) -> tuple[list[sql.Composable], dict[str, Any]]:
@@ -114,34 +114,45 @@ SILENCE_COLUMNS = ["id", "rule", "domain", "area", "subject", "starts_at", "ends
                    "daily_minutes", "reason", "created_by", "created_at", "in_force"]
 
 
-def silences(db: ConnectionPool, now: datetime) -> pd.DataFrame:
+def silences(db: ConnectionPool, now: datetime, domains: list[str] | None = None) -> pd.DataFrame:
     """Silences and maintenance windows not expired and not over: in force (its range holds `now`;
-    a recurring window may be between openings) and upcoming, soonest first."""
+    a recurring window may be between openings) and upcoming, soonest first. `domains`: only silences of
+    those domains (None: all)."""
     with db.connection() as conn:
         df = frame(conn, "SELECT id, rule, domain, area, subject, starts_at, ends_at, weekdays, daily_start, "
                          "daily_minutes, reason, created_by, created_at, starts_at <= %(now)s AS in_force "
-                         "FROM silences WHERE expired_at IS NULL AND ends_at > %(now)s ORDER BY starts_at, id",
-                   {"now": now})
+                         "FROM silences WHERE expired_at IS NULL AND ends_at > %(now)s "
+                         "AND (%(domains)s::text[] IS NULL OR domain = ANY(%(domains)s)) ORDER BY starts_at, id",
+                   {"now": now, "domains": domains})
     return df if not df.empty else pd.DataFrame(columns=SILENCE_COLUMNS)
 
 
 SHIFT_LOG_COLUMNS = ["id", "at", "author", "alert_id", "body", "rule", "metric", "subject"]
 
 
-def shift_log(db: ConnectionPool, since: datetime, until: datetime | None = None, limit: int = 500) -> pd.DataFrame:
-    """Shift-log notes from `since` (to `until`), newest first, with the rule and subject of a tied alert."""
+# Notes seen by a reader narrowed to `domains`: those tied to an alert of those domains (a free note may be
+# about anything, so only unnarrowed readers see it).
+_NOTE_DOMAINS = "(%(domains)s::text[] IS NULL OR a.domain = ANY(%(domains)s))"
+
+
+def shift_log(db: ConnectionPool, since: datetime, until: datetime | None = None, limit: int = 500,
+              domains: list[str] | None = None) -> pd.DataFrame:
+    """Shift-log notes from `since` (to `until`), newest first, with the rule and subject of a tied alert.
+    `domains`: only notes tied to alerts of those domains (None: every note)."""
     with db.connection() as conn:
         df = frame(conn, "SELECT l.id, l.at, l.author, l.alert_id, l.body, a.rule, a.metric, a.subject "
                          "FROM shift_log l LEFT JOIN alerts a ON a.id = l.alert_id "
-                         "WHERE l.at >= %s AND (%s::timestamptz IS NULL OR l.at < %s) "
-                         "ORDER BY l.at DESC, l.id DESC LIMIT %s", (since, until, until, limit))
+                         "WHERE l.at >= %(since)s AND (%(until)s::timestamptz IS NULL OR l.at < %(until)s) "
+                         "AND " + _NOTE_DOMAINS + " ORDER BY l.at DESC, l.id DESC LIMIT %(limit)s",
+                   {"since": since, "until": until, "limit": limit, "domains": domains})
     if df.empty:
         return pd.DataFrame(columns=SHIFT_LOG_COLUMNS)
     df["alert_id"] = df["alert_id"].astype("Int64")
     return df
 
 
-def handover(db: ConnectionPool, since: datetime, until: datetime | None = None) -> dict:
+def handover(db: ConnectionPool, since: datetime, until: datetime | None = None,
+             domains: list[str] | None = None) -> dict:
     """What changed during a shift [since, until) — numbers and lists, no prose.
 
     started_firing: alerts whose firing began in the period; resolved: resolved in the period;
@@ -149,29 +160,32 @@ def handover(db: ConnectionPool, since: datetime, until: datetime | None = None)
     started);
     acknowledged: acknowledged in the period (with by whom); silences: created in the period;
     notes: shift-log entries of the period. `counts` holds the length of each list, and
-    `acknowledged_by` the number of acknowledgements per person.
+    `acknowledged_by` the number of acknowledgements per person. `domains`: only what concerns those
+    domains (None: everything; an empty list: nothing).
     """
     until = until or datetime.now(UTC)
-    period = {"since": since, "until": until}
+    period = {"since": since, "until": until, "domains": domains}
     base = "SELECT id, rule, metric, subject, domain, area, state, severity, value, threshold, firing_since, "
+    mine = "(%(domains)s::text[] IS NULL OR domain = ANY(%(domains)s)) AND "
     with db.connection() as conn:
-        started = frame(conn, base + "resolved_at FROM alerts WHERE firing_since >= %(since)s "
+        started = frame(conn, base + "resolved_at FROM alerts WHERE " + mine + "firing_since >= %(since)s "
                         "AND firing_since < %(until)s ORDER BY firing_since, id", period)
-        resolved = frame(conn, base + "resolved_at FROM alerts WHERE state = 'resolved' AND resolved_at >= %(since)s "
-                         "AND resolved_at < %(until)s ORDER BY resolved_at, id", period)
+        resolved = frame(conn, base + "resolved_at FROM alerts WHERE " + mine + "state = 'resolved' "
+                         "AND resolved_at >= %(since)s AND resolved_at < %(until)s ORDER BY resolved_at, id", period)
         # Firing at the end of the period and nobody had acknowledged it by then.
-        unacked = frame(conn, base + "assigned_to FROM alerts WHERE firing_since < %(until)s "
+        unacked = frame(conn, base + "assigned_to FROM alerts WHERE " + mine + "firing_since < %(until)s "
                         "AND (resolved_at IS NULL OR resolved_at >= %(until)s) "
                         "AND (acknowledged_at IS NULL OR acknowledged_at >= %(until)s) "
                         "ORDER BY (severity = 'critical') DESC, firing_since, id", period)
         acked = frame(conn, base + "acknowledged_by, acknowledged_at, ack_comment FROM alerts "
-                      "WHERE acknowledged_at >= %(since)s AND acknowledged_at < %(until)s "
+                      "WHERE " + mine + "acknowledged_at >= %(since)s AND acknowledged_at < %(until)s "
                       "ORDER BY acknowledged_at, id", period)
         silenced = frame(conn, "SELECT id, rule, domain, area, subject, starts_at, ends_at, reason, created_by, "
-                               "created_at FROM silences WHERE created_at >= %(since)s AND created_at < %(until)s "
-                               "ORDER BY created_at, id", period)
-        notes = frame(conn, "SELECT id, at, author, alert_id, body FROM shift_log WHERE at >= %(since)s "
-                            "AND at < %(until)s ORDER BY at, id", period)
+                               "created_at FROM silences WHERE " + mine + "created_at >= %(since)s "
+                               "AND created_at < %(until)s ORDER BY created_at, id", period)
+        notes = frame(conn, "SELECT l.id, l.at, l.author, l.alert_id, l.body FROM shift_log l "
+                            "LEFT JOIN alerts a ON a.id = l.alert_id WHERE " + _NOTE_DOMAINS + " AND "
+                            "l.at >= %(since)s AND l.at < %(until)s ORDER BY l.at, l.id", period)
     lists = {"started_firing": started, "resolved": resolved, "unacknowledged": unacked, "acknowledged": acked,
              "silences": silenced, "notes": notes}
     out: dict[str, Any] = {"since": since, "until": until}

@@ -151,6 +151,18 @@ class HttpSettings(Strict):
     host: str = "127.0.0.1"
     port: int = Field(8050, ge=1, le=65535)
     threads: int = Field(8, ge=1)
+    # Addresses (or networks) of the reverse proxies in front of the UI: only their X-Forwarded-For is
+    # believed when counting failed sign-ins per client address. Empty: the header is ignored.
+    trusted_proxies: list[str] = []
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
 
 
 WALL_VIEW = r"^(overview|domain:[A-Za-z0-9_\-]+|area:[A-Za-z0-9_\-]+)$"
@@ -407,6 +419,7 @@ class FeedSpec(Strict):
     retries: int = Field(2, ge=0, le=10)
     auth: FeedAuth | None = None
     token_env: str | None = Field(None, pattern=r"^[A-Z_][A-Z0-9_]*$")  # http_push: the source's token
+    entities: list[str] | None = None  # http_push: the only entities its token may write (None: its domain's)
     stale_after: Duration
     enabled: bool = True
     options: dict[str, Any] = {}
@@ -419,6 +432,10 @@ class FeedSpec(Strict):
             raise ValueError("a feed with transport 'http_poll' needs a url and an interval")
         if self.transport == "http_push" and not self.token_env:
             raise ValueError("a feed with transport 'http_push' needs token_env (the variable holding its token)")
+        if self.transport == "http_push" and not self.domain:
+            raise ValueError("a feed with transport 'http_push' needs a domain (its token writes only that domain)")
+        if self.entities is not None and self.transport != "http_push":
+            raise ValueError("entities is an option of http_push feeds")
         if self.url and not self.url.startswith(("http://", "https://")):
             raise ValueError("url must start with http:// or https://")
         return self
@@ -634,6 +651,12 @@ def load_config(config_dir: Path | str | None = None, environ: dict[str, str] | 
         names.add(feed.name)
         if feed.domain is not None and feed.domain not in {d.key for d in catalog.domains}:
             raise ConfigError(feeds_path, f"feeds.{i}.domain", f"unknown domain '{feed.domain}'")
+        kinds = {k.key: k.domain for k in catalog.kinds}
+        for j, entity_id in enumerate(feed.entities or []):
+            entity = next((e for e in region.entities if e.id == entity_id), None)
+            if entity is None or kinds.get(entity.kind) != feed.domain:
+                raise ConfigError(feeds_path, f"feeds.{i}.entities.{j}",
+                                  f"'{entity_id}' is not an entity of domain '{feed.domain}'")
     _check_wall_views(settings, catalog, region, settings_path)
     boundaries = _load_boundaries(config_dir, region, region_path) if region.boundaries else None
     return Config(config_dir, settings, region, catalog, feeds.feeds, boundaries)

@@ -12,7 +12,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -30,7 +30,7 @@ MAX_DEAD_PER_MESSAGE = 20  # one message cannot fill the table: the rest are cou
 DEAD_LETTER_RATE, DEAD_LETTER_BURST = 20.0, 200.0  # dead letters stored per second per feed, and in a burst
 # The `reason` label of ioc_dead_letters_total: a fixed set, the text stays in the dead-letter row.
 REASON_CODES = ("payload_too_large", "parser_error", "invalid_payload", "unknown_entity", "unknown_metric",
-                "domain_mismatch", "wrong_kind", "not_finite", "out_of_range", "future_time", "too_old")
+                "domain_mismatch", "out_of_scope", "wrong_kind", "not_finite", "out_of_range", "future_time", "too_old")
 
 
 def cap(text: str, limit: int) -> str:
@@ -45,6 +45,7 @@ def utcnow() -> datetime:
 class IngestResult:
     accepted: int = 0
     rejected: list[str] = field(default_factory=list)
+    batch: Batch | None = None  # what went to the writer: after its commit, `batch.stored` says how many were new
 
 
 class Validator:
@@ -86,6 +87,18 @@ class Validator:
             return "too_old", f"time {r.ts.isoformat()} is older than the retention of {self.retention.days} days"
         return None
 
+    def scope_problem(self, r: Reading, domain: str | None,
+                      entities: Collection[str] | None) -> tuple[str, str] | None:
+        """None when a source limited to `domain` (and `entities`, when listed) may write this reading, else
+        (reason code, reason)."""
+        if entities is not None and r.entity not in entities:
+            return "out_of_scope", f"entity '{make_excerpt(r.entity, 64)}' is not one this source may write"
+        kind = self.entities.get(r.entity)
+        if domain is not None and kind is not None and kind.domain != domain:
+            return "domain_mismatch", (f"domain mismatch: entity '{r.entity}' is in '{kind.domain}', "
+                                       f"this source writes '{domain}'")
+        return None
+
 
 class DeadLetterLimit:
     """A token bucket per feed: a sender that floods rejections fills the dead-letter table at this rate
@@ -122,7 +135,9 @@ class Ingestor:
         self.dead_letters_dropped: Counter[str] = Counter()  # by feed: rejections counted, not stored
 
     def ingest(self, source: str, payload: bytes, parser: Parser,
-               on_commit: Callable[[], None] | None = None, feed: str | None = None) -> IngestResult:
+               on_commit: Callable[[], None] | None = None, feed: str | None = None,
+               domain: str | None = None, entities: Collection[str] | None = None) -> IngestResult:
+        """`domain`, `entities`: what the source may write (a push token's feed); anything else is rejected."""
         now = self.clock()
         rejections: list[tuple[str, str, str]] = []  # (code, reason, excerpt)
         if len(payload) > self.max_payload:
@@ -139,7 +154,7 @@ class Ingestor:
             rejections.extend(("invalid_payload", e.reason, e.excerpt) for e in parsed.errors)
         readings = []
         for r in parsed.readings:
-            problem = self.validator.problem(r, parsed.domain, now)
+            problem = self.validator.problem(r, parsed.domain, now) or self.validator.scope_problem(r, domain, entities)
             if problem is None:
                 readings.append(r)
             else:
@@ -147,7 +162,8 @@ class Ingestor:
                     {"entity": r.entity, "metric": r.metric, "ts": r.ts.isoformat(), "value": r.value},
                     ensure_ascii=False))))
         dead = self._dead_letters(source, feed, rejections, now)
-        self.writer.submit(Batch(readings, dead, on_commit, feed))
+        batch = Batch(readings, dead, on_commit, feed)
+        self.writer.submit(batch)
         if feed is not None and self.health is not None:
             if readings:
                 self.health.success(feed, len(readings), len(rejections))
@@ -156,7 +172,7 @@ class Ingestor:
                                      len(rejections))
         self.accepted += len(readings)
         self.rejected.update(code for code, _, _ in rejections)
-        return IngestResult(len(readings), [reason for _, reason, _ in rejections])
+        return IngestResult(len(readings), [reason for _, reason, _ in rejections], batch)
 
     def _dead_letters(self, source: str, feed: str | None, rejections: list[tuple[str, str, str]],
                       now: datetime) -> list[DeadLetter]:

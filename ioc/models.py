@@ -49,6 +49,7 @@ class Batch:
     feed: str | None = None
     manual: list[ManualEntry] = field(default_factory=list)  # written with replace semantics and an audit row
     received: float = field(default_factory=time.monotonic)
+    stored: int | None = None  # after the commit: how many of `readings` were new (the rest were repeats)
 
 
 class BatchSink(Protocol):

@@ -17,7 +17,8 @@ Page options read by the shell, passed to `dash.register_page(...)`:
     nav_menu=f          a templated page shown as a menu: f(config, lang) -> [(label, href), ...]
     nav_group="system"  pages of a group share one dropdown (label: i18n "nav.group.<group>")
 A page's layout(**kwargs) receives the URL query (e.g. `lang`) and `ui_lang` (the stored choice);
-`resolve_lang(lang, ui_lang)` gives the language to render.
+`resolve_lang(lang, ui_lang)` gives the language to render. Every layout first returns
+`page_refusal(__name__, lang)` when that is not None: the role is checked again where the data is read.
 """
 
 from __future__ import annotations
@@ -108,6 +109,23 @@ def readable_domains(requested: str | list[str] | None = None) -> list[str] | No
     if user is None or user.role != "officer":
         return wanted or None
     return [d for d in (wanted or user.domains) if user.can_read(d)]
+
+
+def page_refusal(module: str, lang: str) -> html.Div | None:
+    """Called first in every page's layout: None when this request's user may open the page `module`
+    registered (its declared `access`), else what to show instead. The gate in ioc.auth.http decides on
+    the same page before the layout runs; this is the second lock, should a path ever reach a layout the
+    gate did not expect. An app made without storage has no users and no data: nothing to guard."""
+    import flask
+
+    if flask.current_app.config.get(RUNTIME_KEY) is None or flask.current_app.config[RUNTIME_KEY].db is None:
+        return None
+    page = dash.page_registry.get(module) or {}
+    user = current_user()
+    if user is not None and user.may(page.get("access", "admin")):
+        return None
+    log.warning("layout of %s refused for %s", module, user.username if user else "nobody")
+    return html.Div(t("auth.forbidden", lang), className="alert alert-warning page-refused", role="alert")
 
 
 def resolve_lang(query_lang: str | None, stored_lang: str | None, config: Config | None = None) -> str:
@@ -492,7 +510,7 @@ def create_app(config: Config, runtime: Runtime | None = None) -> dash.Dash:
     app.server.config[CONFIG_KEY] = config
     app.server.config[RUNTIME_KEY] = runtime
     if runtime is not None and runtime.db is not None:
-        Auth(app, runtime.db, config.config_dir)
+        Auth(app, runtime.db, config.config_dir, trusted_proxies=config.settings.http.trusted_proxies)
     app.index_string = _INDEX.format(lang=normalize_lang(config.settings.ui.language))
     app.layout = lambda: shell_layout(config)
     _register_shell_callbacks(app, config)

@@ -432,11 +432,13 @@ class BatchWriter:
     def _write_readings(self, conn: psycopg.Connection, batches: list[Batch]) -> int:
         ids = self._series.ids
         rows: dict[tuple[int, datetime], float] = {}  # one per (series, time): repeats in the batch collapse
+        owners: dict[tuple[int, datetime], Batch] = {}  # the batch that brought a row first (its `stored`)
         feeds: dict[int, str | None] = {}
         for batch in batches:
             for r in batch.readings:
                 sid = ids.get((r.entity, r.metric)) or self._series.create(conn, (r.entity, r.metric))
                 rows.setdefault((sid, r.ts), r.value)
+                owners.setdefault((sid, r.ts), batch)
                 feeds[sid] = batch.feed
         times = [ts for _, ts in rows]
         self.partitions.ensure(conn, min(times), max(times))
@@ -449,7 +451,7 @@ class BatchWriter:
                 copy.set_types(_TYPES)
                 for (sid, ts), value in rows.items():
                     copy.write_row((sid, ts, value))
-            stored = len(rows)
+            inserted = list(rows)
         except psycopg.errors.UniqueViolation:
             cur.execute("CREATE TEMP TABLE IF NOT EXISTS readings_in (series_id int, ts timestamptz, "
                         "value float8) ON COMMIT DELETE ROWS")
@@ -457,8 +459,14 @@ class BatchWriter:
                 copy.set_types(_TYPES)
                 for (sid, ts), value in rows.items():
                     copy.write_row((sid, ts, value))
-            cur.execute("INSERT INTO readings SELECT * FROM readings_in ON CONFLICT DO NOTHING")
-            stored = cur.rowcount
+            cur.execute("INSERT INTO readings SELECT * FROM readings_in ON CONFLICT DO NOTHING RETURNING series_id, ts")
+            inserted = cur.fetchall()
+        for batch in batches:
+            batch.stored = 0
+        for key in inserted:
+            if (owner := owners.get(key)) is not None:
+                owner.stored += 1
+        stored = len(inserted)
         newest: dict[int, tuple[datetime, float]] = {}
         for (sid, ts), value in rows.items():
             if sid not in newest or ts > newest[sid][0]:

@@ -7,25 +7,25 @@ Why processes: Dash callbacks are Python, and one process runs Python on one cor
 waitress (used by the all-in-one `python app.py`) is a single process. Each worker opens its own
 database pool after the fork (a pool must never cross a fork).
 
-Sessions are signed with IOC_SECRET_KEY. Every worker behind one proxy must sign with the same key, or a
-request landing on another worker finds the user signed out: app.py sets one for all its workers when
-the environment has none (sessions then end when the server restarts); gunicorn run by hand requires it.
+Sessions are signed with IOC_SECRET_KEY, else with the key in var/secret-key (made on first start, mode
+0600, kept across restarts). Every worker behind one proxy must sign with the same key, or a request landing
+on another worker finds the user signed out: workers of one host share the file; UI hosts share
+IOC_SECRET_KEY (or the file).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import secrets
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from ioc.auth.http import SECRET_ENV, secret_key
 from ioc.config import Config, load_config
 
 log = logging.getLogger(__name__)
 
-SECRET_ENV = "IOC_SECRET_KEY"
 _runtimes: list = []  # this worker's runtime, stopped when the worker exits
 
 
@@ -43,18 +43,16 @@ def build(config: Config) -> Flask:
 
 def create_wsgi() -> Flask:
     """Factory for `gunicorn 'ioc.wsgi:create_wsgi()'` (configuration from $IOC_CONFIG_DIR or ./config)."""
-    if not os.environ.get(SECRET_ENV):
-        raise RuntimeError(f"set {SECRET_ENV}: every UI worker must sign sessions with the same key")
-    return build(load_config())
+    config = load_config()
+    share_secret_key(config)
+    return build(config)
 
 
-def share_secret_key() -> None:
-    """Without IOC_SECRET_KEY, one random key for every worker this server forks (they inherit the
-    environment), so that a session is valid whichever worker answers."""
+def share_secret_key(config: Config) -> None:
+    """Without IOC_SECRET_KEY, the key kept in var/secret-key for every worker this server forks (they
+    inherit the environment), so that a session is valid whichever worker answers, and after a restart."""
     if not os.environ.get(SECRET_ENV):
-        log.warning("%s is not set: sessions are shared by this server's workers but end when it restarts; "
-                    "set it (the same on every UI host) in production", SECRET_ENV)
-        os.environ[SECRET_ENV] = secrets.token_hex(32)
+        os.environ[SECRET_ENV] = secret_key(config.config_dir)
 
 
 def _stop_runtimes(*_args) -> None:
@@ -96,7 +94,7 @@ class UiServer(BaseApplication):
 
 
 def serve(config: Config, workers: int | None = None) -> int:
-    share_secret_key()
+    share_secret_key(config)
     workers = workers or os.cpu_count() or 2
     http = config.settings.http
     print(f"IOC UI is running at http://{http.host}:{http.port} with {workers} workers (Ctrl-C to stop)",

@@ -19,7 +19,7 @@ from ioc import alert_queries
 from ioc.alerts import actions
 from ioc.alerts.conditions import CONDITIONS
 from ioc.i18n import MESSAGES, format_duration, format_number, format_time, normalize_lang, t, to_local
-from ioc.web import current_context, current_user, readable_domains, resolve_lang
+from ioc.web import current_context, current_user, page_refusal, readable_domains, resolve_lang
 from panels._components import SORT_BY_FIELD, data_grid
 from panels._figures import GRAPH_CONFIG, STATUS_COLORS, pick_bucket, series_figure
 from panels._labels import area_name as _area_name
@@ -294,7 +294,7 @@ def _silence_list(config, db, lang: str):
     if db is None:
         return []
     tz = config.settings.ui.timezone
-    df = alert_queries.silences(db, datetime.now(UTC))
+    df = alert_queries.silences(db, datetime.now(UTC), readable_domains())
     if df.empty:
         return html.P(t("alerts.silences.none", lang), className="text-body-secondary small mb-0")
     items = []
@@ -349,6 +349,8 @@ def layout(ui_lang: str | None = None, lang: str | None = None, domain: str | No
            alert: str | None = None, **_query) -> html.Div:
     config, db = current_context()
     lang = resolve_lang(lang, ui_lang, config)
+    if (refusal := page_refusal(__name__, lang)) is not None:
+        return refusal
     domain, area = _pick(domain, config.domains), _pick(area, config.areas)
     severity, state, range_key = _pick(severity, SEVERITIES), _pick(state, STATES), _pick(range, RANGES) or "24h"
     selected = int(alert) if alert and alert.isdigit() else None

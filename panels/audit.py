@@ -10,7 +10,7 @@ from dash import Input, Output, callback, html
 
 from ioc.audit import audit_log
 from ioc.i18n import format_time, t
-from ioc.web import current_context, resolve_lang
+from ioc.web import current_context, page_refusal, resolve_lang
 
 dash.register_page(__name__, path="/audit", name=t("nav.audit", "vi"), nav_key="nav.audit", order=90,
                    access="admin", nav_group="system",
@@ -35,6 +35,8 @@ def _rows(config, db, lang: str) -> list[dict]:
 def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> html.Div:
     config, db = current_context()
     lang = resolve_lang(lang, ui_lang, config)
+    if (refusal := page_refusal(__name__, lang)) is not None:
+        return refusal
     columns = [{"field": c, "headerName": t(f"audit.col.{c}", lang), "flex": 2 if c in ("before", "after") else 1}
                for c in COLUMNS]
     return html.Div([

@@ -13,7 +13,7 @@ from dash import Input, Output, clientside_callback, html
 
 from ioc import brief_queries
 from ioc.i18n import format_number, format_time, t
-from ioc.web import current_context, resolve_lang
+from ioc.web import current_context, page_refusal, resolve_lang
 from panels._brief import arrow, sparkline_src
 
 dash.register_page(__name__, path="/brief", name=t("nav.brief", "vi"), nav_key="nav.brief", order=30,
@@ -40,6 +40,8 @@ def _archive_rows(config, db, lang: str) -> list:
 def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> html.Div:
     config, db = current_context()
     lang = resolve_lang(lang, ui_lang, config)
+    if (refusal := page_refusal(__name__, lang)) is not None:
+        return refusal
     rows = _archive_rows(config, db, lang) if db is not None else []
     head = html.Thead(html.Tr([html.Th(t(k, lang)) for k in
                                ("brief.col.day", "brief.col.lang", "brief.col.generated", "brief.col.emailed")]
@@ -133,6 +135,8 @@ def render(content: dict[str, Any]) -> html.Article:
 def day_layout(day: str | None = None, ui_lang: str | None = None, lang: str | None = None, **_query) -> html.Div:
     config, db = current_context()
     lang = resolve_lang(lang, ui_lang, config)
+    if (refusal := page_refusal("panels.brief_day", lang)) is not None:
+        return refusal
     try:
         when = date.fromisoformat(day or "")
     except ValueError:

@@ -22,7 +22,7 @@ from dash import ALL, MATCH, Input, Output, State, callback, clientside_callback
 from ioc import alert_queries, queries
 from ioc.config import Config, Metric
 from ioc.i18n import format_time, format_value, t
-from ioc.web import current_context, current_user, resolve_lang
+from ioc.web import current_context, current_user, page_refusal, resolve_lang
 from panels import _drill
 from panels._components import data_grid, metric_tile
 from panels._domain import (
@@ -224,6 +224,8 @@ def layout(domain: str | None = None, ui_lang: str | None = None, lang: str | No
     config, db = current_context()
     lang_param = lang
     lang = resolve_lang(lang, ui_lang, config)
+    if (refusal := page_refusal(__name__, lang)) is not None:
+        return refusal
     now = datetime.now(UTC)
     state = parse_state(config, domain or "", area, metric, range, query.get("from"), query.get("to"), lang_param,
                         now)

@@ -15,7 +15,7 @@ from dash import Input, Output, State, clientside_callback, dcc, html
 from ioc import alert_queries, queries
 from ioc.config import Config, Entity
 from ioc.i18n import MESSAGES, format_number, format_time, t
-from ioc.web import current_context, current_user, resolve_lang
+from ioc.web import current_context, current_user, page_refusal, resolve_lang
 from panels import _drill
 from panels._components import metric_tile
 from panels._figures import GRAPH_CONFIG
@@ -88,6 +88,8 @@ def layout(entity_id: str | None = None, ui_lang: str | None = None, lang: str |
     config, db = current_context()
     lang_param = lang if lang in ("vi", "en") else None
     lang = resolve_lang(lang, ui_lang, config)
+    if (refusal := page_refusal(__name__, lang)) is not None:
+        return refusal
     entity = config.entities.get(entity_id or "")
     user = current_user()
     if entity is None or (user is not None and not user.can_read(config.entity_domain(entity.id))):

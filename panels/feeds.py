@@ -11,7 +11,7 @@ from dash import Input, Output, State, callback, dcc, html
 
 from ioc import queries
 from ioc.i18n import format_age, format_duration, format_number, format_time, normalize_lang, t
-from ioc.web import current_context, resolve_lang
+from ioc.web import current_context, page_refusal, resolve_lang
 
 dash.register_page(__name__, path="/feeds", name=t("nav.feeds", "vi"), nav_key="nav.feeds", order=50, access="read",
                    nav_group="system",
@@ -68,6 +68,8 @@ def _summary(rows: list[dict], lang: str) -> str:
 def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> html.Div:
     config, db = current_context()
     lang = resolve_lang(lang, ui_lang, config)
+    if (refusal := page_refusal(__name__, lang)) is not None:
+        return refusal
     rows = feed_rows(config, db, lang, datetime.now(UTC))
     return html.Div([
         dcc.Store(id="feeds-lang", data=lang),

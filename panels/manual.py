@@ -12,7 +12,7 @@ from dash import Input, Output, State, callback, dcc, html
 from ioc import queries
 from ioc.alerts import actions
 from ioc.i18n import format_number, format_time, normalize_lang, t
-from ioc.web import current_context, current_submit, current_user, resolve_lang
+from ioc.web import current_context, current_submit, current_user, page_refusal, resolve_lang
 
 dash.register_page(__name__, path="/manual", name=t("nav.manual", "vi"), nav_key="nav.manual", order=60,
                    access="manual",
@@ -62,6 +62,8 @@ def _columns(lang: str) -> list[dict]:
 def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> html.Div:
     config, db = current_context()
     lang = resolve_lang(lang, ui_lang, config)
+    if (refusal := page_refusal(__name__, lang)) is not None:
+        return refusal
     user = current_user()
     domains = [{"label": d.name.get(lang), "value": d.key} for d in config.catalog.domains
                if user is None or user.can_enter(d.key)]

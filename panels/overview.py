@@ -18,7 +18,7 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 from ioc import queries
 from ioc.config import Config, Metric
 from ioc.i18n import format_number, format_time, normalize_lang, t
-from ioc.web import current_context, current_user, resolve_lang
+from ioc.web import current_context, current_user, page_refusal, resolve_lang
 from panels._components import (
     FailureLog,
     domain_card,
@@ -108,6 +108,8 @@ def _refreshed_text(config: Config, lang: str, now: datetime) -> str:
 def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> html.Div:
     config, db = current_context()
     lang = resolve_lang(lang, ui_lang, config)
+    if (refusal := page_refusal(__name__, lang)) is not None:
+        return refusal
     now = datetime.now(UTC)
     rows, failed = _overview_rows(config, db, now)
     note = _chart_note(config, lang)

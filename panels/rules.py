@@ -13,7 +13,7 @@ from ioc.alerts.actions import ActionError
 from ioc.alerts.rules import load_rules
 from ioc.config import parse_duration
 from ioc.i18n import format_duration, format_time, normalize_lang, t
-from ioc.web import current_context, current_user, resolve_lang
+from ioc.web import current_context, current_user, page_refusal, resolve_lang
 from panels._components import selected
 
 dash.register_page(__name__, path="/rules", name=t("nav.rules", "vi"), nav_key="nav.rules", order=30, access="read",
@@ -54,6 +54,8 @@ def _columns(lang: str) -> list[dict]:
 def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> html.Div:
     config, db = current_context()
     lang = resolve_lang(lang, ui_lang, config)
+    if (refusal := page_refusal(__name__, lang)) is not None:
+        return refusal
     return html.Div([
         dcc.Store(id="rules-lang", data=lang),
         html.Div([html.H1(t("rules.title", lang), className="page-title h4 mb-0")], className="page-head"),

@@ -12,7 +12,7 @@ from dash import Input, Output, State, callback, dcc, html
 from ioc import alert_queries
 from ioc.alerts import actions
 from ioc.i18n import format_number, format_time, normalize_lang, t
-from ioc.web import current_context, current_user, resolve_lang
+from ioc.web import current_context, current_user, page_refusal, readable_domains, resolve_lang
 from panels._labels import subject_name, what
 
 dash.register_page(__name__, path="/shift", name=t("nav.shift", "vi"), nav_key="nav.shift", order=25, access="read",
@@ -28,7 +28,7 @@ def _log_rows(config, db, lang: str, since: datetime) -> list[dict]:
         return []
     tz = config.settings.ui.timezone
     rows = []
-    for r in alert_queries.records(alert_queries.shift_log(db, since)):
+    for r in alert_queries.records(alert_queries.shift_log(db, since, domains=readable_domains())):
         alert_id = r["alert_id"]
         tied = alert_id is not None
         rows.append({"id": int(r["id"]), "row_id": str(int(r["id"])), "at": format_time(r["at"], lang, tz),
@@ -76,7 +76,7 @@ def _handover(config, db, hours: int, lang: str):
         return html.P(t("shift.h.none", lang), className="text-body-secondary")
     tz = config.settings.ui.timezone
     until = datetime.now(UTC)
-    summary = alert_queries.handover(db, until - timedelta(hours=hours), until)
+    summary = alert_queries.handover(db, until - timedelta(hours=hours), until, readable_domains())
     counts = summary["counts"]
     tiles = [html.Div([html.Div(str(counts[key]), className="handover-count"),
                        html.Div(t(f"shift.h.{key}", lang), className="handover-label")],
@@ -108,6 +108,8 @@ def layout(ui_lang: str | None = None, lang: str | None = None, hours: str | Non
            **_query) -> html.Div:
     config, db = current_context()
     lang = resolve_lang(lang, ui_lang, config)
+    if (refusal := page_refusal(__name__, lang)) is not None:
+        return refusal
     period = int(hours) if hours and hours.isdigit() and int(hours) in PERIODS else DEFAULT_HOURS
     since = datetime.now(UTC) - timedelta(hours=period)
     form = html.Div([

@@ -9,7 +9,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html
 from ioc.auth import ROLES
 from ioc.auth import store as auth_store
 from ioc.i18n import format_time, normalize_lang, t
-from ioc.web import current_context, current_user, resolve_lang
+from ioc.web import current_context, current_user, page_refusal, resolve_lang
 from panels._components import selected, text
 
 dash.register_page(__name__, path="/users", name=t("nav.users", "vi"), nav_key="nav.users", order=85,
@@ -52,6 +52,8 @@ def _field(label: str, control) -> html.Div:
 def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> html.Div:
     config, db = current_context()
     lang = resolve_lang(lang, ui_lang, config)
+    if (refusal := page_refusal(__name__, lang)) is not None:
+        return refusal
     if db is None:
         return html.Div()
     roles = [{"label": t(f"auth.role.{r}", lang), "value": r} for r in ROLES]

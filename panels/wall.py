@@ -21,7 +21,7 @@ import dash
 from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
 from ioc.i18n import normalize_lang, t
-from ioc.web import current_context, resolve_lang
+from ioc.web import current_context, page_refusal, resolve_lang
 from panels._components import register_watchdog, watchdog
 from panels._figures import GRAPH_CONFIG
 from panels._wall import playlist, refreshed_text, render, render_shared, screen_scale, view_title
@@ -53,6 +53,8 @@ def layout(ui_lang: str | None = None, lang: str | None = None, views: str | Non
            interval: str | None = None, **_query) -> html.Div:
     config, db = current_context()
     lang = resolve_lang(lang, ui_lang, config)
+    if (refusal := page_refusal(__name__, lang)) is not None:
+        return refusal
     plan = playlist(config, views, interval, lang)
     now = datetime.now(UTC)
     shown = render(config, db, plan.views[0], lang, now)

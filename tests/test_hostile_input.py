@@ -169,7 +169,7 @@ def test_mqtt_ingest_end_to_end_with_hostile_messages(clean_db):
 def push_url(tmp_path_factory, pg_server_url, mqtt_url, runtime):
     folder = isolated_config(tmp_path_factory.mktemp("hostile-push"), pg_server_url, mqtt_url, "hostilepush",
                              {"ingest": {"max_payload_bytes": 1_048_576}})
-    add_feeds(folder, {"name": "pusher", "transport": "http_push", "parser": "native",
+    add_feeds(folder, {"name": "pusher", "transport": "http_push", "parser": "native", "domain": "health",
                        "token_env": "IOC_TEST_HOSTILE_PUSH", "stale_after": "1h"})
     with pytest.MonkeyPatch.context() as env:
         env.setenv("IOC_TEST_HOSTILE_PUSH", "hostile-token")
@@ -198,9 +198,9 @@ def test_http_push_answers_every_hostile_body_with_a_reason(push_url):
     auth = {"Authorization": "Bearer hostile-token", "Content-Type": "application/json"}
     for name, payload in CORPUS.items():
         status, body = post(url, payload, auth)
-        assert status in (200, 413), (name, status)
+        assert status in (200, 400, 413, 422), (name, status)  # 400: not JSON; 422: nothing valid in it
         answer = json.loads(body)
-        if status == 200:
+        if status in (200, 422):
             assert answer["accepted"] == 0 or name.startswith("bom_utf8"), name
             assert answer["rejected"] == len(answer["reasons"][:100]) or answer["rejected"] > 100
         status, body = post(url, native_payload(rt, 1), auth)  # valid alongside

@@ -45,7 +45,7 @@ def test_roles_are_a_table():
         assert {a for a in ("wall", "read", "brief", "manual", "admin") if user.may(a)} == allowed, role
 
 
-def test_passwords_lockout_and_kiosk_tokens(runtime):
+def test_passwords_never_lock_an_account_and_kiosk_tokens(runtime):
     db = runtime.db
     name = f"lock{datetime.now(UTC):%H%M%S%f}"[:30]
     auth_store.add_user(db, name, "a-long-password-1", "operator")
@@ -58,14 +58,12 @@ def test_passwords_lockout_and_kiosk_tokens(runtime):
         auth_store.add_user(db, name + "y", "a-long-password-1", "officer")  # an officer needs domains
     assert auth_store.authenticate(db, name, "a-long-password-1")[1] == "ok"
     assert auth_store.authenticate(db, "nobody-here", "whatever")[1] == "invalid"
-    now = datetime.now(UTC)
-    outcomes = [auth_store.authenticate(db, name, "wrong", now)[1] for _ in range(auth_store.MAX_FAILED_LOGINS)]
-    assert outcomes[-1] == "locked" and set(outcomes[:-1]) == {"invalid"}
-    assert auth_store.authenticate(db, name, "a-long-password-1", now + timedelta(minutes=1))[1] == "locked"
-    assert auth_store.authenticate(db, name, "a-long-password-1", now + auth_store.LOCKOUT
-                                   + timedelta(seconds=1))[1] == "ok"
+    # Whoever guesses cannot keep the owner out: no lock however many failures (the web server slows
+    # the guesser down per account and address instead).
+    assert {auth_store.authenticate(db, name, "wrong")[1] for _ in range(8)} == {"invalid"}
+    assert auth_store.authenticate(db, name, "a-long-password-1")[1] == "ok"
     auth_store.update_user(db, name, "tests", active=False)
-    assert auth_store.authenticate(db, name, "a-long-password-1")[1] == "invalid"
+    assert auth_store.authenticate(db, name, "a-long-password-1")[1] == "invalid"  # as for an unknown user
 
     token = auth_store.create_kiosk_token(db, "Màn hình 1", "tests")
     kiosk = auth_store.kiosk_user(db, token)
@@ -73,7 +71,7 @@ def test_passwords_lockout_and_kiosk_tokens(runtime):
     auth_store.revoke_kiosk_token(db, int(kiosk.username.split(":")[1]), "tests")
     assert auth_store.kiosk_user(db, token) is None
     actions_logged = set(audit_log(db)["action"])
-    assert {"user.add", "user.update", "user.locked", "kiosk.create", "kiosk.revoke"} <= actions_logged
+    assert {"user.add", "user.update", "kiosk.create", "kiosk.revoke"} <= actions_logged
 
 
 # --- the real server -------------------------------------------------------------------------------
@@ -217,20 +215,21 @@ def test_kiosk_token_reads_the_wall_only_and_can_be_revoked(web_url, simulated, 
     token = auth_store.create_kiosk_token(simulated.db, "Phòng điều hành", "tests")
     screen = Browserish()
     answer = screen.get(web_url + f"/kiosk?token={token}", allow_redirects=False)
-    assert answer.status_code == 302 and answer.headers["Location"].endswith("/wall")
+    assert answer.status_code == 302 and answer.headers["Location"].split("#")[0].endswith("/wall")
     assert screen.get(web_url + "/alerts", allow_redirects=False).headers["Location"].endswith("/wall")
     screen.get(web_url + "/wall", allow_redirects=False)
     screen.headers[CSRF_HEADER] = screen.cookies.get(CSRF_COOKIE)
     router = _router_output(screen, web_url)
     body = {"output": router, "outputs": [], "state": [], "changedPropIds": [],
-            "inputs": [{"id": "_pages_location", "property": "pathname", "value": "/alerts"}]}
+            "inputs": [{"id": "_pages_location", "property": "pathname", "value": "/alerts"},
+                       {"id": "_pages_location", "property": "search", "value": ""}]}
     assert screen.post(web_url + "/_dash-update-component", json=body).status_code == 403
     kiosk_id = int(auth_store.kiosk_tokens(simulated.db)["id"].max())
     auth_store.revoke_kiosk_token(simulated.db, kiosk_id, "tests")
-    import time
-    time.sleep(6)  # the server re-reads a session's user every few seconds
-    assert screen.get(web_url + "/_dash-layout").status_code == 401
-    assert requests.get(web_url + f"/kiosk?token={token}", allow_redirects=False).status_code == 401
+    assert screen.get(web_url + "/_dash-layout").status_code == 401  # at once: the session is on the server
+    refused = requests.get(web_url + f"/kiosk?token={token}", allow_redirects=False)
+    assert refused.status_code == 401 and refused.headers["Content-Type"].startswith("text/html")
+    assert "Mã màn hình không hợp lệ" in refused.text and "Unknown or revoked wall-screen token" in refused.text
 
 
 def test_failed_sign_ins_are_rate_limited_per_address(simulated, people):

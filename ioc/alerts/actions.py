@@ -194,12 +194,15 @@ def note(pool: ConnectionPool, who: str | User, body: str, alert_id: int | None 
     """A shift-log entry, optionally tied to an alert."""
     if isinstance(who, User) and who.role not in ("operator", "officer", "admin"):
         raise ActionError("action.forbidden")
-    who, body = _who(who), (body or "").strip()
+    user, who, body = who, _who(who), (body or "").strip()
     if not body:
         raise ActionError("action.empty_note")
     with pool.connection() as conn, conn.transaction():
-        if alert_id is not None and conn.execute("SELECT 1 FROM alerts WHERE id = %s", (alert_id,)).fetchone() is None:
-            raise ActionError("action.no_alert", alert=alert_id)
+        if alert_id is not None:
+            row = conn.execute("SELECT domain FROM alerts WHERE id = %s", (alert_id,)).fetchone()
+            # Another domain's alert is, to an officer, one that does not exist.
+            if row is None or (isinstance(user, User) and not user.can_acknowledge(row[0])):
+                raise ActionError("action.no_alert", alert=alert_id)
         note_id = conn.execute("INSERT INTO shift_log (author, alert_id, body) VALUES (%s, %s, %s) RETURNING id",
                                (who, alert_id, body[:4000])).fetchone()[0]
         audit(conn, who, "shift.note", f"note:{note_id}", None, {"alert": alert_id, "body": body[:4000]})

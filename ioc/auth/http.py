@@ -1,16 +1,24 @@
 """Sign-in and enforcement on the web server: sessions, login, kiosk tokens, CSRF, security headers, and
 the gate every request passes — pages, Dash callbacks and API routes alike.
 
+Pages are judged on the page Dash will render: `resolve_page` asks Dash's own resolver (the one its router
+callback uses: trailing slashes stripped, `*` spanning `/`, query parameters overriding path parameters),
+never a matcher of ours. Each page's layout checks again (`ioc.web.page_refusal`).
 Callbacks are checked by where they were written: each page declares `access` in its
 `dash.register_page(...)`, and a callback defined in a page's module needs that page's access (shell
 callbacks in ioc.web need a signed-in user). A callback of a module that declares nothing is refused —
 a new page is closed until it says who may see it. Finer checks (an officer's own domains, who may
 acknowledge or edit a rule) are made by the pages' data functions and by the actions themselves.
+
+Sessions live in the database (the cookie carries a random id, signed): logout, a password change, a
+disabled account and a revoked kiosk token end them on the next request. The signing key survives
+restarts ($IOC_SECRET_KEY, else var/secret-key, made on first start, mode 0600).
 """
 
 from __future__ import annotations
 
 import html
+import ipaddress
 import logging
 import os
 import secrets
@@ -22,6 +30,9 @@ from urllib.parse import urlencode, urlparse
 
 import dash
 import flask
+import psycopg
+from dash._pages import _parse_query_string, _path_to_page
+from dash._utils import inputs_to_vals
 from flask.sessions import SecureCookieSessionInterface
 
 from ioc.auth import User
@@ -30,19 +41,23 @@ from ioc.i18n import normalize_lang, t
 
 log = logging.getLogger(__name__)
 
-SESSION_USER = "user"
+SESSION_ID = "sid"
 SESSION_CSRF = "csrf"
 CSRF_COOKIE = "_csrf_token"  # dash-renderer sends it back as the X-CSRFToken header on every callback
 CSRF_HEADER = "X-CSRFToken"
-SESSION_HOURS = 12  # one shift
-USER_CACHE_SECONDS = 5  # a role change or a disabled account takes effect within this
-FAILED_LOGINS_PER_MINUTE = 20  # per client address (guessing across accounts); each account also locks
+SECRET_ENV = "IOC_SECRET_KEY"
+SECRET_FILE = "secret-key"  # in var/, next to the config folder
+FAILED_LOGINS_PER_MINUTE = 20  # per client address (guessing across accounts)
+FREE_FAILURES = 3  # per (account, address) before each further attempt has to wait
+MAX_WAIT_SECONDS = 300  # the longest wait between two attempts: a delay, never a lockout
 
 # Reachable without a session: sign-in, static files, and machine endpoints with their own credentials.
 PUBLIC_PREFIXES = ("/login", "/kiosk", "/assets/", "/_dash-component-suites/", "/_favicon.ico", "/healthz",
                    "/metrics", "/api/v1/readings")
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 DASH_CALLBACK = "/_dash-update-component"
+NOT_FOUND_ACCESS = "wall"  # Dash's "page not found" shows nothing of anyone
+UNRESOLVABLE = "unresolvable"  # a router request with no path Dash could resolve: refused as malformed
 
 
 class _Sessions(SecureCookieSessionInterface):
@@ -60,19 +75,124 @@ def current_user() -> User | None:
     return flask.g.get("user") if flask.has_request_context() else None
 
 
+def secret_key(config_dir: Path) -> str:
+    """The key that signs session cookies: $IOC_SECRET_KEY, else var/secret-key (created on first start,
+    readable by the owner only). It survives restarts, so that wall screens stay signed in."""
+    if key := os.environ.get(SECRET_ENV):
+        return key
+    path = config_dir.parent / "var" / SECRET_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # made by an earlier start, or by another worker a moment ago
+        for _ in range(50):
+            if key := path.read_text(encoding="utf-8").strip():
+                return key
+            time.sleep(0.1)
+        raise RuntimeError(f"{path} is empty: delete it to make a new key (every session then ends)") from None
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(key + "\n")
+    log.info("made the session signing key %s", path)
+    return key
+
+
+def resolve_page(app: dash.Dash, pathname: object, search: object = "") -> tuple[dict, dict] | None:
+    """(page, layout arguments) exactly as Dash's router resolves them; page {} is "not found".
+    None for a pathname Dash cannot resolve (its router would fail on it)."""
+    if not isinstance(pathname, str) or not isinstance(search, str | None):
+        return None
+    try:
+        page, variables = _path_to_page(app.strip_relative_path(pathname))
+    except Exception:  # noqa: BLE001 — whatever Dash refuses, the gate refuses
+        return None
+    return page, {**(variables or {}), **_parse_query_string(search)}
+
+
+def page_access(app: dash.Dash, pathname: object, search: object = "") -> str | None:
+    """The access the page Dash renders for this URL needs (None: refuse)."""
+    resolved = resolve_page(app, pathname, search)
+    if resolved is None:
+        return None
+    page = resolved[0]
+    return page.get("access") or "admin" if page else NOT_FOUND_ACCESS  # a page that declares nothing: admins
+
+
+class Throttle:
+    """Failed sign-ins per (account, address): a few are free, then each attempt waits twice as long as the
+    one before (up to MAX_WAIT_SECONDS). Nobody can lock another person out, and the answer is the same
+    whether the account exists or not. Also a per-address ceiling against guessing across accounts."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pairs: dict[tuple[str, str], tuple[int, float]] = {}  # → (failures, next attempt allowed at)
+        self._addresses: dict[str, deque[float]] = defaultdict(deque)
+
+    def wait(self, account: str, address: str, now: float | None = None) -> float:
+        """Seconds until this (account, address) may try again (0: now)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            recent = self._addresses[address]
+            while recent and now - recent[0] > 60:
+                recent.popleft()
+            per_address = 60 - (now - recent[0]) if len(recent) >= FAILED_LOGINS_PER_MINUTE else 0.0
+            _failures, allowed_at = self._pairs.get((account, address), (0, now))
+            return max(0.0, allowed_at - now, per_address)
+
+    def failed(self, account: str, address: str, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._addresses[address].append(now)
+            failures = self._pairs.get((account, address), (0, now))[0] + 1
+            delay = 0.0 if failures <= FREE_FAILURES else min(MAX_WAIT_SECONDS, 2.0 ** (failures - FREE_FAILURES - 1))
+            self._pairs[(account, address)] = (failures, now + delay)
+            if len(self._pairs) > 100_000:  # bounded memory under a spray of names
+                self._pairs = {k: v for k, v in self._pairs.items() if v[1] > now}
+
+    def succeeded(self, account: str, address: str) -> None:
+        with self._lock:
+            self._pairs.pop((account, address), None)
+
+
+def _networks(entries: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(e, strict=False) for e in entries]
+
+
+def client_address(remote_addr: str | None, forwarded_for: str | None, trusted: list) -> str:
+    """The client's address: X-Forwarded-For is believed only as far as it was written by trusted proxies
+    (read right to left, the first address that is not a trusted proxy is the client)."""
+    def is_trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in trusted)
+
+    address = remote_addr or "?"
+    if not trusted or not is_trusted(address) or not forwarded_for:
+        return address
+    for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
+        address = hop
+        if not is_trusted(hop):
+            break
+    return address
+
+
 class Auth:
     """Installs sign-in and the gate on a Dash app's Flask server."""
 
-    def __init__(self, app: dash.Dash, db, config_dir: Path, secret_key: str | None = None):
+    def __init__(self, app: dash.Dash, db, config_dir: Path, secret: str | None = None,
+                 trusted_proxies: list[str] | None = None):
         self.app, self.db = app, db
         server = app.server
-        server.secret_key = secret_key or os.environ.get("IOC_SECRET_KEY") or self._ephemeral_key()
+        server.secret_key = secret or secret_key(config_dir)
         server.session_interface = _Sessions()
+        # The cookie may live long (a wall screen's session lasts until its token is revoked); how long a
+        # person's session lasts is decided by the server (auth_store.SESSION_HOURS).
         server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                             PERMANENT_SESSION_LIFETIME=SESSION_HOURS * 3600)
-        self._users: dict[str, tuple[float, User | None]] = {}
-        self._attempts: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
+                             PERMANENT_SESSION_LIFETIME=auth_store.KIOSK_SESSION_DAYS * 86400)
+        self.throttle = Throttle()
+        self.trusted_proxies = _networks(trusted_proxies or [])
         self._csp: str | None = None
         self._bootstrap_admin(config_dir)
         server.add_url_rule("/login", "ioc_login", self.login, methods=["GET", "POST"])
@@ -80,12 +200,7 @@ class Auth:
         server.add_url_rule("/kiosk", "ioc_kiosk", self.kiosk, methods=["GET"])
         server.before_request(self.gate)
         server.after_request(self.headers)
-
-    @staticmethod
-    def _ephemeral_key() -> str:
-        log.warning("IOC_SECRET_KEY is not set: sessions end when the server restarts and are not shared "
-                    "between UI workers")
-        return secrets.token_hex(32)
+        server.extensions["ioc_auth"] = self
 
     def _bootstrap_admin(self, config_dir: Path) -> None:
         """A first start has no users: create `admin` with a random password, shown once in the log and
@@ -107,36 +222,33 @@ class Auth:
 
     # --- who is asking ---------------------------------------------------------------------------
 
-    def _load(self, username: str) -> User | None:
-        now = time.monotonic()
-        with self._lock:
-            cached = self._users.get(username)
-        if cached and cached[0] > now:
-            return cached[1]
-        if username.startswith("kiosk:"):
-            stored = flask.session.get(SESSION_USER) or {}
-            user = (User(username, stored.get("name", ""), "kiosk")
-                    if auth_store.kiosk_alive(self.db, username) else None)
-        else:
-            user = auth_store.load_user(self.db, username)
-        with self._lock:
-            self._users[username] = (now + USER_CACHE_SECONDS, user)
-        return user
-
     def _session_user(self) -> User | None:
-        stored = flask.session.get(SESSION_USER)
-        if not isinstance(stored, dict) or not isinstance(stored.get("username"), str):
+        """The user of this request's server-side session, read afresh on every request: an ended session,
+        a disabled account or a revoked kiosk token is refused at once."""
+        sid = flask.session.get(SESSION_ID)
+        if not isinstance(sid, str) or not sid:
             return None
-        return self._load(stored["username"])
+        return auth_store.session_user(self.db, sid)
+
+    def client_address(self) -> str:
+        return client_address(flask.request.remote_addr, flask.request.headers.get("X-Forwarded-For"),
+                              self.trusted_proxies)
 
     # --- the gate ----------------------------------------------------------------------------------
 
     def gate(self):
         path = flask.request.path
-        flask.g.user = self._session_user()
-        if path.startswith(PUBLIC_PREFIXES):
+        flask.g.user = None
+        if path.startswith(PUBLIC_PREFIXES):  # no session needed (and none read: /healthz must answer
+            rule = flask.request.url_rule     # while the database is away)
+            if path.startswith("/api/") and (rule is None or "<path:" in rule.rule):  # not served by this role
+                return flask.jsonify({"error": "not found"}), 404
             return None
-        user = flask.g.user
+        try:
+            user = flask.g.user = self._session_user()
+        except psycopg.Error as exc:  # the sessions are in the database: without it, nobody can be known
+            log.warning("cannot read sessions: %s", exc)
+            return flask.jsonify({"error": t("auth.unavailable", normalize_lang(flask.request.args.get("lang")))}), 503
         if user is None:
             if flask.request.method == "GET" and not path.startswith("/_dash"):
                 return flask.redirect("/login?" + urlencode({"next": _safe_next(flask.request.full_path)}))
@@ -145,13 +257,19 @@ class Auth:
             return _deny(403, "auth.csrf")
         if path == DASH_CALLBACK:
             access = self._callback_access(flask.request.get_json(silent=True))
+            if access == UNRESOLVABLE:
+                return flask.jsonify({"error": "the router needs a path (text starting with /) and a query"}), 400
             if access is None or not user.may(access):
                 log.warning("refused callback for %s (%s): needs %s", user.username, user.role, access)
                 return _deny(403, "auth.forbidden")
-        elif user.is_kiosk and flask.request.method == "GET" and not path.startswith("/_dash"):
-            page = _page_for(path)
-            if page is None or page.get("access") != "wall":
-                return flask.redirect("/wall")
+        elif flask.request.method == "GET" and not path.startswith("/_dash"):
+            # The page itself is only a shell (its content comes through the router callback, checked
+            # above), but a page one may not open answers as such rather than with an empty frame.
+            access = page_access(self.app, path, "?" + flask.request.query_string.decode("latin-1"))
+            if access is None or not user.may(access):
+                if user.is_kiosk:
+                    return flask.redirect("/wall")
+                return _human_page(403, "auth.forbidden_title", "auth.forbidden")
         return None
 
     def _csrf_ok(self) -> bool:
@@ -169,10 +287,23 @@ class Auth:
         module = getattr(entry.get("callback"), "__module__", "")
         if module == "ioc.web":
             return "wall"  # the shell: clock, language, alert badge
-        if module.startswith("dash"):  # the pages router: the page being opened decides
-            return _routing_access(body)
+        if module.startswith("dash"):  # the pages router: the page it will render decides
+            return self._routing_access(entry, body)
         page = dash.page_registry.get(module)
         return page.get("access") if page else None
+
+    def _routing_access(self, entry: dict, body: dict) -> str | None:
+        """The router's arguments are taken by position, as Dash passes them (whatever ids the request
+        names), and the page is resolved by Dash's own function."""
+        indices = entry.get("inputs_state_indices")
+        if not isinstance(indices, dict) or "pathname_" not in indices or "search_" not in indices:
+            return None
+        try:
+            values = inputs_to_vals(list(body.get("inputs") or []) + list(body.get("state") or []))
+            pathname, search = values[indices["pathname_"]], values[indices["search_"]]
+        except (AttributeError, IndexError, TypeError):
+            return UNRESOLVABLE
+        return page_access(self.app, pathname, search) or UNRESOLVABLE
 
     # --- responses -------------------------------------------------------------------------------
 
@@ -181,7 +312,7 @@ class Auth:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        if flask.session.get(SESSION_USER) and not flask.request.path.startswith("/_dash-component-suites/"):
+        if flask.session.get(SESSION_ID) and not flask.request.path.startswith("/_dash-component-suites/"):
             token = flask.session.setdefault(SESSION_CSRF, secrets.token_urlsafe(32))
             response.set_cookie(CSRF_COOKIE, token, secure=_Sessions().get_cookie_secure(flask.current_app),
                                 httponly=False, samesite="Strict")
@@ -199,17 +330,6 @@ class Auth:
 
     # --- routes ----------------------------------------------------------------------------------
 
-    def _failures(self, add: bool = False) -> int:
-        """Failed sign-ins from this client address in the last minute (recording one more if `add`)."""
-        now = time.monotonic()
-        with self._lock:
-            recent = self._attempts[flask.request.remote_addr or "?"]
-            while recent and now - recent[0] > 60:
-                recent.popleft()
-            if add:
-                recent.append(now)
-            return len(recent)
-
     def login(self):
         lang = normalize_lang(flask.request.args.get("lang") or flask.request.form.get("lang"))
         next_url = _safe_next(flask.request.values.get("next") or "/")
@@ -217,18 +337,23 @@ class Auth:
             return _login_page(lang, next_url, _new_form_token())
         if not self._csrf_ok():
             return _login_page(lang, next_url, _new_form_token(), t("auth.csrf", lang)), 403
-        if self._failures() >= FAILED_LOGINS_PER_MINUTE:
-            return _login_page(lang, next_url, _new_form_token(), t("auth.too_many", lang)), 429
-        user, outcome = auth_store.authenticate(self.db, flask.request.form.get("username", ""),
-                                                flask.request.form.get("password", ""))
+        account = (flask.request.form.get("username") or "").strip().lower()[:100]
+        address = self.client_address()
+        wait = self.throttle.wait(account, address)
+        if wait > 0:  # the same answer whether the account exists or not
+            answer = _login_page(lang, next_url, _new_form_token(), t("auth.wait", lang, seconds=int(wait) + 1))
+            return answer, 429, {"Retry-After": str(int(wait) + 1)}
+        user, _outcome = auth_store.authenticate(self.db, account, flask.request.form.get("password", ""))
         if user is None:
-            self._failures(add=True)
-            key = "auth.locked" if outcome == "locked" else "auth.invalid"
-            return _login_page(lang, next_url, _new_form_token(), t(key, lang)), 401
+            self.throttle.failed(account, address)
+            return _login_page(lang, next_url, _new_form_token(), t("auth.invalid", lang)), 401
+        self.throttle.succeeded(account, address)
         self._start_session(user)
         return flask.redirect(next_url)
 
     def logout(self):
+        if isinstance(sid := flask.session.get(SESSION_ID), str):
+            auth_store.end_session(self.db, sid)
         flask.session.clear()
         response = flask.redirect("/login")
         response.delete_cookie(CSRF_COOKIE)
@@ -237,18 +362,19 @@ class Auth:
     def kiosk(self):
         user = auth_store.kiosk_user(self.db, flask.request.args.get("token", ""))
         if user is None:
-            return _deny(401, "auth.kiosk_invalid")
+            return _human_page(401, "auth.kiosk_title", "auth.kiosk_invalid")
         self._start_session(user)
         query = urlencode({k: v for k, v in flask.request.args.items() if k != "token"})
-        return flask.redirect("/wall" + (f"?{query}" if query else ""))
+        # The fragment never reaches a server: the wall keeps the token to sign in again by itself should
+        # its session end (assets/15-session.js), and takes it out of the address.
+        token = urlencode({"kiosk": flask.request.args.get("token", "")})
+        return flask.redirect("/wall" + (f"?{query}" if query else "") + "#" + token)
 
     def _start_session(self, user: User) -> None:
         flask.session.clear()  # a new session id on sign-in: no fixation
         flask.session.permanent = True
-        flask.session[SESSION_USER] = {"username": user.username, "name": user.display_name}
+        flask.session[SESSION_ID] = auth_store.start_session(self.db, user)
         flask.session[SESSION_CSRF] = secrets.token_urlsafe(32)
-        with self._lock:
-            self._users.pop(user.username, None)
 
 
 def _new_form_token() -> str:
@@ -268,27 +394,18 @@ def _deny(status: int, key: str):
     return flask.jsonify({"error": t(key, lang)}), status
 
 
-def _page_for(path: str) -> dict | None:
-    for page in dash.page_registry.values():
-        if page.get("path") == path:
-            return page
-        template = page.get("path_template")
-        if template and _matches(template, path):
-            return page
-    return None
-
-
-def _matches(template: str, path: str) -> bool:
-    parts, wanted = template.strip("/").split("/"), path.strip("/").split("/")
-    return len(parts) == len(wanted) and all(p.startswith("<") or p == w for p, w in zip(parts, wanted, strict=True))
-
-
-def _routing_access(body: dict) -> str | None:
-    for item in body.get("inputs") or []:
-        if isinstance(item, dict) and item.get("id") == "_pages_location" and item.get("property") == "pathname":
-            page = _page_for(str(item.get("value") or "/"))
-            return page.get("access") if page else "wall"  # an unknown path shows "page not found"
-    return None
+def _human_page(status: int, title_key: str, key: str):
+    """A refusal a person reads (a browser opened it): both languages, a way back to sign in."""
+    e = html.escape
+    parts = "".join(f'<section lang="{lang}"><h1 class="h5">{e(t(title_key, lang))}</h1><p>{e(t(key, lang))}</p>'
+                    f'<p><a href="/login?lang={lang}">{e(t("auth.sign_in", lang))}</a></p></section>'
+                    for lang in ("vi", "en"))
+    page = f"""<!DOCTYPE html>
+<html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{e(t(title_key, "vi"))} · {e(t("app.title", "vi"))}</title>
+<link rel="stylesheet" href="/assets/00-bootstrap.min.css"><link rel="stylesheet" href="/assets/10-ioc.css"></head>
+<body class="theme-light login-body"><main class="login-card">{parts}</main></body></html>"""
+    return page, status, {"Content-Type": "text/html; charset=utf-8"}
 
 
 def _login_page(lang: str, next_url: str, csrf: str, error: str | None = None) -> str:

@@ -1,4 +1,4 @@
-"""Users (argon2 password hashes, lockout), kiosk tokens and the audit log, in PostgreSQL."""
+"""Users (argon2 password hashes), kiosk tokens, server-side sessions and the audit log, in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from ioc.audit import audit
 from ioc.auth import KIOSK, ROLES, User
 from ioc.db import frame
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
+SESSION_HOURS = 12  # one shift; a wall screen's session lasts until its token is revoked
+KIOSK_SESSION_DAYS = 400
 MIN_PASSWORD = 10
 USERNAME = re.compile(r"^[a-z0-9._-]{2,64}$")
 
@@ -84,6 +84,10 @@ def update_user(db: ConnectionPool, username: str, actor: str, *, role: str | No
             conn.execute("UPDATE users SET password_hash = %s, failed_logins = 0, locked_until = NULL "
                          "WHERE username = %s", (_hasher.hash(password), username))
             after["password"] = "changed"
+        if password is not None or not after["active"]:  # whoever held the old password is out at once
+            ended = conn.execute("UPDATE sessions SET ended_at = now() WHERE username = %s AND ended_at IS NULL",
+                                 (username,)).rowcount
+            after["sessions_ended"] = ended
         audit(conn, actor, "user.update", username, before, after)
 
 
@@ -100,30 +104,21 @@ def count_users(db: ConnectionPool) -> int:
 
 def authenticate(db: ConnectionPool, username: str, password: str, now: datetime | None = None
                  ) -> tuple[User | None, str]:
-    """(user, "ok") on success; (None, reason) otherwise, reason one of "invalid", "locked".
-
-    After MAX_FAILED_LOGINS wrong passwords in a row the account is locked for LOCKOUT; the answer for an
-    unknown user and for a wrong password is the same, and takes the same time.
-    """
+    """(user, "ok") on success; (None, "invalid") otherwise — for an unknown user, a disabled one and a
+    wrong password alike, in the same time. No account is ever locked (a lock is a way to keep someone
+    out): the web server slows repeated failures down per (account, address) instead."""
     now = now or datetime.now(UTC)
     with db.connection() as conn, conn.transaction():
-        row = conn.execute("SELECT username, display_name, role, domains, password_hash, active, failed_logins, "
-                           "locked_until FROM users WHERE username = %s FOR UPDATE",
+        row = conn.execute("SELECT username, display_name, role, domains, password_hash, active "
+                           "FROM users WHERE username = %s FOR UPDATE",
                            ((username or "").strip().lower(),)).fetchone()
         if row is None:
             _verify(_DUMMY_HASH, password)
             return None, "invalid"
-        name, display, role, domains, hashed, active, failed, locked_until = row
-        if locked_until is not None and locked_until > now:
-            return None, "locked"
-        if not active or not _verify(hashed, password):
-            failed += 1
-            lock = now + LOCKOUT if failed >= MAX_FAILED_LOGINS else None
-            conn.execute("UPDATE users SET failed_logins = %s, locked_until = %s WHERE username = %s",
-                         (0 if lock else failed, lock, name))
-            if lock:
-                audit(conn, name, "user.locked", name, None, {"until": lock.isoformat()})
-            return None, "locked" if lock else "invalid"
+        name, display, role, domains, hashed, active = row
+        if not _verify(hashed, password) or not active:
+            conn.execute("UPDATE users SET failed_logins = failed_logins + 1 WHERE username = %s", (name,))
+            return None, "invalid"
         if _hasher.check_needs_rehash(hashed):
             conn.execute("UPDATE users SET password_hash = %s WHERE username = %s", (_hasher.hash(password), name))
         conn.execute("UPDATE users SET failed_logins = 0, locked_until = NULL, last_login = %s WHERE username = %s",
@@ -173,6 +168,7 @@ def revoke_kiosk_token(db: ConnectionPool, token_id: int, actor: str) -> None:
                            "RETURNING name", (token_id,)).fetchone()
         if row is None:
             raise UserError(f"no active kiosk token {token_id}")
+        conn.execute("UPDATE sessions SET ended_at = now() WHERE kiosk_id = %s AND ended_at IS NULL", (token_id,))
         audit(conn, actor, "kiosk.revoke", f"kiosk:{token_id}", {"name": row[0]}, None)
 
 
@@ -190,11 +186,39 @@ def kiosk_user(db: ConnectionPool, token: str) -> User | None:
     return User(f"kiosk:{row[0]}", row[1], KIOSK) if row else None
 
 
-def kiosk_alive(db: ConnectionPool, username: str) -> bool:
-    """Whether the token behind a kiosk session is still valid (revocation ends open sessions too)."""
-    token_id = username.removeprefix("kiosk:")
-    if not token_id.isdigit():
-        return False
+# --- sessions -----------------------------------------------------------------------------------
+# The cookie carries a random id; only its SHA-256 is stored. Every request reads the session with its
+# user (or kiosk token), so ending a session, disabling a user or revoking a token holds at once.
+
+def start_session(db: ConnectionPool, user: User) -> str:
+    """A new session for a signed-in person (SESSION_HOURS) or a wall screen (until its token is revoked)."""
+    token = secrets.token_urlsafe(32)
+    kiosk_id = int(user.username.removeprefix("kiosk:")) if user.is_kiosk else None
+    lifetime = timedelta(days=KIOSK_SESSION_DAYS) if user.is_kiosk else timedelta(hours=SESSION_HOURS)
+    with db.connection() as conn, conn.transaction():
+        conn.execute("DELETE FROM sessions WHERE expires_at < now() - interval '7 days'")
+        conn.execute("INSERT INTO sessions (id_sha256, username, kiosk_id, expires_at) VALUES (%s, %s, %s, now() + %s)",
+                     (_digest(token), None if kiosk_id else user.username, kiosk_id, lifetime))
+    return token
+
+
+def session_user(db: ConnectionPool, token: str) -> User | None:
+    """Who a live session belongs to, as stored now (None: ended, expired, user disabled, token revoked)."""
     with db.connection() as conn:
-        return conn.execute("SELECT 1 FROM kiosk_tokens WHERE id = %s AND revoked_at IS NULL",
-                            (int(token_id),)).fetchone() is not None
+        row = conn.execute(
+            "SELECT u.username, u.display_name, u.role, u.domains, k.id, k.name FROM sessions s "
+            "LEFT JOIN users u ON u.username = s.username AND u.active "
+            "LEFT JOIN kiosk_tokens k ON k.id = s.kiosk_id AND k.revoked_at IS NULL "
+            "WHERE s.id_sha256 = %s AND s.ended_at IS NULL AND s.expires_at > now()", (_digest(token),)).fetchone()
+    if row is None:
+        return None
+    username, display, role, domains, kiosk_id, kiosk_name = row
+    if username is not None:
+        return _user({"username": username, "display_name": display, "role": role, "domains": domains})
+    return User(f"kiosk:{kiosk_id}", kiosk_name, KIOSK) if kiosk_id is not None else None
+
+
+def end_session(db: ConnectionPool, token: str) -> None:
+    with db.connection() as conn:
+        conn.execute("UPDATE sessions SET ended_at = now() WHERE id_sha256 = %s AND ended_at IS NULL",
+                     (_digest(token),))
