@@ -568,6 +568,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "shift.h.notes": {"vi": "Ghi chép", "en": "Notes"},
     "shift.h.none": {"vi": "Không có", "en": "None"},
     "shift.h.by": {"vi": "bởi {who}", "en": "by {who}"},
+    # --- ioc/status.py: judging, explaining (branch wall, issue #12) ---
+    "status.level.warning": {"vi": "ngưỡng cảnh báo", "en": "the warning level"},
+    "status.level.critical": {"vi": "ngưỡng nguy hiểm", "en": "the critical level"},
+    "status.position.above": {"vi": "trên {level} {gap}", "en": "{gap} above {level}"},
+    "status.position.below": {"vi": "dưới {level} {gap}", "en": "{gap} below {level}"},
+    "tile.worst_site": {"vi": "Nặng nhất: {name} {value}", "en": "Worst: {name} {value}"},
+    "tile.worst_area": {"vi": "Nặng nhất: {name} {value}", "en": "Worst: {name} {value}"},
+    "alerts.nodata_for": {"vi": "không có dữ liệu {duration}", "en": "no data for {duration}"},
 }
 
 

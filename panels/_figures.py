@@ -10,13 +10,8 @@ import plotly.graph_objects as go
 from ioc.config import Metric
 from ioc.i18n import DEFAULT_TZ, format_value, normalize_lang, t, to_local
 from ioc.queries import resolution_for
+from ioc.status import STATUS_COLORS
 
-STATUS_COLORS = {
-    "ok": "#198754",
-    "warning": "#e0a100",
-    "critical": "#dc3545",
-    "nodata": "#6c757d",
-}
 LINE_COLOR = "#0d6efd"
 AXIS_COLOR = "#6c757d"
 GRID_COLOR = "rgba(128, 128, 128, 0.18)"

@@ -24,7 +24,7 @@ from ioc.config import Config, Metric
 from ioc.i18n import format_time, format_value, t
 from ioc.web import current_context, current_user, resolve_lang
 from panels import _drill
-from panels._components import data_grid, metric_tile
+from panels._components import data_grid, metric_tile, tile_rows
 from panels._domain import (
     MAX_MULTIPLES,
     VIEWS,
@@ -173,8 +173,9 @@ def _tiles(config: Config, db, state: State_, entities: list[str], now: datetime
     metrics = domain_metrics(config, state.domain.key)
     rows = {}
     if db is not None:
-        frame = queries.overview(db, config, now, metrics=metrics, entities=entities)
-        rows = {r["metric"]: r for _, r in frame.iterrows()}
+        frame = queries.overview(db, config, now, metrics=metrics, entities=entities,
+                                 area=None if state.area == config.region.region.code else state.area)
+        rows = tile_rows(config, frame, lang)
     tiles = []
     for m in metrics:
         if not any(m.key in config.entity_metrics(e) for e in entities):
