@@ -9,7 +9,7 @@ import dash_ag_grid as dag
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
-from ioc import queries
+from ioc import queries, status
 from ioc.i18n import format_age, format_duration, format_number, format_time, normalize_lang, t
 from ioc.web import current_context, resolve_lang
 
@@ -39,7 +39,7 @@ def feed_rows(config, db, lang: str, now: datetime) -> list[dict]:
             "last_error": h.get("last_error") or "",
             "readings_per_min": format_number(h.get("readings_per_min", 0.0), lang, 0),
             "dead_letters_per_min": format_number(h.get("dead_letters_per_min", 0.0), lang, 0),
-            "stale_after": format_duration(spec.stale_after.total_seconds(), lang),
+            "stale_after": format_duration(status.feed_silence_allowed(config, spec).total_seconds(), lang),
         })
     return rows
 
