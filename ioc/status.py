@@ -114,6 +114,27 @@ def status_for(metric: Metric, value: float | None, entity: Entity | None = None
     return judge(value, th)
 
 
+def chart_levels(metric: Metric, scope: str = "site", entity: Entity | None = None,
+                 population: int | None = None) -> Thresholds | None:
+    """The levels a chart of `metric` at `scope` may draw as lines: a site's own; those declared for this
+    scope (scaled to `population` when per population); a single site's levels on a wider chart only when
+    the line still means something for the combined figure (a max, min or mean — never a sum, which ten
+    districts' worth of calls would cross every day)."""
+    th = levels(metric, entity if scope == "site" else None)
+    if th is None:
+        return None
+    if th.per_population:
+        if not population:
+            return None
+        factor = population / th.per_population
+        return th.model_copy(update={"warning": th.warning * factor, "critical": th.critical * factor})
+    if th.scope == scope:
+        return th
+    if th.scope == "site" and metric.across in ("mean", "weighted_mean", "max", "min"):
+        return th
+    return None
+
+
 # --- combining sites into a figure --------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -99,7 +99,8 @@ def reason(config: Config, row: Any, metric: Metric, lang: str) -> str:
         name = config.areas[worst][0].name.get(lang)
     else:
         return ""
-    said = t(f"tile.worst_{'site' if entity is not None else 'area'}", lang, name=name,
+    bad = _field(row, "worst_status") in ("warning", "critical")
+    said = t("tile.worst" if bad else "tile.closest", lang, name=name,
              value=format_value(float(value), metric.unit_text(lang), lang))
     where = status.position_text(metric, float(value), entity, lang)
     return f"{said} · {where}" if where else said
@@ -290,14 +291,49 @@ def register_watchdog(page: str, root_id: str, text_id: str) -> None:
     )
 
 
-GRID_DEFAULTS = {"sortable": True, "filter": True, "resizable": True, "flex": 1}
+# Headers wrap onto a second line rather than being cut ("Trạng…" told an officer nothing).
+GRID_DEFAULTS = {"sortable": True, "filter": True, "resizable": True, "flex": 1, "wrapHeaderText": True,
+                 "autoHeaderHeight": True}
+
+# AG Grid's own words (pagination, filter menus, loading, empty table) in Vietnamese; English is its default.
+AG_GRID_VI = {
+    "noRowsToShow": "Không có dòng nào", "loadingOoo": "Đang tải…", "page": "Trang", "more": "nhiều hơn",
+    "to": "đến", "of": "trên", "next": "Sau", "last": "Cuối", "first": "Đầu", "previous": "Trước",
+    "firstPage": "Trang đầu", "lastPage": "Trang cuối", "nextPage": "Trang sau", "previousPage": "Trang trước",
+    "pageSizeSelectorLabel": "Số dòng mỗi trang:", "ariaPageSizeSelectorLabel": "Số dòng mỗi trang",
+    "pageLastRowUnknown": "?", "filterOoo": "Lọc…", "searchOoo": "Tìm…", "selectAll": "(Chọn tất cả)",
+    "selectAllSearchResults": "(Chọn mọi kết quả)", "blanks": "(Trống)", "noMatches": "Không có kết quả",
+    "equals": "Bằng", "notEqual": "Khác", "blank": "Trống", "notBlank": "Không trống",
+    "empty": "Chọn một điều kiện", "lessThan": "Nhỏ hơn", "greaterThan": "Lớn hơn",
+    "lessThanOrEqual": "Nhỏ hơn hoặc bằng", "greaterThanOrEqual": "Lớn hơn hoặc bằng", "inRange": "Trong khoảng",
+    "inRangeStart": "Từ", "inRangeEnd": "Đến", "contains": "Chứa", "notContains": "Không chứa",
+    "startsWith": "Bắt đầu bằng", "endsWith": "Kết thúc bằng", "before": "Trước", "after": "Sau",
+    "andCondition": "VÀ", "orCondition": "HOẶC", "applyFilter": "Áp dụng", "resetFilter": "Đặt lại",
+    "clearFilter": "Xóa", "cancelFilter": "Hủy", "dateFormatOoo": "dd/mm/yyyy", "filterConditions": "Điều kiện",
+    "ariaFilterInput": "Ô lọc", "ariaFilterValue": "Giá trị lọc", "ariaFilteringOperator": "Phép lọc",
+    "ariaColumn": "Cột", "ariaRowSelect": "Nhấn Space để chọn dòng", "ariaSearch": "Tìm",
+    "pinColumn": "Ghim cột", "autosizeThisColumn": "Tự chỉnh độ rộng cột này",
+    "autosizeAllColumns": "Tự chỉnh mọi cột", "resetColumns": "Đặt lại các cột", "sortAscending": "Sắp xếp tăng",
+    "sortDescending": "Sắp xếp giảm", "sortUnSort": "Bỏ sắp xếp", "columns": "Cột", "filters": "Bộ lọc",
+    "columnFilter": "Lọc cột", "ariaLabelColumnFilter": "Lọc cột", "ariaLabelColumnMenu": "Trình đơn cột",
+    "ariaSortableColumn": "Nhấn Enter để sắp xếp", "ariaFilterMenuOpen": "Mở bộ lọc",
+}
+
+
+def grid_locale(lang: str | None, empty_text: str | None = None) -> dict:
+    """dashGridOptions entries putting an AG Grid in the page's language (and its empty-table message)."""
+    words = dict(AG_GRID_VI) if normalize_lang(lang) == "vi" else {}
+    if empty_text:
+        words["noRowsToShow"] = empty_text
+    return {"localeText": words}
 # Sort a displayed text (a local time, a formatted number) by a raw field of the row instead.
 SORT_BY_FIELD = "(a, b, nodeA, nodeB) => (nodeA.data.{0} ?? -1e308) - (nodeB.data.{0} ?? -1e308)"
 
 
 def data_grid(grid_id: Any, rows: list[dict], columns: list[dict], empty_text: str, file_name: str,
               row_id: str = "params.data.row_id", class_name: str = "", height: str = "340px",
-              row_class_rules: dict | None = None, selected: str | None = None, **options: Any) -> dag.AgGrid:
+              row_class_rules: dict | None = None, selected: str | None = None, lang: str | None = None,
+              **options: Any) -> dag.AgGrid:
     """An AG Grid table as every page uses it: sortable, filterable, resizable columns, single-row click
     selection, an empty-table message in the page's language, CSV export named `file_name` (a button's
     callback sets exportDataAsCsv=True)."""
@@ -305,6 +341,6 @@ def data_grid(grid_id: Any, rows: list[dict], columns: list[dict], empty_text: s
         id=grid_id, rowData=rows, columnDefs=columns, getRowId=row_id, defaultColDef=GRID_DEFAULTS,
         rowClassRules=row_class_rules or {}, selectedRows={"ids": [selected]} if selected else [],
         dashGridOptions={"rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
-                         "tooltipShowDelay": 300, "animateRows": False, "localeText": {"noRowsToShow": empty_text},
+                         "tooltipShowDelay": 300, "animateRows": False, **grid_locale(lang, empty_text),
                          **options},
         csvExportParams={"fileName": file_name}, className=class_name, style={"height": height})

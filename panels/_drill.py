@@ -168,7 +168,7 @@ def site_figure(config: Config, entity_id: str, metric: Metric, df: pd.DataFrame
         if metric.key in entity.thresholds else {}
     thresholds = None if levels else metric.thresholds_for(entity)
     fig = series_spec(df, metric.model_copy(update={"thresholds": thresholds}), lang, tz, window.start, window.end,
-                      height=height, stale=stale)
+                      height=height, stale=stale, scope="site")
     drawn = [hline(value, LEVEL_ATTRS[level], f"level-{level}", t(f"domain.level.{level}", lang))
              for level, value in levels.items()]
     add_layout_items(fig, [d[0] for d in drawn], [d[1] for d in drawn])

@@ -228,8 +228,10 @@ def wall_tile(row: Any, metric: Metric, lang: str, spark: str = "", direction: s
             *([html.Img(src=spark, className="sparkline", alt="")] if spark else []),
             html.Div(head, className="tile-head"),
             html.Div(main, className="wall-tile-main"),
-            *([html.Div(why, className="tile-reason", title=why)] if why else []),
-            html.Div([state, html.Span(age, className="tile-age")], className="tile-foot"),
+            # Why the tile has its colour (the worst site) shares the foot's line, cut with an ellipsis: a
+            # wall row has no height for one more line; the tile's title holds the whole sentence.
+            html.Div([state, *([html.Span(why, className="tile-reason")] if why else []),
+                      html.Span(age, className="tile-age")], className="tile-foot"),
         ],
         className=" ".join(classes),
         title=why or metric.label.get(lang),

@@ -105,15 +105,18 @@ def _rows(config, df, lang: str, now: datetime) -> list[dict]:
 
 def _columns(lang: str, history: bool = False) -> list[dict]:
     def col(field, key, width, **more):
-        return {"field": field, "headerName": t(key, lang), "headerTooltip": t(key, lang), "minWidth": width,
-                **more}
+        # Wide enough for the header's longest word next to the sort and filter icons: headers wrap
+        # between words, never inside one ("Ngưỡ-ng").
+        header = t(key, lang)
+        fit = 9 * max(len(word) for word in header.split()) + 52
+        return {"field": field, "headerName": header, "headerTooltip": header, "minWidth": max(width, fit), **more}
 
     cols = [
         {"field": "id", "headerName": "#", "width": 58, "flex": 0, "minWidth": 52, "type": "rightAligned"},
-        col("severity_label", "alerts.col.severity", 86, cellClass="alert-severity",
+        col("severity_label", "alerts.col.severity", 104, cellClass="alert-severity",
             cellClassRules={"alert-sev-critical": "params.data.severity === 'critical'",
                             "alert-sev-warning": "params.data.severity === 'warning'"}),
-        col("state_label", "alerts.col.state", 100),
+        col("state_label", "alerts.col.state", 118),
         # The flapping marker: a narrow column holding a glyph, its meaning in the tooltip and the header's.
         {"field": "flapping_mark", "headerName": "\u21af", "headerTooltip": t("alerts.col.flapping", lang),
          "tooltipField": "flapping_label", "width": 40, "minWidth": 40, "flex": 0, "cellClass": "alert-flapping",
@@ -121,13 +124,13 @@ def _columns(lang: str, history: bool = False) -> list[dict]:
         col("what", "alerts.col.what", 120, flex=2),
         col("subject_name", "alerts.col.subject", 140, flex=2, tooltipField="subject_name"),
         col("domain_name", "alerts.col.domain", 110, hide=True),
-        col("area_name", "alerts.col.area", 100, tooltipField="area_name"),
+        col("area_name", "alerts.col.area", 150, tooltipField="area_name"),
         col("value", "alerts.col.value", 80, type="rightAligned"),
-        col("threshold", "alerts.col.threshold", 64, type="rightAligned"),
-        col("since", "alerts.col.since", 88, comparator={"function": _BY_TS.format("since_ts")}),
+        col("threshold", "alerts.col.threshold", 84, type="rightAligned"),
+        col("since", "alerts.col.since", 118, comparator={"function": _BY_TS.format("since_ts")}),
     ]
     if history:
-        cols += [col("resolved_at", "alerts.col.resolved_at", 88,
+        cols += [col("resolved_at", "alerts.col.resolved_at", 118,
                      comparator={"function": _BY_TS.format("resolved_ts")}),
                  col("duration", "alerts.col.duration", 100)]
     else:
@@ -139,7 +142,7 @@ def _columns(lang: str, history: bool = False) -> list[dict]:
 
 def _grid(grid_id: str, lang: str, history: bool, rows: list[dict], empty_key: str, file_name: str,
           selected: int | None) -> dag.AgGrid:
-    return data_grid(grid_id, rows, _columns(lang, history), t(empty_key, lang), file_name,
+    return data_grid(grid_id, rows, _columns(lang, history), t(empty_key, lang), file_name, lang=lang,
                      class_name="alerts-grid", row_class_rules=_ROW_CLASSES,
                      selected=str(selected) if selected else None)
 
@@ -173,7 +176,7 @@ def _chart(config, db, alert: dict, lang: str, now: datetime):
     end = max(end, start + timedelta(minutes=10))
     df = alert_queries.entity_series(db, entity.id, metric.key, start, end, pick_bucket(end - start, metric.cadence))
     fig = series_figure(df, metric.model_copy(update={"thresholds": metric.thresholds_for(entity)}), lang, tz,
-                        start, end, height=260)
+                        start, end, height=260, scope="site")
     crossing = alert.get("firing_since") or alert["pending_since"]
     x = to_local(crossing, tz).replace(tzinfo=None)
     color = STATUS_COLORS.get(alert["severity"], STATUS_COLORS["warning"])

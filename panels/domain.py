@@ -300,7 +300,7 @@ def layout(domain: str | None = None, ui_lang: str | None = None, lang: str | No
             html.Button(t("domain.export", lang), id="domain-export",
                         className="btn btn-sm btn-outline-secondary mb-2"),
             data_grid("domain-grid", rows, site_columns(state.metric, lang), t("domain.empty", lang),
-                      f"ioc-{d.key}-{state.area}.csv", class_name="drill-grid", height="420px"),
+                      f"ioc-{d.key}-{state.area}.csv", class_name="drill-grid", height="420px", lang=lang),
         ], id="domain-sites"),
     ], className="drill-page domain-page", id="domain-page",
         **{"data-domain": d.key, "data-area": state.area, "data-metric": state.metric.key,
