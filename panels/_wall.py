@@ -221,8 +221,12 @@ def wall_tile(row: Any, metric: Metric, lang: str, spark: str = "", direction: s
     # The sparkline is the tile's background across its full width (as Grafana's stat panels do): the
     # rows of a 1080p wall have no height to spare for it. A stale tile says so in its foot, where its
     # status would be (a badge in the head pushed the label onto three lines, the foot over the number).
-    state = html.Span(t("tile.stale", lang), className="badge stale-badge", role="status") if stale \
-        else html.Span(status_text, className="tile-status")
+    if stale:
+        state = [html.Span(t("tile.stale", lang), className="badge stale-badge", role="status")]
+    elif why:  # the colour says the status; the words say which site makes it so
+        state = [html.Span(why, className="tile-reason")]
+    else:
+        state = [html.Span(status_text, className="tile-status")]
     return html.Div(
         [
             *([html.Img(src=spark, className="sparkline", alt="")] if spark else []),
@@ -230,8 +234,7 @@ def wall_tile(row: Any, metric: Metric, lang: str, spark: str = "", direction: s
             html.Div(main, className="wall-tile-main"),
             # Why the tile has its colour (the worst site) shares the foot's line, cut with an ellipsis: a
             # wall row has no height for one more line; the tile's title holds the whole sentence.
-            html.Div([state, *([html.Span(why, className="tile-reason")] if why else []),
-                      html.Span(age, className="tile-age")], className="tile-foot"),
+            html.Div([*state, html.Span(age, className="tile-age")], className="tile-foot"),
         ],
         className=" ".join(classes),
         title=why or metric.label.get(lang),
