@@ -30,7 +30,6 @@ from ioc.i18n import format_number, t
 
 SEVERITY: tuple[str, ...] = ("nodata", "ok", "warning", "critical")  # mildest first
 RANK: dict[str, int] = {status: i for i, status in enumerate(SEVERITY)}
-ALERT_SEVERITIES: tuple[str, ...] = ("warning", "critical")  # what an alert can be, mildest first
 # Alert conditions whose value is a time without data (seconds), never a reading of the metric.
 SILENCE_CONDITIONS: tuple[str, ...] = ("nodata", "feed_silent")
 
