@@ -594,6 +594,47 @@ MESSAGES: dict[str, dict[str, str]] = {
     "shift.h.notes": {"vi": "Ghi chép", "en": "Notes"},
     "shift.h.none": {"vi": "Không có", "en": "None"},
     "shift.h.by": {"vi": "bởi {who}", "en": "by {who}"},
+    # --- ioc/status.py: judging, explaining (branch wall, issue #12) ---
+    "status.level.warning": {"vi": "ngưỡng cảnh báo", "en": "the warning level"},
+    "status.level.critical": {"vi": "ngưỡng nguy hiểm", "en": "the critical level"},
+    "status.position.above": {"vi": "trên {level} {gap}", "en": "{gap} above {level}"},
+    "status.position.below": {"vi": "dưới {level} {gap}", "en": "{gap} below {level}"},
+    "tile.worst": {"vi": "Nặng nhất: {name} {value}", "en": "Worst: {name} {value}"},
+    "tile.closest": {"vi": "Gần ngưỡng nhất: {name} {value}", "en": "Closest to its levels: {name} {value}"},
+    "alerts.nodata_for": {"vi": "không có dữ liệu {duration}", "en": "no data for {duration}"},
+    "rules.feed": {"vi": "Nguồn dữ liệu {name}", "en": "Feed {name}"},
+    "rules.cond.above": {"vi": "Vượt ngưỡng", "en": "Above"},
+    "rules.source.config": {"vi": "Tệp cấu hình", "en": "Config file"},
+    "rules.cond.below": {"vi": "Dưới ngưỡng", "en": "Below"},
+    "rules.cond.outside": {"vi": "Ngoài khoảng cho phép", "en": "Outside the band"},
+    "rules.cond.rate_of_change": {"vi": "Thay đổi nhanh", "en": "Rate of change"},
+    "rules.cond.nodata": {"vi": "Mất dữ liệu", "en": "No recent data"},
+    "rules.cond.feed_silent": {"vi": "Nguồn dữ liệu im lặng", "en": "Feed silent"},
+}
+
+
+# AG Grid's own words (pagination, filter menus, loading, empty table) in Vietnamese; English is its default.
+AG_GRID_VI = {
+    "noRowsToShow": "Không có dòng nào", "loadingOoo": "Đang tải…", "page": "Trang", "more": "nhiều hơn",
+    "to": "đến", "of": "trên", "next": "Sau", "last": "Cuối", "first": "Đầu", "previous": "Trước",
+    "firstPage": "Trang đầu", "lastPage": "Trang cuối", "nextPage": "Trang sau", "previousPage": "Trang trước",
+    "pageSizeSelectorLabel": "Số dòng mỗi trang:", "ariaPageSizeSelectorLabel": "Số dòng mỗi trang",
+    "pageLastRowUnknown": "?", "filterOoo": "Lọc…", "searchOoo": "Tìm…", "selectAll": "(Chọn tất cả)",
+    "selectAllSearchResults": "(Chọn mọi kết quả)", "blanks": "(Trống)", "noMatches": "Không có kết quả",
+    "equals": "Bằng", "notEqual": "Khác", "blank": "Trống", "notBlank": "Không trống",
+    "empty": "Chọn một điều kiện", "lessThan": "Nhỏ hơn", "greaterThan": "Lớn hơn",
+    "lessThanOrEqual": "Nhỏ hơn hoặc bằng", "greaterThanOrEqual": "Lớn hơn hoặc bằng", "inRange": "Trong khoảng",
+    "inRangeStart": "Từ", "inRangeEnd": "Đến", "contains": "Chứa", "notContains": "Không chứa",
+    "startsWith": "Bắt đầu bằng", "endsWith": "Kết thúc bằng", "before": "Trước", "after": "Sau",
+    "andCondition": "VÀ", "orCondition": "HOẶC", "applyFilter": "Áp dụng", "resetFilter": "Đặt lại",
+    "clearFilter": "Xóa", "cancelFilter": "Hủy", "dateFormatOoo": "dd/mm/yyyy", "filterConditions": "Điều kiện",
+    "ariaFilterInput": "Ô lọc", "ariaFilterValue": "Giá trị lọc", "ariaFilteringOperator": "Phép lọc",
+    "ariaColumn": "Cột", "ariaRowSelect": "Nhấn Space để chọn dòng", "ariaSearch": "Tìm",
+    "pinColumn": "Ghim cột", "autosizeThisColumn": "Tự chỉnh độ rộng cột này",
+    "autosizeAllColumns": "Tự chỉnh mọi cột", "resetColumns": "Đặt lại các cột", "sortAscending": "Sắp xếp tăng",
+    "sortDescending": "Sắp xếp giảm", "sortUnSort": "Bỏ sắp xếp", "columns": "Cột", "filters": "Bộ lọc",
+    "columnFilter": "Lọc cột", "ariaLabelColumnFilter": "Lọc cột", "ariaLabelColumnMenu": "Trình đơn cột",
+    "ariaSortableColumn": "Nhấn Enter để sắp xếp", "ariaFilterMenuOpen": "Mở bộ lọc",
 }
 
 

@@ -23,7 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from psycopg_pool import ConnectionPool
 
-from ioc import health
+from ioc import health, status
 from ioc.alert_queries import latest_readings
 from ioc.alerts.actions import silence_check
 from ioc.alerts.engine import FlapDetector
@@ -115,7 +115,8 @@ class Runtime:
         self.metrics: Metrics | None = None
         self.ingestor: Ingestor | None = None
         self.mqtt: MqttIngest | None = None
-        self.feed_health = FeedHealth(config.feeds)
+        # A feed is late after the cadence of what it carries, not before (ioc.status.feed_silence_allowed).
+        self.feed_health = FeedHealth(status.feeds_as_judged(config))
         self.broker_address: BrokerAddress | None = None
         self.mqtt_settings: MqttSettings | None = None  # the broker's: MQTT 3.1.1 for the embedded one
         self.scheduler: BackgroundScheduler | None = None

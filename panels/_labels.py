@@ -6,7 +6,9 @@ an unknown code is shown as it is rather than failing.
 
 from __future__ import annotations
 
+from ioc.alerts.conditions import measures_silence
 from ioc.config import Config
+from ioc.i18n import DASH, format_duration, format_value
 
 
 def subject_name(config: Config, subject: str | None, lang: str) -> str:
@@ -28,3 +30,16 @@ def what(config: Config, rule: str | None, lang: str, metric: str | None = None)
     """The label of an alert's metric, or its rule's name for alerts without one (a feed's silence)."""
     m = config.metrics.get(metric or "")
     return m.label.get(lang) if m else (rule or "")
+
+
+def alert_value(config: Config, alert: dict, lang: str, key: str = "value") -> str:
+    """An alert's value (or threshold, `key`) as text: in the metric's unit for a level rule, as a duration
+    for a silence rule (its value is the time without data, never a reading)."""
+    value = alert.get(key)
+    if value is None or value != value:
+        return DASH
+    if measures_silence(alert.get("condition")):
+        return format_duration(float(value), lang)
+    metric = config.metrics.get(alert.get("metric") or "")
+    unit = metric.unit_text(lang) if metric else ""
+    return format_value(float(value), unit, lang)

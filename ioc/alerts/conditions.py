@@ -190,6 +190,12 @@ class FeedSilent(Condition):
         return (rule.severity, None) if state in self.BAD_STATES else (None, None)
 
 
+def measures_silence(name: str | None) -> bool:
+    """Whether a condition's alert value is a time without data (seconds), never a reading of the metric."""
+    condition = CONDITIONS.get(name or "")
+    return condition is not None and condition.watches != "readings"
+
+
 def known_condition(name: str) -> str:
     """A pydantic validator: the name of a registered condition."""
     if name not in CONDITIONS:

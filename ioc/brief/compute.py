@@ -32,7 +32,8 @@ from psycopg_pool import ConnectionPool
 from ioc import brief_queries
 from ioc.alert_queries import alert_history
 from ioc.config import Config, Metric
-from ioc.queries import _combine, status_of, worst_status
+from ioc.queries import _combine
+from ioc.status import figure, status_for
 
 BASELINE_DAYS = 7
 NOTABLE_CHANGE = 0.10     # a change of 10 % of the baseline is worth a sentence
@@ -78,11 +79,8 @@ def _indicator(config: Config, metric: Metric, means: pd.DataFrame, day: date) -
     today = mine[mine["day"] == day]
     sites = {}
     for entity, mean in zip(today["entity"], today["mean"], strict=True):
-        sites[entity] = status_of(float(mean), metric.thresholds_for(config.entities[entity]))
-    if any(metric.key in config.entities[e].thresholds for e in sites):
-        status = worst_status(sites.values())
-    else:
-        status = status_of(value, metric.thresholds) if value is not None else "nodata"
+        sites[entity] = status_for(metric, float(mean), config.entities[entity], "site")
+    status = figure(config, metric, dict(zip(today["entity"], today["mean"].astype(float), strict=True))).status
     th = metric.thresholds
     return {
         "metric": metric.key, "aggregation": metric.aggregation, "value": value, "previous": previous,
