@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field
 
-from feeds import vn_aqi
+from ioc import vn_aqi
 from ioc.models import Reading
 from ioc.transports.contract import (
     Parsed,

@@ -22,9 +22,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from feeds.vn_aqi import BANDS as VN_AQI_BANDS
 from ioc.config import SCOPES, Config, Entity, FeedSpec, Metric, Thresholds
 from ioc.i18n import format_number, t
+from ioc.vn_aqi import BANDS as VN_AQI_BANDS
 
 # --- severity, colours, words -----------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import sign_in
+from tests.support import sign_in
 
 VIEWPORTS = {"1080p": (1920, 1080), "4k": (3840, 2160)}
 PAGES = ["/", "/wall", "/domain/health", "/domain/agriculture", "/entity/gauge-plt", "/entity/hosp-bgc-01",

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from ioc.config import ConfigError, copy_config, load_config
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 
 def test_every_shipped_metric_declares_its_semantics():

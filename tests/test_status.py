@@ -11,7 +11,7 @@ import pytest
 from ioc import status
 from ioc.config import load_config
 from panels._components import reason
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 CONFIG = load_config(ROOT / "config", environ={})
 METRICS = CONFIG.metrics

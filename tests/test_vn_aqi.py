@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from feeds import vn_aqi
-from feeds.vn_aqi import aqi, band, band_name, nowcast, sub_index
+from ioc import vn_aqi
+from ioc.vn_aqi import aqi, band, band_name, nowcast, sub_index
 
 LEVELS = [0, 50, 100, 150, 200, 300, 400, 500]
 
