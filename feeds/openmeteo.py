@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field
 
-from ioc import vn_aqi
+import ioc.vn_aqi as vn_aqi
 from ioc.models import Reading
 from ioc.transports.contract import (
     Parsed,
