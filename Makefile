@@ -42,7 +42,8 @@ test: $(STAMP) browser pdftools
 FAST_TESTS := tests/test_layers.py tests/test_config.py tests/test_catalog_data.py tests/test_i18n.py \
 	tests/test_alert_engine.py tests/test_alert_text.py tests/test_senml.py tests/test_csv_table.py \
 	tests/test_json_mapping.py tests/test_ngsi_ld.py tests/test_openmeteo.py tests/test_vn_aqi.py \
-	tests/test_figures.py tests/test_map.py tests/test_queries.py tests/test_alert_queries.py tests/test_storage.py
+	tests/test_figures.py tests/test_map.py tests/test_queries.py tests/test_alert_queries.py tests/test_storage.py \
+	tests/test_status.py tests/test_metric_semantics.py tests/test_freshness.py
 test-fast: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q $(FAST_TESTS) -k "not junk"
