@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,28 @@ class Validator:
         self.retention = settings.storage.raw_retention
         self.entities = {e.id: config.kinds[e.kind] for e in config.region.entities}
         self.metrics = config.metrics
+        # What a valid reading of each (entity, metric) may look like, built once: (domain, low, high),
+        # the bounds finite so that a range check also rules out ±inf (and NaN fails every comparison).
+        biggest = sys.float_info.max
+        self.expected = {(e.id, m): (kind.domain, max(config.metrics[m].valid_range[0], -biggest),
+                                     min(config.metrics[m].valid_range[1], biggest))
+                         for e in config.region.entities for kind in [config.kinds[e.kind]]
+                         for m in kind.metrics if m in config.metrics}
+
+    def valid(self, readings: list[Reading], domain: str | None, now: datetime) -> tuple[list[Reading],
+                                                                                       list[Reading]]:
+        """(valid, invalid): one dict lookup and a few comparisons per reading; `check` says why for the
+        invalid ones."""
+        expected, earliest, latest = self.expected, now - self.retention, now + self.future
+        valid, invalid = [], []
+        for r in readings:
+            spec = expected.get((r.entity, r.metric))
+            if spec is not None and (domain is None or spec[0] == domain) and spec[1] <= r.value <= spec[2] \
+                    and earliest <= r.ts <= latest:
+                valid.append(r)
+            else:
+                invalid.append(r)
+        return valid, invalid
 
     def check(self, r: Reading, domain: str | None, now: datetime) -> str | None:
         """None when the reading is valid, else the reason it is not."""
@@ -92,10 +115,10 @@ class Ingestor:
                 parsed.errors.append(ParseError(f"parser error: {type(exc).__name__}: {exc}",
                                                 make_excerpt(payload)))
             dead = [DeadLetter(source, e.reason, e.excerpt, now) for e in parsed.errors]
-        readings = []
-        for r in parsed.readings:
+        readings, invalid = self.validator.valid(parsed.readings, parsed.domain, now)
+        for r in invalid:
             reason = self.validator.check(r, parsed.domain, now)
-            if reason is None:
+            if reason is None:  # never expected (both say the same); never drop a reading for it
                 readings.append(r)
             else:
                 dead.append(DeadLetter(source, reason, make_excerpt(json.dumps(

@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import msgspec
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One value of one metric of one entity at one instant (timezone-aware, UTC)."""
+
+class Reading(msgspec.Struct, frozen=True, gc=False):
+    """One value of one metric of one entity at one instant (timezone-aware, UTC).
+
+    A msgspec struct, not a frozen dataclass: ingest makes one per reading, and a frozen dataclass
+    costs ~1.2 µs to build against ~0.2 µs here (and is tracked by the cyclic GC; this holds no cycles)."""
 
     entity: str
     metric: str

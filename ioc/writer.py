@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import logging
 import queue
+import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -99,7 +100,13 @@ class SeriesIds:
             del self.ids[key]
 
 
-_TYPES = ["int4", "timestamptz", "float8"]
+# PostgreSQL's binary COPY format: a header, then per row the field count and each field's length and
+# value (int4 series id, timestamptz as microseconds since 2000-01-01 UTC, float8), then a trailer.
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_COPY_TRAILER = b"\xff\xff"
+_TUPLE = struct.Struct(">hiiiqid").pack
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class BatchWriter:
@@ -356,8 +363,8 @@ class BatchWriter:
                         "INSERT INTO spool_replayed (segment) VALUES (%s) ON CONFLICT DO NOTHING",
                         (replayed,)).rowcount == 0:
                     return  # committed before a crash that left the file behind: not twice
-                stored = self._write_readings(conn, batches) if received else 0
-                self._write_rest(conn, batches, dead)
+                stored, times = self._write_readings(conn, batches) if received else (0, [])
+                self._write_rest(conn, batches, dead, times)
         except BaseException:
             self._series.forget_since(created)  # ids of series created in a rolled-back transaction
             self.partitions.forget()  # and its partitions
@@ -369,13 +376,13 @@ class BatchWriter:
         self.stats.dead_letters += len(dead)
         self.stats.last_commit = time.time()
 
-    def _write_rest(self, conn: psycopg.Connection, batches: list[Batch], dead: list[DeadLetter]) -> None:
+    def _write_rest(self, conn: psycopg.Connection, batches: list[Batch], dead: list[DeadLetter],
+                    times: list[datetime]) -> None:
         for entry in (e for b in batches for e in b.manual):
             self._write_manual(conn, entry)
         if self.partitions.storage.path == "postgresql":
             # The hours this commit touched, for the rollup job (TimescaleDB tracks its own).
-            mark_dirty(conn, [r.ts for b in batches for r in b.readings] +
-                       [e.reading.ts for b in batches for e in b.manual])
+            mark_dirty(conn, times + [e.reading.ts for b in batches for e in b.manual])
         if dead:
             with conn.cursor().copy("COPY dead_letters (received, source, reason, payload) FROM STDIN") as copy:
                 for d in dead:
@@ -399,44 +406,46 @@ class BatchWriter:
                      "ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value, "
                      "feed = excluded.feed WHERE excluded.ts >= latest.ts", (sid, r.ts, r.value))
 
-    def _write_readings(self, conn: psycopg.Connection, batches: list[Batch]) -> int:
+    def _write_readings(self, conn: psycopg.Connection, batches: list[Batch]) -> tuple[int, list[datetime]]:
+        """COPY the batches' readings; (rows stored, the distinct times written)."""
         ids = self._series.ids
-        rows: dict[tuple[int, datetime], float] = {}  # one per (series, time): repeats in the batch collapse
-        feeds: dict[int, str | None] = {}
+        rows: list[bytes] = []  # PostgreSQL's binary COPY tuples, built here rather than by a call per row
+        micros: dict[datetime, int] = {}  # many readings share an instant: convert each instant once
+        newest: dict[int, tuple[int, float, datetime, str | None]] = {}  # per series, for `latest`
         for batch in batches:
+            feed = batch.feed
             for r in batch.readings:
                 sid = ids.get((r.entity, r.metric)) or self._series.create(conn, (r.entity, r.metric))
-                rows.setdefault((sid, r.ts), r.value)
-                feeds[sid] = batch.feed
-        times = [ts for _, ts in rows]
-        self.partitions.ensure(conn, min(times), max(times))
+                ts = r.ts
+                us = micros.get(ts)
+                if us is None:
+                    us = micros[ts] = (ts - _PG_EPOCH) // _MICROSECOND
+                rows.append(_TUPLE(3, 4, sid, 8, us, 8, r.value))
+                last = newest.get(sid)
+                if last is None or us > last[0]:
+                    newest[sid] = (us, r.value, ts, feed)
+        self.partitions.ensure(conn, min(micros), max(micros))
+        data = b"".join((_COPY_HEADER, *rows, _COPY_TRAILER))
         cur = conn.cursor()
         try:
-            # Fast path: straight into readings. A repeated reading makes the COPY fail as a whole,
-            # and only then do we pay for the staging table and ON CONFLICT.
+            # Fast path: straight into readings. A repeated reading (redelivered, or twice in the batch)
+            # makes the COPY fail as a whole, and only then do we pay for the staging table and ON CONFLICT
+            # (which keeps the first of two repeats in a batch).
             with conn.transaction(), cur.copy("COPY readings (series_id, ts, value) FROM STDIN "
                                               "(FORMAT BINARY)") as copy:
-                copy.set_types(_TYPES)
-                for (sid, ts), value in rows.items():
-                    copy.write_row((sid, ts, value))
+                copy.write(data)
             stored = len(rows)
         except psycopg.errors.UniqueViolation:
             cur.execute("CREATE TEMP TABLE IF NOT EXISTS readings_in (series_id int, ts timestamptz, "
                         "value float8) ON COMMIT DELETE ROWS")
             with cur.copy("COPY readings_in FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(_TYPES)
-                for (sid, ts), value in rows.items():
-                    copy.write_row((sid, ts, value))
+                copy.write(data)
             cur.execute("INSERT INTO readings SELECT * FROM readings_in ON CONFLICT DO NOTHING")
             stored = cur.rowcount
-        newest: dict[int, tuple[datetime, float]] = {}
-        for (sid, ts), value in rows.items():
-            if sid not in newest or ts > newest[sid][0]:
-                newest[sid] = (ts, value)
         cur.execute(
             "INSERT INTO latest (series_id, ts, value, feed) SELECT * FROM unnest(%s::int[], %s::timestamptz[], "
             "%s::float8[], %s::text[]) ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, "
             "value = excluded.value, feed = excluded.feed WHERE excluded.ts > latest.ts",
-            (list(newest), [t for t, _ in newest.values()], [v for _, v in newest.values()],
-             [feeds[sid] for sid in newest]))
-        return stored
+            (list(newest), [n[2] for n in newest.values()], [n[1] for n in newest.values()],
+             [n[3] for n in newest.values()]))
+        return stored, list(micros)
