@@ -116,16 +116,20 @@ def parse(topic: str, payload: bytes) -> Parsed:
     levels = topic.split("/")
     out = Parsed(domain=levels[1] if len(levels) == 3 else None)
     default_entity = levels[2] if len(levels) == 3 and levels[2] else None
-    if _parse_well_formed(payload, default_entity, out):
-        return out
+    if not _parse_well_formed(payload, default_entity, out):
+        _parse_general(payload, default_entity, out)
+    return out
+
+
+def _parse_general(payload: bytes, default_entity: str | None, out: Parsed) -> None:
+    """Any payload, object by object: what is well formed becomes readings, the rest errors with a reason."""
     ok, document = load_json(payload, out)
     if not ok:
-        return out
+        return
     for obj in document if isinstance(document, list) else [document]:
         _parse_object(obj, default_entity, out)
     if isinstance(document, list) and not document:
         out.errors.append(ParseError("empty batch", excerpt(payload)))
-    return out
 
 
 def encode(readings: Iterable[Reading]) -> bytes:
