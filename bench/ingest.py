@@ -251,6 +251,12 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_ingester(folder: Path) -> subprocess.Popen:
     ingester = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--ingest-only", "--config-dir",
                                  str(folder)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -329,9 +335,10 @@ def main() -> int:
 
             items = workload(config, args.readings, datetime.now(UTC) - timedelta(days=300))
             messages = encode_messages(prefix, items, 100)
-            began = time.perf_counter()
+            began, cpu_began = time.perf_counter(), cpu_seconds(ingester.pid)
             publish_run(pub, messages)
             batched_rate = len(items) / (wait_for(url, len(items)) - began)
+            ingester_cpu = cpu_seconds(ingester.pid) - cpu_began
 
             single = workload(config, args.single, datetime.now(UTC) - timedelta(days=200))
             messages = encode_messages(prefix, single, 1)
@@ -360,6 +367,8 @@ def main() -> int:
           f"{copy_rate:,.0f} rows/s")
     print(f"baseline raw broker (single QoS 1 messages, no-op subscriber): {broker_rate:,.0f} msg/s")
     print(f"batched (100 readings/message): {batched_rate:,.0f} readings/s committed, {len(items):,} readings")
+    print(f"ingester CPU in the batched run: {ingester_cpu:.2f} s = {1e6 * ingester_cpu / len(items):.2f} µs/reading "
+          f"= {len(items) / ingester_cpu:,.0f} readings/s per core")
     print(f"single (1 reading/message): {single_rate:,.0f} readings/s committed, {len(single):,} readings")
     print(f"latency publish→commit at {batched_rate / 2:,.0f} readings/s (half the batched rate): "
           f"p50 {p50:.0f} ms, p95 {p95:.0f} ms over {len(latencies)} messages")
