@@ -9,17 +9,23 @@ With --at-scale DATABASE (a database filled by bench/seed.py, e.g. 50 M rows) th
 raw COPY baseline are measured again into that database's `readings`, in its largest weekly partition
 (a second ingester process against it), so that the primary-key index is as large as a province's.
 
-    python bench/ingest.py [--readings 300000] [--single 60000] [--at-scale ioc_bench]
+With --profile FILE, py-spy (a dev tool: pip install py-spy) samples the ingester during the batched
+run, only while it holds the GIL (Python's CPU), writes the collapsed stacks to FILE and prints the
+microseconds per reading by stage of the hot path.
+
+    python bench/ingest.py [--readings 300000] [--single 60000] [--at-scale ioc_bench] [--profile FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import multiprocessing
 import os
 import random
 import secrets
+import signal
 import statistics
 import subprocess
 import sys
@@ -257,6 +263,48 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+PROFILE_RATE = 250  # samples/s
+# A sample belongs to the stage of its innermost frame that names one: (function name prefix, file).
+STAGES = [("decode + parse (feeds/native.py)", [("parse", "native.py"), ("_parse", "native.py")]),
+          ("validate (Validator)", [("Validator.", "ingest.py")]),
+          ("hand-off to the writer (queue)",
+           [("BatchWriter.submit", "writer.py"), ("BatchWriter._collect", "writer.py"),
+            ("BatchWriter._taken", "writer.py")]),
+          ("acknowledge + observers after commit", [("BatchWriter._after_commit", "writer.py")]),
+          ("writer: COPY rows, latest, rollup marks", [("BatchWriter._write", "writer.py")]),
+          ("ingest bookkeeping (dead letters, feed health)", [("Ingestor.ingest", "ingest.py")]),
+          ("MQTT receive + protocol (paho)", [("Client.", "client.py"), ("MqttIngest.", "mqtt.py")])]
+
+
+def _stage(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        function, _, where = frame.partition(" (")
+        file = where.split(":")[0].rsplit("/", 1)[-1]
+        for stage, markers in STAGES:
+            if any(function.startswith(prefix) and file == name for prefix, name in markers):
+                return stage
+    return "other"
+
+
+def start_profile(pid: int, path: str) -> subprocess.Popen:
+    return subprocess.Popen(["py-spy", "record", "--gil", "-r", str(PROFILE_RATE), "-f", "raw", "-o", path,
+                             "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profile(spy: subprocess.Popen) -> None:
+    spy.send_signal(signal.SIGINT)
+    spy.wait(60)
+
+
+def profile_stages(path: str, readings: int) -> list[tuple[str, float]]:
+    """(stage, µs of GIL-held time per reading) from py-spy's collapsed stacks, largest first."""
+    samples: collections.Counter[str] = collections.Counter()
+    for line in Path(path).read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        samples[_stage(stack.split(";"))] += int(n)
+    return [(stage, 1e6 * n / PROFILE_RATE / readings) for stage, n in samples.most_common()]
+
+
 def start_ingester(folder: Path) -> subprocess.Popen:
     ingester = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--ingest-only", "--config-dir",
                                  str(folder)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -307,6 +355,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--readings", type=int, default=300_000, help="readings in the batched run")
     parser.add_argument("--single", type=int, default=60_000, help="readings in the single-message run")
+    parser.add_argument("--profile", metavar="FILE", help="py-spy the ingester during the batched run (see above)")
     parser.add_argument("--at-scale", metavar="DATABASE",
                         help="also measure batched ingest and raw COPY into this seeded database (bench/seed.py)")
     args = parser.parse_args()
@@ -335,10 +384,13 @@ def main() -> int:
 
             items = workload(config, args.readings, datetime.now(UTC) - timedelta(days=300))
             messages = encode_messages(prefix, items, 100)
+            spy = start_profile(ingester.pid, args.profile) if args.profile else None
             began, cpu_began = time.perf_counter(), cpu_seconds(ingester.pid)
             publish_run(pub, messages)
             batched_rate = len(items) / (wait_for(url, len(items)) - began)
             ingester_cpu = cpu_seconds(ingester.pid) - cpu_began
+            if spy:
+                stop_profile(spy)
 
             single = workload(config, args.single, datetime.now(UTC) - timedelta(days=200))
             messages = encode_messages(prefix, single, 1)
@@ -369,6 +421,10 @@ def main() -> int:
     print(f"batched (100 readings/message): {batched_rate:,.0f} readings/s committed, {len(items):,} readings")
     print(f"ingester CPU in the batched run: {ingester_cpu:.2f} s = {1e6 * ingester_cpu / len(items):.2f} µs/reading "
           f"= {len(items) / ingester_cpu:,.0f} readings/s per core")
+    if args.profile:
+        print(f"profile of the ingester in the batched run (py-spy --gil, {args.profile}), µs per reading:")
+        for stage, micros in profile_stages(args.profile, len(items)):
+            print(f"  {micros:5.2f}  {stage}")
     print(f"single (1 reading/message): {single_rate:,.0f} readings/s committed, {len(single):,} readings")
     print(f"latency publish→commit at {batched_rate / 2:,.0f} readings/s (half the batched rate): "
           f"p50 {p50:.0f} ms, p95 {p95:.0f} ms over {len(latencies)} messages")
