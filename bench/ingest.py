@@ -5,16 +5,27 @@ ingester runs as its own process (`app.py --ingest-only`), as in production. Bas
 the same run: raw COPY into a table of the same shape, and the raw broker rate of single messages to
 a subscriber that does nothing with them.
 
-    python bench/ingest.py [--readings 300000] [--single 60000]
+With --at-scale DATABASE (a database filled by bench/seed.py, e.g. 50 M rows) the batched run and the
+raw COPY baseline are measured again into that database's `readings`, in its largest weekly partition
+(a second ingester process against it), so that the primary-key index is as large as a province's.
+
+With --profile FILE, py-spy (a dev tool: pip install py-spy) samples the ingester during the batched
+run, only while it holds the GIL (Python's CPU), writes the collapsed stacks to FILE and prints the
+microseconds per reading by stage of the hot path.
+
+    python bench/ingest.py [--readings 300000] [--single 60000] [--at-scale ioc_bench] [--profile FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import multiprocessing
 import os
+import random
 import secrets
+import signal
 import statistics
 import subprocess
 import sys
@@ -60,24 +71,28 @@ def workload(config, n: int, start: datetime) -> list[tuple[str, str, str, float
     return sorted(items, key=lambda item: item[0])
 
 
-def raw_copy_rate(url: str, items) -> float:
+def raw_copy_rate(url: str, items, table: str = "bench_raw") -> float:
     """A plain Python COPY loader for the same readings: series-id lookup, binary COPY in 10k-row
-    batches into a table with the same shape and primary key; no broker, parsing or validation."""
+    batches into a table with the same shape and primary key (or into `readings` itself, already
+    holding a seeded history); no broker, parsing or validation."""
     with psycopg.connect(url) as conn:
-        conn.execute("CREATE TABLE bench_raw (series_id int, ts timestamptz, value float8, "
-                     "PRIMARY KEY (series_id, ts))")
-        conn.commit()
+        if table == "bench_raw":
+            conn.execute("CREATE TABLE bench_raw (series_id int, ts timestamptz, value float8, "
+                         "PRIMARY KEY (series_id, ts))")
+            conn.commit()
         ids = {(e, m): i for i, e, m in conn.execute("SELECT id, entity, metric FROM series")}
+        statement = sql.SQL("COPY {} (series_id, ts, value) FROM STDIN (FORMAT BINARY)").format(sql.Identifier(table))
         began = time.perf_counter()
         for i in range(0, len(items), 10_000):
-            with conn.cursor().copy("COPY bench_raw FROM STDIN (FORMAT BINARY)") as copy:
+            with conn.cursor().copy(statement) as copy:
                 copy.set_types(["int4", "timestamptz", "float8"])
                 for _, entity, metric, ts, value in items[i:i + 10_000]:
                     copy.write_row((ids[entity, metric], datetime.fromtimestamp(ts, UTC), value))
             conn.commit()
         elapsed = time.perf_counter() - began
-        conn.execute("DROP TABLE bench_raw")
-        conn.commit()
+        if table == "bench_raw":
+            conn.execute("DROP TABLE bench_raw")
+            conn.commit()
     return len(items) / elapsed
 
 
@@ -127,6 +142,40 @@ def raw_broker_rate(url: str, settings: MqttSettings, n: int) -> float:
 def count(url: str) -> int:
     with psycopg.connect(url) as conn:
         return conn.execute("SELECT count(*) FROM readings").fetchone()[0]
+
+
+def stored_at(url: str, times: set[float]) -> int:
+    """Readings at exactly these instants, by index lookups (a count(*) of 50 M rows takes seconds)."""
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM series s JOIN readings r ON r.series_id = s.id "
+                            "WHERE r.ts = ANY(%s)", ([datetime.fromtimestamp(ts, UTC) for ts in times],)).fetchone()[0]
+
+
+def wait_for_last(url: str, items, timeout: float = 600) -> float:
+    """The commit time of the run's last reading: one ingester commits messages in the order they arrive
+    (one subscriber thread, one writer), and one publisher's QoS 1 messages arrive in order. A point
+    lookup: polling count(*) every 50 ms cost the database a share of a core while it was being measured."""
+    _, entity, metric, ts, _ = items[-1]
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:  # one connection: a new one forks a backend
+        while time.monotonic() < deadline:
+            if conn.execute("SELECT 1 FROM readings r JOIN series s ON s.id = r.series_id WHERE s.entity = %s "
+                            "AND s.metric = %s AND r.ts = %s", (entity, metric, datetime.fromtimestamp(ts, UTC))
+                            ).fetchone():
+                return time.perf_counter()
+            time.sleep(0.02)
+    raise TimeoutError(f"the last reading of the run was not committed within {timeout} s")
+
+
+def largest_partition_middle(url: str) -> datetime:
+    """The middle of the weekly partition holding the most rows (estimated by the planner's statistics)."""
+    with psycopg.connect(url) as conn:
+        bound = conn.execute("SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
+                             "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'readings'::regclass "
+                             "ORDER BY c.reltuples DESC LIMIT 1").fetchone()[0]
+        lo, hi = conn.execute("SELECT %s::timestamptz, %s::timestamptz",
+                              bound.split("'")[1::2][:2]).fetchone()
+    return lo + (hi - lo) / 2
 
 
 def wait_for(url: str, target: int, timeout: float = 600) -> float:
@@ -205,10 +254,107 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+PROFILE_RATE = 250  # samples/s
+# A sample belongs to the stage of its innermost frame that names one: (function name prefix, file).
+STAGES = [("decode + parse (feeds/native.py)", [("parse", "native.py"), ("_parse", "native.py")]),
+          ("validate (Validator)", [("Validator.", "ingest.py")]),
+          ("hand-off to the writer (queue)",
+           [("BatchWriter.submit", "writer.py"), ("BatchWriter._collect", "writer.py"),
+            ("BatchWriter._taken", "writer.py")]),
+          ("acknowledge + observers after commit", [("BatchWriter._after_commit", "writer.py")]),
+          ("writer: COPY rows, latest, rollup marks", [("BatchWriter._write", "writer.py")]),
+          ("ingest bookkeeping (dead letters, feed health)", [("Ingestor.ingest", "ingest.py")]),
+          ("MQTT receive + protocol (paho)", [("Client.", "client.py"), ("MqttIngest.", "mqtt.py")])]
+
+
+def _stage(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        function, _, where = frame.partition(" (")
+        file = where.split(":")[0].rsplit("/", 1)[-1]
+        for stage, markers in STAGES:
+            if any(function.startswith(prefix) and file == name for prefix, name in markers):
+                return stage
+    return "other"
+
+
+def start_profile(pid: int, path: str) -> subprocess.Popen:
+    return subprocess.Popen(["py-spy", "record", "--gil", "-r", str(PROFILE_RATE), "-f", "raw", "-o", path,
+                             "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profile(spy: subprocess.Popen) -> None:
+    spy.send_signal(signal.SIGINT)
+    spy.wait(60)
+
+
+def profile_stages(path: str, readings: int) -> list[tuple[str, float]]:
+    """(stage, µs of GIL-held time per reading) from py-spy's collapsed stacks, largest first."""
+    samples: collections.Counter[str] = collections.Counter()
+    for line in Path(path).read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        samples[_stage(stack.split(";"))] += int(n)
+    return [(stage, 1e6 * n / PROFILE_RATE / readings) for stage, n in samples.most_common()]
+
+
+def start_ingester(folder: Path) -> subprocess.Popen:
+    ingester = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--ingest-only", "--config-dir",
+                                 str(folder)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert ingester.stdout.readline().strip() == "ingest running", "ingester did not start"
+    return ingester
+
+
+def at_scale(database: str, server_url: str, mqtt_url: str, tmp: Path, readings: int) -> tuple[int, float, float]:
+    """(rows already there, raw COPY rows/s, batched readings/s) into a seeded database's largest partition.
+
+    Times fall between the seed's 20 s grid (a fraction of a second chosen per run), so neither the
+    seed's rows nor an earlier run's collide with this run's."""
+    info = psycopg.conninfo.conninfo_to_dict(server_url)
+    info["dbname"] = database
+    url = psycopg.conninfo.make_conninfo(**info)
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT sum(c.reltuples)::bigint FROM pg_inherits i JOIN pg_class c "
+                            "ON c.oid = i.inhrelid WHERE i.inhparent = 'readings'::regclass").fetchone()[0]
+    middle = largest_partition_middle(url)
+    prefix = f"iocbench{RUN}s"
+    folder = copy_config(tmp / "config-at-scale", {
+        "database": {"url": url},
+        "mqtt": {"url": mqtt_url, "topic_prefix": prefix, "client_id": f"iocbench-{RUN}-s"},
+        "storage": {"raw_retention": "400d"},
+        "ingest": {"batch_max_rows": int(os.environ.get("BATCH", 5000))}})
+    config = load_config(folder, environ={})
+    ingester = start_ingester(folder)
+    try:
+        copy_start = middle + timedelta(seconds=random.randrange(1, 10**6) / 10**6)
+        copy_rate = raw_copy_rate(url, workload(config, 200_000, copy_start), table="readings")
+        pub = Publisher(BrokerAddress.from_url(mqtt_url), config.settings.mqtt)
+        pub.connect()
+        start = middle + timedelta(hours=12, seconds=random.randrange(1, 10**6) / 10**6)
+        items = workload(config, readings, start)
+        messages = encode_messages(prefix, items, 100)
+        began = time.perf_counter()
+        publish_run(pub, messages)
+        rate = len(items) / (wait_for_last(url, items) - began)
+        pub.close()
+        assert stored_at(url, {ts for *_, ts, _ in items}) == len(items), "a reading is missing at scale"
+    finally:
+        ingester.terminate()
+        ingester.wait(30)
+    return rows, copy_rate, rate
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--readings", type=int, default=300_000, help="readings in the batched run")
     parser.add_argument("--single", type=int, default=60_000, help="readings in the single-message run")
+    parser.add_argument("--profile", metavar="FILE", help="py-spy the ingester during the batched run (see above)")
+    parser.add_argument("--at-scale", metavar="DATABASE",
+                        help="also measure batched ingest and raw COPY into this seeded database (bench/seed.py)")
     args = parser.parse_args()
     server_url = os.environ.get("IOC_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     name, url = database_urls(server_url)
@@ -225,10 +371,9 @@ def main() -> int:
             "ingest": {"batch_max_rows": int(os.environ.get("BATCH", 5000))}})
         config = load_config(folder, environ={})
         address, settings = BrokerAddress.from_url(mqtt_url), config.settings.mqtt
-        ingester = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--ingest-only", "--config-dir",
-                                     str(folder)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        ingester = None
         try:
-            assert ingester.stdout.readline().strip() == "ingest running", "ingester did not start"
+            ingester = start_ingester(folder)
             copy_rate = raw_copy_rate(url, workload(config, 200_000, datetime.now(UTC) - timedelta(days=350)))
             broker_rate = raw_broker_rate(mqtt_url, settings, args.single)
             pub = Publisher(address, settings)
@@ -236,24 +381,34 @@ def main() -> int:
 
             items = workload(config, args.readings, datetime.now(UTC) - timedelta(days=300))
             messages = encode_messages(prefix, items, 100)
-            began = time.perf_counter()
+            spy = start_profile(ingester.pid, args.profile) if args.profile else None
+            began, cpu_began = time.perf_counter(), cpu_seconds(ingester.pid)
             publish_run(pub, messages)
-            batched_rate = len(items) / (wait_for(url, len(items)) - began)
+            batched_rate = len(items) / (wait_for_last(url, items) - began)
+            ingester_cpu = cpu_seconds(ingester.pid) - cpu_began
+            if spy:
+                stop_profile(spy)
 
+            assert count(url) == len(items), "a reading is missing"
             single = workload(config, args.single, datetime.now(UTC) - timedelta(days=200))
             messages = encode_messages(prefix, single, 1)
             base = count(url)
             began = time.perf_counter()
             publish_run(pub, messages)
-            single_rate = len(single) / (wait_for(url, base + len(single)) - began)
+            single_rate = len(single) / (wait_for_last(url, single) - began)
+            assert count(url) == base + len(single), "a reading is missing"
 
             lat_items = workload(config, min(args.readings, int(batched_rate / 2 * 10)),
                                  datetime.now(UTC) - timedelta(days=100))
             latencies = latency_run(url, pub, encode_messages(prefix, lat_items, 100), batched_rate / 2)
             pub.close()
-        finally:
             ingester.terminate()
             ingester.wait(30)
+            scale = at_scale(args.at_scale, server_url, mqtt_url, Path(tmp), args.readings) if args.at_scale else None
+        finally:
+            if ingester and ingester.poll() is None:
+                ingester.terminate()
+                ingester.wait(30)
             if broker:
                 broker.stop()
             with psycopg.connect(server_url, autocommit=True) as conn:
@@ -263,12 +418,25 @@ def main() -> int:
           f"{copy_rate:,.0f} rows/s")
     print(f"baseline raw broker (single QoS 1 messages, no-op subscriber): {broker_rate:,.0f} msg/s")
     print(f"batched (100 readings/message): {batched_rate:,.0f} readings/s committed, {len(items):,} readings")
+    print(f"ingester CPU in the batched run: {ingester_cpu:.2f} s = {1e6 * ingester_cpu / len(items):.2f} µs/reading "
+          f"= {len(items) / ingester_cpu:,.0f} readings/s per core")
+    if args.profile:
+        print(f"profile of the ingester in the batched run (py-spy --gil, {args.profile}), µs per reading:")
+        for stage, micros in profile_stages(args.profile, len(items)):
+            print(f"  {micros:5.2f}  {stage}")
     print(f"single (1 reading/message): {single_rate:,.0f} readings/s committed, {len(single):,} readings")
     print(f"latency publish→commit at {batched_rate / 2:,.0f} readings/s (half the batched rate): "
           f"p50 {p50:.0f} ms, p95 {p95:.0f} ms over {len(latencies)} messages")
-    print(f"ingest: {batched_rate:,.0f} readings/s batched ({100 * batched_rate / copy_rate:.0f}% of raw COPY), "
-          f"{single_rate:,.0f} readings/s single ({100 * single_rate / broker_rate:.0f}% of raw broker), "
-          f"p95 {p95:.0f} ms")
+    last_line = (f"ingest: {batched_rate:,.0f} readings/s batched ({100 * batched_rate / copy_rate:.0f}% of raw COPY), "
+                 f"{single_rate:,.0f} readings/s single ({100 * single_rate / broker_rate:.0f}% of raw broker), "
+                 f"p95 {p95:.0f} ms")
+    if scale:
+        rows, scale_copy, scale_rate = scale
+        print(f"at scale ({args.at_scale}, {rows:,} rows in readings, writing into its largest weekly partition): "
+              f"raw COPY {scale_copy:,.0f} rows/s, batched {scale_rate:,.0f} readings/s committed")
+        last_line += (f"; at {rows / 1e6:.0f} M rows: {scale_rate:,.0f} readings/s "
+                      f"({100 * scale_rate / scale_copy:.0f}%)")
+    print(last_line)
     return 0
 
 

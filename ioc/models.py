@@ -9,10 +9,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+import msgspec
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One value of one metric of one entity at one instant (timezone-aware, UTC)."""
+
+class Reading(msgspec.Struct, frozen=True, gc=False):
+    """One value of one metric of one entity at one instant (timezone-aware, UTC).
+
+    A msgspec struct, not a frozen dataclass: ingest makes one per reading, and a frozen dataclass
+    costs ~1.2 µs to build against ~0.2 µs here (and is tracked by the cyclic GC; this holds no cycles)."""
 
     entity: str
     metric: str

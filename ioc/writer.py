@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import logging
 import queue
+import struct
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -105,7 +106,18 @@ class SeriesIds:
             del self.ids[key]
 
 
-_TYPES = ["int4", "timestamptz", "float8"]
+# PostgreSQL's binary COPY format: a header, then per row the field count and each field's length and
+# value (int4 series id, timestamptz as microseconds since 2000-01-01 UTC, float8), then a trailer.
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+_COPY_TRAILER = b"\xff\xff"
+_TUPLE = struct.Struct(">hiiiqid").pack
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _array(numbers: Iterable[int | float]) -> str:
+    """A PostgreSQL array literal of numbers (str of a float: the shortest text that reads back the same)."""
+    return "{" + ",".join(map(str, numbers)) + "}"
 
 
 class BatchWriter:
@@ -387,8 +399,8 @@ class BatchWriter:
                         "INSERT INTO spool_replayed (segment) VALUES (%s) ON CONFLICT DO NOTHING",
                         (replayed,)).rowcount == 0:
                     return  # committed before a crash that left the file behind: not twice
-                stored = self._write_readings(conn, batches) if received else 0
-                self._write_rest(conn, batches, dead)
+                stored, times = self._write_readings(conn, batches) if received else (0, [])
+                self._write_rest(conn, batches, dead, times)
         except BaseException:
             self._series.forget_since(created)  # ids of series created in a rolled-back transaction
             self.partitions.forget()  # and its partitions
@@ -400,16 +412,29 @@ class BatchWriter:
         self.stats.dead_letters += len(dead)
         self.stats.last_commit = time.time()
 
-    def _write_rest(self, conn: psycopg.Connection, batches: list[Batch], dead: list[DeadLetter]) -> None:
+    def _write_rest(self, conn: psycopg.Connection, batches: list[Batch], dead: list[DeadLetter],
+                    times: list[datetime]) -> None:
         for entry in (e for b in batches for e in b.manual):
             self._write_manual(conn, entry)
         # The hours this commit touched: queries read them raw until the rollup job has refreshed them.
-        mark_dirty(conn, [r.ts for b in batches for r in b.readings] +
-                   [e.reading.ts for b in batches for e in b.manual])
+        mark_dirty(conn, times + [e.reading.ts for b in batches for e in b.manual])
         if dead:
             with conn.cursor().copy("COPY dead_letters (received, source, reason, payload) FROM STDIN") as copy:
                 for d in dead:
                     copy.write_row((d.received, storable(d.source), storable(d.reason), storable(d.payload)))
+
+    def _count_stored(self, batches: list[Batch], inserted: list[tuple[int, datetime]]) -> None:
+        """Each batch's `stored`: how many of its readings were new (a repeat counts for the batch that
+        brought it first). Only the slow path needs this walk; the fast path stored everything."""
+        ids = self._series.ids
+        owners: dict[tuple[int, datetime], Batch] = {}
+        for batch in batches:
+            batch.stored = 0
+            for r in batch.readings:
+                owners.setdefault((ids[(r.entity, r.metric)], r.ts), batch)
+        for key in inserted:
+            if (owner := owners.get(key)) is not None:
+                owner.stored += 1
 
     def _write_manual(self, conn: psycopg.Connection, entry: ManualEntry) -> None:
         r = entry.reading
@@ -429,52 +454,55 @@ class BatchWriter:
                      "ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value, "
                      "feed = excluded.feed WHERE excluded.ts >= latest.ts", (sid, r.ts, r.value))
 
-    def _write_readings(self, conn: psycopg.Connection, batches: list[Batch]) -> int:
+    def _write_readings(self, conn: psycopg.Connection, batches: list[Batch]) -> tuple[int, list[datetime]]:
+        """COPY the batches' readings; (rows stored, the distinct times written)."""
         ids = self._series.ids
-        rows: dict[tuple[int, datetime], float] = {}  # one per (series, time): repeats in the batch collapse
-        owners: dict[tuple[int, datetime], Batch] = {}  # the batch that brought a row first (its `stored`)
-        feeds: dict[int, str | None] = {}
+        rows: list[bytes] = []  # PostgreSQL's binary COPY tuples, built here rather than by a call per row
+        micros: dict[datetime, int] = {}  # many readings share an instant: convert each instant once
+        newest: dict[int, tuple[int, float, str | None]] = {}  # per series (µs, value, feed), for `latest`
         for batch in batches:
+            feed = batch.feed
             for r in batch.readings:
                 sid = ids.get((r.entity, r.metric)) or self._series.create(conn, (r.entity, r.metric))
-                rows.setdefault((sid, r.ts), r.value)
-                owners.setdefault((sid, r.ts), batch)
-                feeds[sid] = batch.feed
-        times = [ts for _, ts in rows]
-        self.partitions.ensure(conn, min(times), max(times))
+                ts = r.ts
+                us = micros.get(ts)
+                if us is None:
+                    us = micros[ts] = (ts - _PG_EPOCH) // _MICROSECOND
+                rows.append(_TUPLE(3, 4, sid, 8, us, 8, r.value))
+                last = newest.get(sid)
+                if last is None or us > last[0]:
+                    newest[sid] = (us, r.value, feed)
+        self.partitions.ensure(conn, min(micros), max(micros))
+        data = b"".join((_COPY_HEADER, *rows, _COPY_TRAILER))
         cur = conn.cursor()
         try:
-            # Fast path: straight into readings. A repeated reading makes the COPY fail as a whole,
-            # and only then do we pay for the staging table and ON CONFLICT.
+            # Fast path: straight into readings. A repeated reading (redelivered, or twice in the batch)
+            # makes the COPY fail as a whole, and only then do we pay for the staging table and ON CONFLICT
+            # (which keeps the first of two repeats in a batch).
             with conn.transaction(), cur.copy("COPY readings (series_id, ts, value) FROM STDIN "
                                               "(FORMAT BINARY)") as copy:
-                copy.set_types(_TYPES)
-                for (sid, ts), value in rows.items():
-                    copy.write_row((sid, ts, value))
-            inserted = list(rows)
+                copy.write(data)
+            stored = len(rows)
+            for batch in batches:  # no repeat anywhere: every reading of every batch was new
+                batch.stored = len(batch.readings)
         except psycopg.errors.UniqueViolation:
             cur.execute("CREATE TEMP TABLE IF NOT EXISTS readings_in (series_id int, ts timestamptz, "
                         "value float8) ON COMMIT DELETE ROWS")
             with cur.copy("COPY readings_in FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(_TYPES)
-                for (sid, ts), value in rows.items():
-                    copy.write_row((sid, ts, value))
+                copy.write(data)
             cur.execute("INSERT INTO readings SELECT * FROM readings_in ON CONFLICT DO NOTHING RETURNING series_id, ts")
-            inserted = cur.fetchall()
-        for batch in batches:
-            batch.stored = 0
-        for key in inserted:
-            if (owner := owners.get(key)) is not None:
-                owner.stored += 1
-        stored = len(inserted)
-        newest: dict[int, tuple[datetime, float]] = {}
-        for (sid, ts), value in rows.items():
-            if sid not in newest or ts > newest[sid][0]:
-                newest[sid] = (ts, value)
+            self._count_stored(batches, cur.fetchall())
+            stored = sum(b.stored for b in batches)
+        # The newest reading of each series in one statement. The arrays go as text literals PostgreSQL
+        # parses, times as microseconds: psycopg's per-element list dumping (a timestamptz list above all)
+        # cost more than building the whole COPY buffer. µs × 1 µs is exact (below 2^53).
+        feeds = list({n[2]: None for n in newest.values()})
         cur.execute(
-            "INSERT INTO latest (series_id, ts, value, feed) SELECT * FROM unnest(%s::int[], %s::timestamptz[], "
-            "%s::float8[], %s::text[]) ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, "
-            "value = excluded.value, feed = excluded.feed WHERE excluded.ts > latest.ts",
-            (list(newest), [t for t, _ in newest.values()], [v for _, v in newest.values()],
-             [feeds[sid] for sid in newest]))
-        return stored
+            "INSERT INTO latest (series_id, ts, value, feed) "
+            "SELECT s, timestamptz '2000-01-01 00:00:00+00' + t * interval '1 microsecond', v, (%s::text[])[f] "
+            "FROM unnest(%s::int[], %s::int8[], %s::float8[], %s::int[]) AS n(s, t, v, f) "
+            "ON CONFLICT (series_id) DO UPDATE SET ts = excluded.ts, value = excluded.value, feed = excluded.feed "
+            "WHERE excluded.ts > latest.ts",
+            (feeds, _array(newest), _array(n[0] for n in newest.values()),
+             _array(float(n[1]) for n in newest.values()), _array(feeds.index(n[2]) + 1 for n in newest.values())))
+        return stored, list(micros)
