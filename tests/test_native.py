@@ -7,13 +7,13 @@ import json
 import math
 from datetime import UTC, datetime, timedelta
 
-from feeds.base import Parsed
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feeds.native import _parse_general, parse
 from ioc.ingest import Validator
 from ioc.models import Reading
+from ioc.transports.contract import Parsed
 
 TOPIC = "ioc/health/hospital-1"
 
