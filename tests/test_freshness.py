@@ -9,7 +9,7 @@ from feeds.simulator import Simulator
 from ioc import queries, status
 from ioc.config import SimulatorSettings
 from ioc.feed_health import FeedHealth
-from ioc.writer import Batch
+from ioc.models import Batch
 
 STEP = timedelta(minutes=1)
 
