@@ -298,8 +298,19 @@ class Entity(Strict):
     thresholds: dict[str, EntityThresholds] = {}
 
 
+class Identity(Strict):
+    """Who the operations centre is, as its documents name it: the region's data, never code."""
+
+    short_name: Text                     # "IOC Bắc Giang": the web title, PDF footers, e-mail subjects
+    title: Text                          # the issuing body of the daily brief (the centre itself)
+    authority: Text                      # the body it reports to, printed above it (UBND tỉnh …)
+    place: Text                          # the place in the brief's date line ("Bắc Giang, ngày …")
+    recipients: list[Text] = []          # the brief's "Nơi nhận" list
+
+
 class Region(Strict):
     region: Area
+    identity: Identity | None = None  # None: derived from the root area's name
     boundaries: str | None = None  # optional GeoJSON file, relative to the config folder
     entities: list[Entity]
 
@@ -528,6 +539,7 @@ class Config:
         self.entities = {e.id: e for e in region.entities}
         self.areas = {a.code: (a, parent, depth) for a, parent, depth in region.region.walk()}
         self.boundaries = boundaries
+        self.identity = region.identity or _derived_identity(region.region)
         self._subtree: dict[str, list[str]] = {code: [] for code in self.areas}
         for entity in region.entities:
             for code in self.area_path(entity.area):
@@ -556,6 +568,14 @@ class Config:
 
     def entity_metrics(self, entity_id: str) -> list[str]:
         return self.kinds[self.entities[entity_id].kind].metrics
+
+
+def _derived_identity(root: Area) -> Identity:
+    """A region file without `identity:` still names its own centre: "IOC <province>", "UBND <province>"."""
+    return Identity(short_name=Text(vi=f"IOC {root.name.vi}", en=f"{root.name.en} IOC"),
+                    title=Text(vi="Trung tâm Giám sát, điều hành thông minh", en="Intelligent Operations Centre"),
+                    authority=Text(vi=f"UBND {root.name.vi}", en=f"{root.name.en} People's Committee"),
+                    place=root.name, recipients=[])
 
 
 def _check_references(catalog: Catalog, region: Region, metrics_path: Path, region_path: Path) -> None:
@@ -632,7 +652,11 @@ def load_config(config_dir: Path | str | None = None, environ: dict[str, str] | 
             raise ConfigError(feeds_path, f"feeds.{i}.domain", f"unknown domain '{feed.domain}'")
     _check_wall_views(settings, catalog, region, settings_path)
     boundaries = _load_boundaries(config_dir, region, region_path) if region.boundaries else None
-    return Config(config_dir, settings, region, catalog, feeds.feeds, boundaries)
+    config = Config(config_dir, settings, region, catalog, feeds.feeds, boundaries)
+    from ioc.i18n import use_short_name
+
+    use_short_name(config.identity.short_name.vi, config.identity.short_name.en)
+    return config
 
 
 def _check_wall_views(settings: Settings, catalog: Catalog, region: Region, settings_path: Path) -> None:

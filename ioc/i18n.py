@@ -721,3 +721,10 @@ def _is_nat(value: object) -> bool:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+# --- the region's own name (config/region*.yaml `identity`) -----------------------------------
+
+def use_short_name(vi: str, en: str) -> None:
+    """The product's title ("IOC Bắc Giang", "IOC Bắc Ninh") is the active region's, set when config loads."""
+    MESSAGES["app.title"] = {"vi": vi, "en": en}

@@ -48,7 +48,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ioc.alerts.events import AlertEvent, EventKind
 from ioc.config import Duration, MqttSettings, SmtpSettings, Strict
-from ioc.i18n import format_number, format_time
+from ioc.i18n import format_number, format_time, t
 
 if TYPE_CHECKING:
     from ioc.mqtt import BrokerAddress
@@ -223,12 +223,12 @@ def email_subject(channel: EmailChannel, batch: Batch) -> str:
 
 def email_body(batch: Batch, tz: str) -> str:
     parts = []
-    heads = {"vi": "IOC Bắc Giang – {n} cảnh báo, lĩnh vực {d} (mức cao nhất: {s})",
-             "en": "IOC Bắc Giang – {n} alert(s), domain {d} (highest level: {s})"}
+    heads = {"vi": "{app} – {n} cảnh báo, lĩnh vực {d} (mức cao nhất: {s})",
+             "en": "{app} – {n} alert(s), domain {d} (highest level: {s})"}
     labels = {"vi": ("Đối tượng", "Khu vực", "Giá trị", "Ngưỡng", "Mã cảnh báo"),
               "en": ("Subject", "Area", "Value", "Threshold", "Alert id")}
     for lang in ("vi", "en"):
-        lines = [heads[lang].format(n=len(batch.events), d=batch.domain or NO_DOMAIN,
+        lines = [heads[lang].format(app=t("app.title", lang), n=len(batch.events), d=batch.domain or NO_DOMAIN,
                                     s=SEVERITY_WORDS[batch.severity][lang]), ""]
         subject_l, area_l, value_l, threshold_l, id_l = labels[lang]
         for i, e in enumerate(batch.events, 1):
