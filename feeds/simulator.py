@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from feeds import vn_aqi
+from ioc import holidays
 from ioc.config import Config, Metric, SimulatorSettings
 from ioc.models import Reading
 
@@ -29,16 +31,23 @@ LOCAL_OFFSET_S = 7 * 3600  # Asia/Ho_Chi_Minh: UTC+7 all year
 CHUNK_MAX = 10_000  # readings per chunk yielded by backfill
 MAX_CATCHUP_S = 86_400  # readings_at fills missed slots up to one day back; older gaps are backfill's job
 
-# Lunar New Year (Tết) day, used for school holidays and the festive fire risk.
-_TET = ["2020-01-25", "2021-02-12", "2022-02-01", "2023-01-22", "2024-02-10", "2025-01-29", "2026-02-17",
-        "2027-02-06", "2028-01-26", "2029-02-13", "2030-02-03", "2031-01-23", "2032-02-11", "2033-01-31",
-        "2034-02-19", "2035-02-08"]
-_TET_DAYS = np.array(_TET, dtype="datetime64[D]").astype(np.int64)
+# Metrics driven only by the weather model (rain, rivers, floods, heat, air): never given random threshold
+# crossings, so that a flooded road always follows heavy rain and a river rise always lags its catchment's rain.
+# Their extremes come from the storms of the rain model instead.
+PHYSICAL = frozenset({
+    "rainfall_24h", "rainfall_day", "river_level", "river_discharge", "flooded_road_points", "disaster_risk_level",
+    "reservoir_level_pct", "schools_closed", "temp_daily_mean", "temp_max", "humidity", "pm25", "pm10", "vn_aqi"})
 
-# VN_AQI breakpoints (Decision 1459/QĐ-TCMT; domain-catalog §3.2 — verify against the PDF)
-_AQI_I = np.array([0, 50, 100, 150, 200, 300, 400, 500], dtype=float)
-_AQI_PM25 = np.array([0, 25, 50, 80, 150, 250, 350, 500], dtype=float)
-_AQI_PM10 = np.array([0, 50, 150, 250, 350, 420, 500, 600], dtype=float)
+# Volumes scale with the population each entity serves (its area's, in units of 100,000 residents; the default
+# region totals ~1.8 M, the 2019 census count of Bắc Giang, ~1.9 M today). Rates per 100,000 residents per day,
+# each with its basis (national figures divided by ~100 M people, rounded):
+# - 113 police calls ~8: genuine calls only (hotlines log many more nuisance calls); ~150 a day province-wide.
+# - 114 fire & rescue calls ~0.6; 115 emergency-medicine calls ~3 (≈1 transport per 1,000 people a month).
+# - public-order incidents ~0.3: ~40,000 criminal cases a year nationally, plus administrative public-order cases.
+# - road accidents ~0.065 incl. minor collisions (≈23,000 a year nationally), ~0.03 deaths (≈11,000 a year).
+# - fires ~0.008 (≈3,000 a year nationally), rescues ~0.003.
+PER_100K_DAY = {"calls_113": 8.0, "calls_114": 0.6, "calls_115": 3.0, "security_incidents": 0.3,
+                "road_accidents": 0.065, "fire_incidents": 0.008, "rescue_incidents": 0.003}
 
 # Display precision per metric (decimals); counts are integers. Unlisted metrics keep 2 decimals.
 _DECIMALS = {
@@ -256,13 +265,14 @@ class Simulator:
         model = getattr(self, f"_m_{metric.key}", None)
         values = model(ctx) if model is not None else self._m_generic(ctx, metric)
         values = np.asarray(values, dtype=np.float64)
-        values = np.where(np.isfinite(values), values, metric.valid_range[0])
-        if self.anomaly_rate > 0 and metric.thresholds is not None:
+        if self.anomaly_rate > 0 and metric.thresholds is not None and metric.key not in PHYSICAL:
             values = self._anomalies(ctx, metric, values)
         decimals = _DECIMALS.get(metric.key, _PCT_DECIMALS if metric.unit == "%" else 2)
         values = np.round(values, decimals)
         values = np.clip(values, metric.valid_range[0], metric.valid_range[1])
-        return (k * cadence, e, np.full(len(e), series_index, dtype=np.int64), values)
+        present = ~np.isnan(values)  # a model returns NaN where the source sends nothing (school at night)
+        return (k[present] * cadence, e[present], np.full(int(present.sum()), series_index, dtype=np.int64),
+                values[present])
 
     def _to_readings(self, parts) -> list[Reading]:
         if not parts:
@@ -435,22 +445,9 @@ class Simulator:
         rain = self._rain_sum(area.ravel(), tt.ravel(), 3).reshape(tt.shape)
         return temps - 0.35 * np.minimum(rain, 12), np.floor(c.hour).astype(np.int64)
 
-    def _school_day(self, day: np.ndarray) -> np.ndarray:
-        """Mon–Sat outside summer break (June–August), Tết (−5..+8 days) and fixed public holidays."""
-        dow = (day + 3) % 7
-        d = day.astype("datetime64[D]")
-        month_start = d.astype("datetime64[M]")
-        month = (month_start - d.astype("datetime64[Y]").astype("datetime64[M]")).astype(np.int64) + 1
-        dom = (d - d.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1
-        delta = day[:, None] - _TET_DAYS[None, :]
-        tet = ((delta >= -5) & (delta <= 8)).any(axis=1)
-        holiday = ((month == 1) & (dom == 1)) | ((month == 4) & (dom == 30)) | ((month == 5) & (dom == 1)) | (
-            (month == 9) & (dom == 2))
-        return (dow < 6) & ~((month >= 6) & (month <= 8)) & ~tet & ~holiday
-
     def _tet_window(self, day: np.ndarray, before: int, after: int) -> np.ndarray:
-        delta = day[:, None] - _TET_DAYS[None, :]
-        return ((delta >= -before) & (delta <= after)).any(axis=1)
+        tet = holidays.days_from_tet(day)
+        return (tet >= -before) & (tet <= after)
 
     def _traffic_demand(self, c: _Ctx) -> np.ndarray:
         """Demand relative to the weekday peak (≈1 at 8:00 and 18:00 Mon–Fri, ≈0.07 at night)."""
@@ -460,8 +457,15 @@ class Simulator:
         weekday = dow < 5
         am_w = np.where(weekday, 0.43, np.where(dow == 5, 0.2, 0.08))
         pm_w = np.where(weekday, 0.43, np.where(dow == 5, 0.28, 0.25))
-        tet = self._tet_window(c.day, 2, 4)
-        return (0.07 + daytime + am_w * am + pm_w * pm) * np.where(tet, 0.55, 1.0)
+        # Public holidays run like a Sunday. Tết: home-going traffic surges the week before (shopping, workers of
+        # the industrial parks leaving), the roads empty over the break, and the return surges after it.
+        holiday = holidays.is_holiday(c.day)
+        am_w = np.where(holiday, 0.08, am_w)
+        pm_w = np.where(holiday, 0.25, pm_w)
+        tet = holidays.days_from_tet(c.day)
+        factor = np.select([(tet >= -7) & (tet <= -3), (tet >= -2) & (tet <= 3), (tet >= 4) & (tet <= 7)],
+                           [1.35, 0.5, 1.3], 1.0)
+        return (0.07 + daytime + am_w * am + pm_w * pm) * factor
 
     def _lychee_curve(self, doy: np.ndarray, year: np.ndarray, early: np.ndarray) -> tuple[np.ndarray, ...]:
         """Season shape (0..1), in-season flag and yearly yield/price factors for the lychee models."""
@@ -491,19 +495,15 @@ class Simulator:
     # ---------------------------------------------------------------- education
 
     def _m_attendance_rate(self, c: _Ctx) -> np.ndarray:
-        # A daily figure: the latest school day's rate (today's from 08:00 on a school day), so weekends and
-        # holidays repeat the last school day rather than report a meaningless zero.
-        report = np.where(c.hour >= 8, c.day, c.day - 1)
-        for _ in range(120):
-            bad = ~self._school_day(report)
-            if not bad.any():
-                break
-            report = np.where(bad, report - 1, report)
-        rdow = (report + 3) % 7
-        morning = report * 86400.0 - LOCAL_OFFSET_S + 8 * 3600
+        # Taken at the morning roll call and reported through school hours on school days only: no reading at
+        # night, on Sundays, holidays or in the summer break (holidays.SCHOOL_HOURS).
+        open_now = holidays.is_school_day(c.day) & (c.hour >= holidays.SCHOOL_HOURS[0]) & (
+            c.hour < holidays.SCHOOL_HOURS[1])
+        morning = c.day * 86400.0 - LOCAL_OFFSET_S + 7 * 3600
         rain = self._rain_sum(c.area, morning, 12)
-        return (96.4 + 0.8 * self._n(51, c.ek) + 0.9 * self._n(52, c.ek, report)
-                - 1.3 * (rdow == 5) - 0.5 * (rdow == 0) - np.minimum(6.0, 0.05 * rain))
+        value = (96.4 + 0.8 * self._n(51, c.ek) + 0.9 * self._n(52, c.ek, c.day)
+                 - 1.3 * (c.dow == 5) - 0.5 * (c.dow == 0) - np.minimum(6.0, 0.05 * rain))
+        return np.where(open_now, value, np.nan)
 
     def _m_students_enrolled(self, c: _Ctx) -> np.ndarray:
         school_year = c.year - (c.month < 9)
@@ -531,12 +531,20 @@ class Simulator:
         flood = np.maximum(0, rain - 90) / 15 * schools / 40
         temps, _ = self._temp_day_matrix(c)
         cold = np.where(temps.mean(axis=1) < 10, schools / 3, 0)  # severe cold: primary schools stay closed
-        return np.where(self._school_day(c.day), np.floor(flood + cold), 0)
+        return np.where(holidays.is_school_day(c.day), np.floor(flood + cold), 0)
 
     def _m_national_standard_pct(self, c: _Ctx) -> np.ndarray:
         return np.minimum(100.0, 90 + 5 * self._u(57, c.ek) + 0.6 * np.maximum(0, c.year - 2021))
 
     # ---------------------------------------------------------------- health
+
+    def _tet_care(self, c: _Ctx) -> np.ndarray:
+        """Hospital load around Tết relative to normal: patients go home before the holiday (a dip to about −25 %
+        on mùng 1), deferred care, injuries and festive illness bring a surge (+15 %) in the two weeks after."""
+        tet = holidays.days_from_tet(c.day).astype(float)
+        dip = -0.25 * np.exp(-0.5 * (tet / 2.5) ** 2) * (tet <= 4)
+        surge = 0.15 * _bump(tet, 10, 4) * (tet > 3)
+        return dip + surge
 
     def _m_bed_occupancy(self, c: _Ctx) -> np.ndarray:
         # Slow waves (per hospital and province-wide) make occupancy drift toward stress for days at a time.
@@ -546,7 +554,8 @@ class Simulator:
         drift = 6.5 * self._smooth(c.t, 9 * 86400, 62, c.ek) + 4.0 * self._smooth(c.t, 14 * 86400, 63)
         weekly = -3.0 * (c.dow == 6) - 1.5 * (c.dow == 5) + 1.0 * (c.dow <= 1)
         daily = -2.5 * _bump(c.hour, 11, 2) + 1.0 * _bump(c.hour, 18, 2)
-        return base + winter + drift + weekly + daily + 0.4 * self._n(64, c.ek, c.t)
+        level = base + winter + drift + weekly + daily + 0.4 * self._n(64, c.ek, c.t)
+        return level * (1 + self._tet_care(c))
 
     def _m_ed_occupancy(self, c: _Ctx) -> np.ndarray:
         # ED arrivals peak mid-morning and evening; exit block from full wards keeps patients in the ED.
@@ -595,10 +604,15 @@ class Simulator:
         return self._m_pm25(c) * (1.7 + 0.15 * self._smooth(c.t, 86400, 84, c.ek)) + 5
 
     def _m_vn_aqi(self, c: _Ctx) -> np.ndarray:
-        pm25, pm10 = self._m_pm25(c), self._m_pm10(c)
-        i25 = np.interp(pm25, _AQI_PM25, _AQI_I)
-        i10 = np.interp(pm10, _AQI_PM10, _AQI_I)
-        return np.ceil(np.maximum(i25, i10))
+        # The hourly VN_AQI as the project computes it (feeds.vn_aqi, Decision 1459/QĐ-TCMT): PM2.5 and PM10 as
+        # the NowCast of the last 12 hourly means, the index the largest rounded sub-index.
+        hours = np.floor(c.t / 3600)[:, None] * 3600 - 3600 * np.arange(vn_aqi.NOWCAST_HOURS)[None, ::-1]
+        ents = np.repeat(c.e, vn_aqi.NOWCAST_HOURS)
+        past = _Ctx(self, ents, hours.ravel(), np.zeros(ents.size, dtype=np.int64))
+        pm25 = self._m_pm25(past).reshape(hours.shape).tolist()
+        pm10 = self._m_pm10(past).reshape(hours.shape).tolist()
+        return np.array([vn_aqi.aqi({"pm25": vn_aqi.nowcast(a), "pm10": vn_aqi.nowcast(b)})
+                         for a, b in zip(pm25, pm10, strict=True)], dtype=float)
 
     # ---------------------------------------------------------------- traffic
 
