@@ -333,11 +333,21 @@ class Kind(Strict):
     metrics: list[str] = Field(min_length=1)
 
 
+# Where a metric's alarm levels apply (see `Thresholds.scope`), from the narrowest to the widest.
+SCOPES = ("site", "area", "province")
+
+
 class Thresholds(Strict):
     direction: Literal["above", "below"]
     warning: float
     critical: float
     source: str = Field(min_length=1)
+    # The figure these levels judge: one site's reading, an area's combined figure, or the province's.
+    # A wider figure is as bad as its worst part at this scope (and names it); a narrower one is not judged.
+    scope: Literal["site", "area", "province"] = "site"  # a catalog metric must declare it (Metric checks)
+    # Levels per this many residents (e.g. 100000): the figure of any scope is divided by that scope's
+    # population first (a site counts its area's), so one set of levels judges districts and the province.
+    per_population: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
@@ -355,12 +365,27 @@ class Target(Strict):
     source: str = Field(min_length=1)
 
 
+# How a metric's `across` combines values in SQL and numpy (a chart's province line, an area figure).
+# A weighted mean is plain in SQL charts; the worst site has no single line (charts draw each site).
+_ACROSS_AGGREGATION = {"sum": "sum", "mean": "avg", "weighted_mean": "avg", "max": "max", "min": "min",
+                       "worst_site": "max"}
+
+
 class Metric(Strict):
     key: str = Field(pattern=r"^[a-z0-9_]+$")
     domain: str
     unit: str | Text  # a symbol ("%", "mm") or words in both languages
     label: Text
-    aggregation: Literal["avg", "sum", "max", "min", "last"]
+    # What the number is: a level (a stage, a temperature, a stock), a share (%, ratio), a count of events
+    # over a period, a rate (per hour, per vehicle), a cumulative total, or an index (VN_AQI, a risk level).
+    kind: Literal["level", "share", "count", "rate", "total", "index"]
+    # How sites combine into an area or province figure: summed, averaged (weighted by an entity
+    # attribute, `weight`, where the sites differ in size), the max or min, or the worst site judged by its
+    # own levels (site-bound levels on their own datums: the figure is that site's reading).
+    across: Literal["sum", "mean", "weighted_mean", "max", "min", "worst_site"]
+    weight: str | None = None  # the entity attribute weighting a weighted_mean (beds, students)
+    # How a series combines over a day (the brief): its mean, its day total, its max or min, or its last.
+    over_time: Literal["mean", "day_total", "max", "min", "last"]
     cadence: Duration
     valid_range: tuple[float, float]
     thresholds: Thresholds | None = None
@@ -370,6 +395,13 @@ class Metric(Strict):
 
     def unit_text(self, lang: str) -> str:
         return self.unit if isinstance(self.unit, str) else self.unit.get(lang)
+
+    @property
+    def aggregation(self) -> str:
+        """How values combine across entities in SQL and numpy: avg, sum, max or min (from `across`)."""
+        if self.across == "worst_site" and self.thresholds and self.thresholds.direction == "below":
+            return "min"
+        return _ACROSS_AGGREGATION[self.across]
 
     def thresholds_for(self, entity: Entity) -> Thresholds | None:
         """The entity's own levels for this metric where it has them, else the catalog's."""
@@ -386,6 +418,20 @@ class Metric(Strict):
         years = [target.year for target in self.targets]
         if years != sorted(set(years)):
             raise ValueError("targets must have distinct years, earliest first")
+        if (self.across == "weighted_mean") != (self.weight is not None):
+            raise ValueError("across 'weighted_mean' needs a weight (an entity attribute), and only it takes one")
+        if self.kind in ("share", "index") and self.across == "sum":
+            raise ValueError(f"a {self.kind} cannot be summed across sites (use mean, weighted_mean, max or min)")
+        if self.kind == "count" and self.across not in ("sum", "max"):
+            raise ValueError("a count combines across sites by sum (or max for the busiest site)")
+        if self.over_time == "day_total" and self.kind not in ("count", "rate"):
+            raise ValueError("only counts and rates add up to a day total")
+        if self.thresholds and "scope" not in self.thresholds.model_fields_set:
+            raise ValueError("thresholds must declare their scope: site, area or province")
+        if self.across == "worst_site" and (self.thresholds is None or self.thresholds.scope != "site"):
+            raise ValueError("across 'worst_site' needs thresholds with scope 'site' (each site's own levels)")
+        if self.thresholds and self.thresholds.per_population and self.kind not in ("count", "rate", "total"):
+            raise ValueError("per_population scales counts, rates and totals only")
         return self
 
 
@@ -600,6 +646,7 @@ def _check_references(catalog: Catalog, region: Region, metrics_path: Path, regi
                 raise ConfigError(metrics_path, f"kinds.{i}.metrics.{j}",
                                   f"metric '{key}' belongs to domain '{metrics[key].domain}', not '{kind.domain}'")
     kinds = {k.key for k in catalog.kinds}
+    kind_metrics = {k.key: k.metrics for k in catalog.kinds}
     areas: set[str] = set()
     for area, _, _ in region.region.walk():
         if area.code in areas:
@@ -614,6 +661,11 @@ def _check_references(catalog: Catalog, region: Region, metrics_path: Path, regi
             raise ConfigError(region_path, f"entities.{i}.kind", f"unknown kind '{entity.kind}'")
         if entity.area not in areas:
             raise ConfigError(region_path, f"entities.{i}.area", f"unknown area '{entity.area}'")
+        for key in kind_metrics[entity.kind]:
+            weight = metrics[key].weight
+            if weight is not None and not isinstance(entity.attrs.get(weight), int | float):
+                raise ConfigError(region_path, f"entities.{i}.attrs",
+                                  f"metric '{key}' is weighted by '{weight}': give this entity a number for it")
         for key, own in entity.thresholds.items():
             where = f"entities.{i}.thresholds.{key}"
             if key not in next(k for k in catalog.kinds if k.key == entity.kind).metrics:
@@ -622,7 +674,7 @@ def _check_references(catalog: Catalog, region: Region, metrics_path: Path, regi
                 raise ConfigError(region_path, where, f"metric '{key}' has no catalog thresholds to override")
             try:
                 Thresholds(direction=metrics[key].thresholds.direction, warning=own.warning,
-                           critical=own.critical, source=own.source)
+                           critical=own.critical, source=own.source, scope="site")
             except ValidationError as exc:
                 raise ConfigError(region_path, where, exc.errors()[0]["msg"]) from None
 

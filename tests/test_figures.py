@@ -14,19 +14,20 @@ from panels._figures import GRAPH_CONFIG, pick_bucket, series_figure
 
 PM25 = Metric(
     key="pm25", domain="health", unit="µg/m³", label=Text(vi="Bụi mịn PM2.5", en="Fine dust PM2.5"),
-    aggregation="avg", cadence=timedelta(minutes=1), valid_range=(0, 1000),
-    thresholds=Thresholds(direction="above", warning=50, critical=150, source="test"), headline=True,
+    kind="level", across="mean", over_time="mean", cadence=timedelta(minutes=1), valid_range=(0, 1000),
+    thresholds=Thresholds(direction="above", warning=50, critical=150, source="test", scope="site"), headline=True,
     source="test",
 )
 ATTENDANCE = Metric(
     key="attendance_rate", domain="education", unit="%", label=Text(vi="Tỷ lệ chuyên cần", en="Attendance"),
-    aggregation="avg", cadence=timedelta(minutes=5), valid_range=(0, 100),
-    thresholds=Thresholds(direction="below", warning=90, critical=80, source="test"), headline=True,
+    kind="share", across="mean", over_time="mean", cadence=timedelta(minutes=5), valid_range=(0, 100),
+    thresholds=Thresholds(direction="below", warning=90, critical=80, source="test", scope="site"), headline=True,
     source="test",
 )
 NO_THRESHOLDS = Metric(
     key="students", domain="education", unit="", label=Text(vi="Số học sinh", en="Students"),
-    aggregation="sum", cadence=timedelta(hours=1), valid_range=(0, 1e7), headline=True, source="test",
+    kind="level", across="sum", over_time="last", cadence=timedelta(hours=1), valid_range=(0, 1e7), headline=True,
+    source="test",
 )
 HEALTH = Domain(key="health", name=Text(vi="Y tế", en="Health"))
 
