@@ -306,6 +306,10 @@ class Identity(Strict):
     authority: Text                      # the body it reports to, printed above it (UBND tỉnh …)
     place: Text                          # the place in the brief's date line ("Bắc Giang, ngày …")
     recipients: list[Text] = []          # the brief's "Nơi nhận" list
+    # Who answers for a breach: a rule's `team` label names one of these; a rule without one falls back to its
+    # domain's agency (domain_agencies). The brief's "Những vấn đề cần lưu ý" names them.
+    agencies: dict[str, Text] = {}
+    domain_agencies: dict[str, str] = {}
 
 
 class Region(Strict):
@@ -371,6 +375,15 @@ _ACROSS_AGGREGATION = {"sum": "sum", "mean": "avg", "weighted_mean": "avg", "max
                        "worst_site": "max"}
 
 
+class ComputedFrom(Strict):
+    """A figure computed from other metrics' day totals instead of entered: sum(numerator) / denominator, in %,
+    over the `window` before the day's end, all sites together (a plan target read from live data)."""
+
+    numerator: list[str] = Field(min_length=1)
+    denominator: str
+    window: Duration = timedelta(days=30)
+
+
 class Metric(Strict):
     key: str = Field(pattern=r"^[a-z0-9_]+$")
     domain: str
@@ -391,6 +404,7 @@ class Metric(Strict):
     thresholds: Thresholds | None = None
     headline: bool = False
     targets: list[Target] = []  # plan targets (the brief's progress table), earliest year first
+    computed_from: ComputedFrom | None = None  # None: read (or entered) as readings
     source: str = Field(min_length=1)
 
     def unit_text(self, lang: str) -> str:
@@ -636,6 +650,11 @@ def _check_references(catalog: Catalog, region: Region, metrics_path: Path, regi
     for i, metric in enumerate(catalog.metrics):
         if metric.domain not in domains:
             raise ConfigError(metrics_path, f"metrics.{i}.domain", f"unknown domain '{metric.domain}'")
+        if metric.computed_from:
+            for key in (*metric.computed_from.numerator, metric.computed_from.denominator):
+                if key not in metrics or metrics[key].over_time != "day_total":
+                    raise ConfigError(metrics_path, f"metrics.{i}.computed_from",
+                                      f"'{key}' is not a metric counted in day totals")
     for i, kind in enumerate(catalog.kinds):
         if kind.domain not in domains:
             raise ConfigError(metrics_path, f"kinds.{i}.domain", f"unknown domain '{kind.domain}'")
@@ -645,6 +664,11 @@ def _check_references(catalog: Catalog, region: Region, metrics_path: Path, regi
             if metrics[key].domain != kind.domain:
                 raise ConfigError(metrics_path, f"kinds.{i}.metrics.{j}",
                                   f"metric '{key}' belongs to domain '{metrics[key].domain}', not '{kind.domain}'")
+    if region.identity:
+        for domain, agency in region.identity.domain_agencies.items():
+            if domain not in domains or agency not in region.identity.agencies:
+                raise ConfigError(region_path, f"identity.domain_agencies.{domain}",
+                                  f"unknown domain '{domain}' or agency '{agency}' (list it under identity.agencies)")
     kinds = {k.key for k in catalog.kinds}
     kind_metrics = {k.key: k.metrics for k in catalog.kinds}
     areas: set[str] = set()

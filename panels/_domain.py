@@ -38,7 +38,7 @@ VIEWS: dict[str, tuple[View, ...]] = {
                     View("lychee_harvest", "areas", season=LYCHEE_SEASON),
                     View("lychee_price", "areas", season=LYCHEE_SEASON)),
     "education": (View("attendance_rate", "areas", note="domain.view.school_days"),),
-    "security": (View("emergency_calls", "map"), View("security_incidents", "map")),
+    "security": (View("calls_113", "map"), View("security_incidents", "map")),
 }
 MAX_MULTIPLES = 8  # per-station charts in a "levels" view
 

@@ -215,8 +215,8 @@ def test_every_domain_page_renders_with_its_views(app, clean_db):
     assert args["range"] == "custom" and args["from"] == season["from"]
     lychee = _text(_render(app, page.view_body, args=args))
     assert "Đang trong mùa vải" in lychee and '"data-view": "lychee_harvest"' in lychee
-    calls = _text(_render(app, page.view_body, args={"domain": "security", "view": "emergency_calls", "lang": "en"}))
-    assert "on the map" in calls and "Emergency calls 113/114/115: " in calls  # areas sized by the count, said on hover
+    calls = _text(_render(app, page.view_body, args={"domain": "security", "view": "calls_113", "lang": "en"}))
+    assert "on the map" in calls and "Police calls (113): " in calls  # areas sized by the count, said on hover
     unknown = _text(_render(app, page.layout, domain="weather"))
     assert "Không có lĩnh vực “weather”" in unknown and "/domain/health" in unknown
     odd = _text(_render(app, page.layout, domain="traffic", area="<script>", metric="bed_occupancy", range="x",
