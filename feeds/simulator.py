@@ -314,7 +314,7 @@ class Simulator:
         bad = warn + step if th.direction == "above" else warn - step
         if _DECIMALS.get(metric.key) == 0:
             bad = np.ceil(bad) if th.direction == "above" else np.floor(bad)
-        return np.where(hit, bad, values)
+        return np.where(hit & ~np.isnan(values), bad, values)  # no reading stays no reading
 
     # ---------------------------------------------------------------- shared helpers
 
