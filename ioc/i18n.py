@@ -282,6 +282,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     # --- the brief as an administrative report (ioc/brief/sentences.py, Decree 30/2020/NĐ-CP layout) ---
     "brief.report_title": {"vi": "Báo cáo nhanh tình hình các lĩnh vực trọng điểm ngày {date}",
                            "en": "Rapid report on the situation in the priority sectors on {date}"},
+    "brief.report_subject": {"vi": "Tình hình các lĩnh vực trọng điểm ngày {date}",
+                             "en": "The situation in the priority sectors on {date}"},
     "brief.nation": {"vi": "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "en": "SOCIALIST REPUBLIC OF VIET NAM"},
     "brief.motto": {"vi": "Độc lập - Tự do - Hạnh phúc", "en": "Independence - Freedom - Happiness"},
     "brief.kind": {"vi": "BÁO CÁO NHANH", "en": "RAPID REPORT"},

@@ -140,7 +140,7 @@ def render(content: dict[str, Any]) -> html.Article:
         ], className="brief-actions"),
         _letterhead(content),
         html.Header([html.Div(t("brief.kind", lang), className="brief-kind"),
-                     html.H1(content["title"], className="brief-title")], className="brief-head"),
+                     html.H1(content["subject"], className="brief-title")], className="brief-head"),
         html.Section([html.H2(sec[0]), _sentences(content["summary"], lang, id="brief-summary")],
                      className="brief-summary"),
         html.Section([html.H2(sec[1]), *domains]),

@@ -36,6 +36,7 @@ from psycopg_pool import ConnectionPool
 from feeds import vn_aqi
 from ioc import brief_queries
 from ioc.alert_queries import alert_history
+from ioc.alerts.rules import load_rules
 from ioc.config import Config, Metric
 from ioc.queries import status_of, worst_status
 
@@ -341,7 +342,11 @@ def compute(config: Config, db: ConnectionPool, day: date, now: datetime | None 
     readings = brief_queries.readings_between(db, watched, start, end)
     statuses = _statuses(config, readings)
     runs = breaches(config, readings)
-    teams = brief_queries.rule_teams(db)
+    teams: dict[str, str] = {}
+    for rule in load_rules(config).rules:  # as configured, then as stored (edits on /rules win)
+        if rule.metric and "team" in rule.labels:
+            teams.setdefault(rule.metric, rule.labels["team"])
+    teams |= brief_queries.rule_teams(db)
     history = alert_history(db, start, end)
     if not history.empty:
         firing = pd.to_datetime(history["firing_since"], utc=True)

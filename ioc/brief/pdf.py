@@ -139,7 +139,7 @@ def _letterhead(content: dict[str, Any], s: dict[str, ParagraphStyle]) -> Table:
     lang = content["lang"]
     left = [Paragraph(_esc(content["authority"].upper()), s["centre"]),
             Paragraph(f"<b>{_esc(content['issuer'].upper())}</b>", s["centre"]),
-            Paragraph("―――――", s["centre"]), Paragraph(t("brief.number", lang), s["centre"])]
+            Spacer(0, 3), Paragraph(t("brief.number", lang), s["centre"])]
     right = [Paragraph(f"<b>{t('brief.nation', lang)}</b>", s["centre"]),
              Paragraph(f"<b><u>{t('brief.motto', lang)}</u></b>", s["centre"]), Spacer(0, 3),
              Paragraph(f"<i>{_esc(content['date_line'])}</i>", s["centre"])]
@@ -155,7 +155,7 @@ def story(content: dict[str, Any]) -> list:
     sec = content["sections"]
     out: list = [_letterhead(content, s), Spacer(0, 6 * mm),
                  Paragraph(t("brief.kind", lang), s["title"]),
-                 Paragraph(f"<b>{_esc(content['title'])}</b>", s["subtitle"]), Spacer(0, 4 * mm),
+                 Paragraph(f"<b>{_esc(content['subject'])}</b>", s["subtitle"]), Spacer(0, 4 * mm),
                  Paragraph(sec[0], s["h1"])]
     for sentence in content["summary"]:
         out.append(Paragraph(_esc(sentence), s["bullet"], bulletText="-"))
@@ -208,7 +208,7 @@ def render(content: dict[str, Any]) -> bytes:
     _register_fonts()
     lang = content["lang"]
     footer_left = f"{content['short_name']} · {content['title']}"
-    footer_mid = content["generated_text"]
+    footer_right = content["generated_text"]
 
     class NumberedCanvas(pdfcanvas.Canvas):
         """Holds pages until the end so that each footer can say 'page n of N'."""
@@ -231,8 +231,8 @@ def render(content: dict[str, Any]) -> bytes:
                 self.setStrokeColor(RULE)
                 self.line(15 * mm, 12 * mm, A4[0] - 15 * mm, 12 * mm)
                 self.drawString(15 * mm, 8 * mm, footer_left)
-                self.drawCentredString(A4[0] / 2 + 20 * mm, 8 * mm, footer_mid)
-                self.drawRightString(A4[0] - 15 * mm, 8 * mm, t("brief.page", lang, n=number, total=total))
+                self.drawRightString(A4[0] - 15 * mm, 8 * mm,
+                                     f"{footer_right} · {t('brief.page', lang, n=number, total=total)}")
                 super().showPage()
             super().save()
 

@@ -303,6 +303,7 @@ def localize(config: Config, data: dict[str, Any], lang: str) -> dict[str, Any]:
     sections = [t(f"brief.sec.{k}", lang) for k in ("general", "domains", "issues", "data", "plan")]
     return {**data, "lang": lang, "date_text": day_text,
             "title": t("brief.report_title", lang, date=day_text),
+            "subject": t("brief.report_subject", lang, date=day_text),
             "authority": identity.authority.get(lang), "issuer": identity.title.get(lang),
             "short_name": identity.short_name.get(lang),
             "date_line": _date_line(config, generated.astimezone(ZoneInfo(tz)).date(), lang),
