@@ -405,6 +405,9 @@ class Metric(Strict):
     headline: bool = False
     targets: list[Target] = []  # plan targets (the brief's progress table), earliest year first
     computed_from: ComputedFrom | None = None  # None: read (or entered) as readings
+    # When the source sends: always, or only during school hours on school days (ioc.holidays): a school
+    # silent at night or in the summer break is not missing data.
+    reports: Literal["always", "school_hours"] = "always"
     source: str = Field(min_length=1)
 
     def unit_text(self, lang: str) -> str:

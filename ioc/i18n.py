@@ -215,8 +215,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "brief.plan": {"vi": "Tiến độ chỉ tiêu Kế hoạch chuyển đổi số (2020)",
                    "en": "Progress toward the 2020 digital-transformation plan targets"},
     "brief.plan_note": {
-        "vi": "Số liệu nhập tại trang Nhập số liệu; chỉ tiêu theo Kế hoạch của UBND tỉnh (6/2020).",
-        "en": "Figures entered on the Manual entry page; targets from the provincial plan (June 2020)."},
+        "vi": ("Số liệu tính từ dữ liệu hồ sơ trong 30 ngày hoặc nhập tại trang Nhập số liệu; chỉ tiêu theo Kế hoạch"
+               " của UBND tỉnh (6/2020); mức độ 3, 4 nay là dịch vụ công trực tuyến một phần, toàn trình"
+               " (Nghị định 42/2022/NĐ-CP)."),
+        "en": ("Figures computed from 30 days of dossier data or entered on the Manual entry page; targets from"
+               " the provincial plan (June 2020); levels 3 and 4 are now online services 'partly online' and"
+               " 'end to end' (Decree 42/2022/NĐ-CP).")},
     "brief.not_entered": {"vi": "chưa nhập", "en": "not entered"},
     "brief.no_readings": {"vi": "không có số liệu", "en": "no readings"},
     "brief.by_year": {"vi": "{value} năm {year}", "en": "{value} by {year}"},

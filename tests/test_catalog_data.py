@@ -38,6 +38,12 @@ def simulator(config, **settings) -> Simulator:
 # --------------------------------------------------------------------------- catalog and region
 
 
+def test_dap_cau_gauge_is_the_same_point_in_both_layouts(config, two_tier):
+    default, merged = config.entities["gauge-dap-cau"], two_tier.entities["gauge-dap-cau"]
+    assert (default.lat, default.lon) == (merged.lat, merged.lon) == (21.201, 106.098)  # at Đáp Cầu bridge
+    assert default.area == "VYE"  # the Bắc Giang district across the river (the gauge stands on the Bắc Ninh bank)
+
+
 def test_five_domains_with_names(config):
     assert {d.key for d in config.priority_domains} == DOMAINS
     assert set(config.domains) - DOMAINS == {"digital_government"}  # plan targets, not a priority domain

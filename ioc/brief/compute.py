@@ -34,7 +34,7 @@ import pandas as pd
 from psycopg_pool import ConnectionPool
 
 from feeds import vn_aqi
-from ioc import brief_queries
+from ioc import brief_queries, holidays
 from ioc.alert_queries import alert_history
 from ioc.alerts.rules import load_rules
 from ioc.config import Config, Metric
@@ -263,8 +263,16 @@ def _silences(config: Config, stamps: pd.DataFrame, start: datetime, end: dateti
     return out
 
 
-def _expected_per_day(metric: Metric) -> int:
-    return max(1, int(86400 // max(1, round(metric.cadence.total_seconds()))))
+def _expected_per_day(metric: Metric, day: date) -> int:
+    """Readings a series should send in a day: one per cadence, within school hours for school-hours sources."""
+    seconds = max(1, round(metric.cadence.total_seconds()))
+    if metric.reports == "school_hours":
+        day_number = np.array([(day - date(1970, 1, 1)).days])
+        if not holidays.is_school_day(day_number)[0]:
+            return 0
+        open_s = (holidays.SCHOOL_HOURS[1] - holidays.SCHOOL_HOURS[0]) * 3600
+        return max(1, int(open_s // seconds))
+    return max(1, int(86400 // seconds))
 
 
 def _completeness(config: Config, stats: pd.DataFrame, day: date) -> dict[str, dict]:
@@ -278,7 +286,7 @@ def _completeness(config: Config, stats: pd.DataFrame, day: date) -> dict[str, d
             continue
         domain = config.entity_domain(entity.id)
         for key in config.entity_metrics(entity.id):
-            expected = _expected_per_day(config.metrics[key])
+            expected = _expected_per_day(config.metrics[key], day)
             domains[domain]["expected"] += expected
             domains[domain]["received"] += min(got.get((entity.id, key), 0), expected)
     for part in domains.values():
