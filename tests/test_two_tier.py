@@ -25,8 +25,12 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 @pytest.fixture(scope="module")
 def two_tier(tmp_path_factory, pg_server_url, mqtt_url) -> Iterator[Runtime]:
     folder = isolated_config(tmp_path_factory.mktemp("two-tier"), pg_server_url, mqtt_url, "twotier",
-                             {"region_file": "region-two-tier.yaml", "http": {"port": free_port()}},
+                             {"http": {"port": free_port()}},
                              feeds={"simulator": {"options": {"backfill": "26h", "interval": "1s"}}})
+    settings = folder / "ioc.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace("region_file: region.yaml",
+                                                                     "region_file: region-two-tier.yaml"),
+                        encoding="utf-8")
     config = load_config(folder, environ={})
     assert not all(f.enabled for f in config.feeds)  # disabled feeds naming wx-bgc, air-bgc-01… are configured
     rt = Runtime(config).start()
@@ -94,8 +98,11 @@ def test_every_page_opens_under_the_two_tier_region(two_tier, two_tier_url, brow
             assert "IOC Bắc Giang" not in text, path
             name = path.strip("/").replace("/", "-") or "overview"
             page.screenshot(path=str(output_dir / f"two-tier-{name}.png"))
-        brief_text = page.goto(f"{two_tier_url}/brief/{day}?lang=vi") and page.inner_text("body")
+        page.goto(f"{two_tier_url}/brief/{day}?lang=vi")
+        page.wait_for_selector(".brief-letterhead", timeout=30_000)
+        brief_text = page.inner_text(".brief")
         assert "UBND TỈNH BẮC NINH" in brief_text and "Nơi nhận:" in brief_text
+        assert "Bắc Ninh, ngày" in brief_text
     finally:
         context.close()
     assert not errors, errors
