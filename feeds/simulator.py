@@ -258,6 +258,14 @@ class Simulator:
                 yield readings[j: j + CHUNK_MAX]
             a = b
 
+    def metric_readings(self, metric_key: str, start: datetime, end: datetime) -> list[Reading]:
+        """One metric's readings in [start, end) for every entity reporting it (the same values as backfill):
+        a year of one series without generating every other metric."""
+        i = next(i for i, (m, _, _) in enumerate(self._series) if m.key == metric_key)
+        cadence = self._series[i][1]
+        slots = np.arange(math.ceil(_epoch(start) / cadence), math.ceil(_epoch(end) / cadence), dtype=np.int64)
+        return self._to_readings([self._generate(i, slots)]) if len(slots) else []
+
     # ---------------------------------------------------------------- generation core
 
     def _generate(self, series_index: int, slots: np.ndarray):
