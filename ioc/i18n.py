@@ -279,9 +279,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "brief.w.feeds": {"vi": "nguồn", "en": "feeds"},
     "brief.w.indicator": {"vi": "chỉ số", "en": "indicator"},
     "brief.w.indicators": {"vi": "chỉ số", "en": "indicators"},
-    "brief.mail.subject": {"vi": "Bản tin điều hành ngày {date}", "en": "Daily brief for {date}"},
-    "brief.mail.body": {"vi": "Kính gửi lãnh đạo,\n\nBản tin điều hành ngày {date} đính kèm (PDF).\n\n{summary}\n",
-                        "en": "Dear leaders,\n\nThe daily brief for {date} is attached (PDF).\n\n{summary}\n"},
+    "brief.mail.subject": {"vi": "{app}: Báo cáo nhanh ngày {date}", "en": "{app}: rapid report for {date}"},
+    "brief.mail.body": {"vi": "Kính gửi lãnh đạo,\n\n{issuer} gửi Báo cáo nhanh ngày {date} (tệp PDF đính kèm)."
+                              "\n\n{summary}\n",
+                        "en": "Dear leaders,\n\n{issuer} sends the rapid report for {date} (PDF attached)."
+                              "\n\n{summary}\n"},
     # --- end brief ---
     # --- the brief as an administrative report (ioc/brief/sentences.py, Decree 30/2020/NĐ-CP layout) ---
     "brief.report_title": {"vi": "Báo cáo nhanh tình hình các lĩnh vực trọng điểm ngày {date}",

@@ -312,7 +312,7 @@ def test_email_reaches_a_local_smtp_server_with_the_pdf(seeded):
         controller.stop()
     mail = email.message_from_bytes(received[0], policy=email.policy.default)
     assert mail["To"] == "lanhdao@bacgiang.gov.vn"
-    assert f"ngày {DAY:%d/%m/%Y}" in mail["Subject"] and "IOC" in mail["Subject"]
+    assert mail["Subject"].endswith(f"IOC Bắc Giang: Báo cáo nhanh ngày {DAY:%d/%m/%Y}")
     attachment = next(mail.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_filename() == f"brief-{DAY}-vi.pdf"

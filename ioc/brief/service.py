@@ -69,13 +69,15 @@ def email(config: Config, db: ConnectionPool, day: date, lang: str) -> None:
         return
     content = stored["content"]
     mail = EmailMessage()
-    mail["Subject"] = f"{relay.subject_prefix} {t('brief.mail.subject', lang, date=content['date_text'])}".strip()
+    subject = t("brief.mail.subject", lang, app=content["short_name"], date=content["date_text"])
+    mail["Subject"] = f"{relay.subject_prefix} {subject}".strip()
     mail["From"] = relay.sender
     mail["To"] = ", ".join(relay.recipients)
     mail["Date"] = formatdate(localtime=False)
     mail["Message-ID"] = make_msgid(domain=relay.sender.rsplit("@", 1)[-1])
     summary = "\n".join(f"- {s}" for s in content["summary"]) or t("brief.quiet", lang)
-    mail.set_content(t("brief.mail.body", lang, date=content["date_text"], summary=summary), charset="utf-8")
+    mail.set_content(t("brief.mail.body", lang, issuer=content["issuer"], date=content["date_text"], summary=summary),
+                     charset="utf-8")
     mail.add_attachment(document, maintype="application", subtype="pdf", filename=f"brief-{day}-{lang}.pdf")
     send_mail(relay, mail)
     with db.connection() as conn:
