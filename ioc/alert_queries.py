@@ -21,7 +21,8 @@ from ioc.models import Reading
 ACTIVE_STATES = ("pending", "firing")
 ALERT_COLUMNS = ["id", "rule", "subject", "domain", "area", "state", "severity", "value", "threshold",
                  "pending_since", "firing_since", "acknowledged_by", "acknowledged_at", "assigned_to", "flapping",
-                 "metric"]  # metric: the rule's metric (from alert_rules, else a catalog rule's name), or None
+                 "metric", "condition"]  # metric: the rule's metric (from alert_rules, else a catalog rule's
+# name), or None; condition: the rule's (above, nodata, …; None for a catalog rule, which judges levels)
 HISTORY_COLUMNS = [*ALERT_COLUMNS, "resolved_at"]
 _HISTORY_LIMIT = 5000
 
@@ -61,9 +62,12 @@ _METRIC = sql.SQL("coalesce(r.definition->>'metric', CASE WHEN a.rule LIKE 'cata
 _FROM = sql.SQL("alerts a LEFT JOIN alert_rules r ON r.name = a.rule")
 
 
+_CONDITION = sql.SQL("r.definition->>'condition' AS condition")
+
+
 def _select(columns: list[str]) -> sql.Composable:
-    return sql.SQL(", ").join(_METRIC if c == "metric" else sql.SQL("a.{}").format(sql.Identifier(c))
-                              for c in columns)
+    special = {"metric": _METRIC, "condition": _CONDITION}
+    return sql.SQL(", ").join(special.get(c) or sql.SQL("a.{}").format(sql.Identifier(c)) for c in columns)
 
 
 _ORDER = sql.SQL("ORDER BY (a.severity = 'critical') DESC, (a.state = 'firing') DESC, "

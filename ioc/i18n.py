@@ -680,6 +680,22 @@ MESSAGES: dict[str, dict[str, str]] = {
     "shift.h.notes": {"vi": "Ghi chép", "en": "Notes"},
     "shift.h.none": {"vi": "Không có", "en": "None"},
     "shift.h.by": {"vi": "bởi {who}", "en": "by {who}"},
+    # --- ioc/status.py: judging, explaining (branch wall, issue #12) ---
+    "status.level.warning": {"vi": "ngưỡng cảnh báo", "en": "the warning level"},
+    "status.level.critical": {"vi": "ngưỡng nguy hiểm", "en": "the critical level"},
+    "status.position.above": {"vi": "trên {level} {gap}", "en": "{gap} above {level}"},
+    "status.position.below": {"vi": "dưới {level} {gap}", "en": "{gap} below {level}"},
+    "tile.worst": {"vi": "Nặng nhất: {name} {value}", "en": "Worst: {name} {value}"},
+    "tile.closest": {"vi": "Gần ngưỡng nhất: {name} {value}", "en": "Closest to its levels: {name} {value}"},
+    "alerts.nodata_for": {"vi": "không có dữ liệu {duration}", "en": "no data for {duration}"},
+    "rules.feed": {"vi": "Nguồn dữ liệu {name}", "en": "Feed {name}"},
+    "rules.cond.above": {"vi": "Vượt ngưỡng", "en": "Above"},
+    "rules.source.config": {"vi": "Tệp cấu hình", "en": "Config file"},
+    "rules.cond.below": {"vi": "Dưới ngưỡng", "en": "Below"},
+    "rules.cond.outside": {"vi": "Ngoài khoảng cho phép", "en": "Outside the band"},
+    "rules.cond.rate_of_change": {"vi": "Thay đổi nhanh", "en": "Rate of change"},
+    "rules.cond.nodata": {"vi": "Mất dữ liệu", "en": "No recent data"},
+    "rules.cond.feed_silent": {"vi": "Nguồn dữ liệu im lặng", "en": "Feed silent"},
 }
 
 

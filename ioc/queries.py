@@ -8,7 +8,6 @@ aggregation.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -16,47 +15,33 @@ import pandas as pd
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from ioc.config import Config, Metric, Thresholds
+from ioc import status
+from ioc.config import Config, Metric
 from ioc.db import frame
 
-# A reading is stale once it is older than its metric's cadence plus half a cadence of delivery
-# slack: a device reporting on time never flickers stale, one that misses a report is stale at once.
-STALE_FACTOR = 1.5
-
-# How entities combine into one province figure, in SQL and in pandas ("last" is per entity).
+# Feeds whose readings count as stale whatever their age.
 LATE_STATES = ("late", "failing")
 
+# How entities combine into one figure in SQL and in pandas (from Metric.aggregation).
 _COMBINE = {"avg": "avg", "sum": "sum", "max": "max", "min": "min", "last": "avg"}
 _COMBINE_NUMPY = {"avg": "mean", "sum": "sum", "max": "max", "min": "min", "last": "mean"}
-
-
-def status_of(value: float, thresholds: Thresholds | None) -> str:
-    """'ok', 'warning' or 'critical' by the metric's thresholds; 'nodata' for a missing value."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "nodata"
-    if thresholds is None:
-        return "ok"
-    sign = 1 if thresholds.direction == "above" else -1
-    if sign * (value - thresholds.critical) >= 0:
-        return "critical"
-    if sign * (value - thresholds.warning) >= 0:
-        return "warning"
-    return "ok"
-
-
-_SEVERITY = {"nodata": 0, "ok": 1, "warning": 2, "critical": 3}
-SEVERITY = _SEVERITY  # public: frames rank statuses with it (site_points, area_status)
-
-
-def worst_status(statuses: Iterable[str]) -> str:
-    """The most severe of the statuses (critical > warning > ok > nodata); 'nodata' when empty."""
-    return max(statuses, key=_SEVERITY.__getitem__, default="nodata")
 
 
 def _combine(values: np.ndarray, aggregation: str) -> float:
     if not len(values):
         return float("nan")
     return float(getattr(np, _COMBINE_NUMPY[aggregation])(values))
+
+
+def _stale_after_s(config: Config) -> dict[tuple[str, str | None], float]:
+    """Seconds after which a reading of (metric, feed) is stale (see ioc.status.stale_after)."""
+    feeds = {f.name: f for f in config.feeds}
+    out: dict[tuple[str, str | None], float] = {}
+    for key, metric in config.metrics.items():
+        out[(key, None)] = status.stale_after(metric).total_seconds()
+        for name, feed in feeds.items():
+            out[(key, name)] = status.stale_after(metric, feed).total_seconds()
+    return out
 
 
 def latest_values(db: ConnectionPool, metrics: list[str]) -> pd.DataFrame:
@@ -77,48 +62,57 @@ def feed_health(db: ConnectionPool) -> pd.DataFrame:
                            "dead_letters_per_min, updated FROM feed_health ORDER BY feed")
 
 
+OVERVIEW_COLUMNS = ["domain", "metric", "value", "last_ts", "age_s", "stale", "status", "entities",
+                    "stale_entities", "worst", "worst_kind", "worst_value", "worst_status"]
+
+
+def _fresh_mask(config: Config, latest: pd.DataFrame, ages: np.ndarray) -> np.ndarray:
+    """Readings younger than their metric's cadence allows (lengthened by their feed's stale_after) and
+    whose feed is not late or failing."""
+    limits = _stale_after_s(config)
+    allowed = np.array([limits.get((m, f if isinstance(f, str) else None), limits[(m, None)])
+                        for m, f in zip(latest["metric"], latest["feed"], strict=True)], dtype=np.float64)
+    late = latest["feed_state"].isin(LATE_STATES).to_numpy()
+    return (ages <= allowed) & ~late if len(latest) else np.zeros(0, dtype=bool)
+
+
 def overview(db: ConnectionPool, config: Config, now: datetime, metrics: list[Metric] | None = None,
-             entities: list[str] | None = None) -> pd.DataFrame:
-    """One row per headline metric (or per metric of `metrics`): the province figure now (or the figure of
-    `entities`: an area's), its age, staleness and status."""
+             entities: list[str] | None = None, area: str | None = None) -> pd.DataFrame:
+    """One row per headline metric (or per metric of `metrics`): the province figure now (or an area's:
+    `area`, or the figure of `entities`), its age, staleness and status, judged by ioc.status.figure —
+    and when the status comes from one part (a site, a district), which part, its value and status."""
     headline = metrics if metrics is not None else [m for m in config.catalog.metrics if m.headline]
     latest = latest_values(db, [m.key for m in headline])
+    if area is not None and entities is None:
+        entities = config.area_entities(area)
     if entities is not None:
         latest = latest[latest["entity"].isin(entities)]
+    latest = latest[latest["entity"].isin(config.entities.keys())].reset_index(drop=True)
     # Columns computed once and split by metric with numpy: per-metric pandas filtering cost ~4 ms a
     # metric, most of the wall screen's refresh budget.
     ts = pd.to_datetime(latest["ts"], utc=True)
     ages = (pd.Timestamp(now) - ts).dt.total_seconds().to_numpy()
-    late = latest["feed_state"].isin(LATE_STATES).to_numpy()
+    fresh_all = _fresh_mask(config, latest, ages)
     values, entity_ids, metric_keys = latest["value"].to_numpy(np.float64), latest["entity"].to_numpy(), \
         latest["metric"].to_numpy()
     rows = []
     for metric in headline:
         mine = metric_keys == metric.key
-        # A value is fresh while it is younger than its cadence allows and its feed is not late or failing.
-        fresh = mine & (ages <= (metric.cadence * STALE_FACTOR).total_seconds()) & ~late
-        # Averaging silent entities' old values with fresh ones would mislead: use the fresh ones,
+        fresh = mine & fresh_all
+        # Combining silent entities' old values with fresh ones would mislead: use the fresh ones,
         # and fall back to the old values (marked stale) only when nothing is fresh.
         used = fresh if fresh.any() else mine
-        value = _combine(values[used], metric.aggregation)
-        if any(metric.key in config.entities[e].thresholds for e in entity_ids[used]):
-            # Sites with their own levels (river gauges on different datums): the province is as bad
-            # as its worst site, judged by that site's levels, not by comparing the aggregate.
-            status = worst_status(status_of(float(v), metric.thresholds_for(config.entities[e]))
-                                  for e, v in zip(entity_ids[used], values[used], strict=True))
-        else:
-            status = status_of(value, metric.thresholds)
+        fig = status.figure(config, metric, dict(zip(entity_ids[used], values[used], strict=True)), area)
         n_mine, n_fresh = int(mine.sum()), int(fresh.sum())
         last_ts = ts[mine].max() if n_mine else pd.NaT
         age = (pd.Timestamp(now) - last_ts).total_seconds() if n_mine else float("nan")
         rows.append({
-            "domain": metric.domain, "metric": metric.key, "value": value, "last_ts": last_ts,
-            "age_s": age, "stale": bool(n_mine == 0 or n_fresh == 0),
-            "status": status,
-            "entities": n_mine, "stale_entities": n_mine - n_fresh,
+            "domain": metric.domain, "metric": metric.key, "value": fig.value, "last_ts": last_ts,
+            "age_s": age, "stale": bool(n_mine == 0 or n_fresh == 0), "status": fig.status,
+            "entities": n_mine, "stale_entities": n_mine - n_fresh, "worst": fig.worst,
+            "worst_kind": fig.worst_kind, "worst_value": fig.worst_value, "worst_status": fig.worst_status,
         })
-    return pd.DataFrame(rows, columns=["domain", "metric", "value", "last_ts", "age_s", "stale", "status",
-                                       "entities", "stale_entities"])
+    return pd.DataFrame(rows, columns=OVERVIEW_COLUMNS)
 
 
 def site_status(db: ConnectionPool, config: Config, now: datetime, metrics: list[str] | None = None,
@@ -132,43 +126,38 @@ def site_status(db: ConnectionPool, config: Config, now: datetime, metrics: list
     columns = ["entity", "area", "domain", "metric", "ts", "value", "age_s", "stale", "status", "feed"]
     if latest.empty:
         return pd.DataFrame(columns=columns)
-    stale_after = latest["metric"].map({k: (m.cadence * STALE_FACTOR).total_seconds()
-                                        for k, m in config.metrics.items()})
     latest["ts"] = pd.to_datetime(latest["ts"], utc=True)
     latest["age_s"] = (pd.Timestamp(now) - latest["ts"]).dt.total_seconds()
-    latest["stale"] = (latest["age_s"] > stale_after) | latest["feed_state"].isin(LATE_STATES)
+    latest["stale"] = ~_fresh_mask(config, latest, latest["age_s"].to_numpy())
     latest["area"] = latest["entity"].map(lambda e: config.entities[e].area)
     latest["domain"] = latest["metric"].map(lambda k: config.metrics[k].domain)
-    latest["status"] = [status_of(v, config.metrics[k].thresholds_for(config.entities[e]))
+    latest["status"] = [status.status_for(config.metrics[k], v, config.entities[e], "site")
                         for e, k, v in zip(latest["entity"], latest["metric"], latest["value"], strict=True)]
     return latest[columns]
 
 
 def area_status(config: Config, sites: pd.DataFrame, parent: str | None = None) -> pd.DataFrame:
-    """Per child area of `parent` (the region's root by default): the worst status of its sites' fresh
-    readings, counts of critical / warning / stale readings and of sites, position and population.
-    `sites` is a site_status() frame (filtered by domain or metric as the caller wants)."""
+    """Per child area of `parent` (the region's root by default): the worst status of its figures (each
+    metric's area figure judged by ioc.status.figure, from fresh readings), counts of critical / warning
+    / stale readings and of sites, position and population. `sites` is a site_status() frame (filtered by
+    domain or metric as the caller wants)."""
     parent = parent or config.region.region.code
     children = config.child_areas(parent)
     child_of = {e: area.code for area in children for e in config.area_entities(area.code)}
-    stale = sites["stale"].astype(bool)
-    grouped = pd.DataFrame({
-        "child": sites["entity"].map(child_of),
-        "rank": sites["status"].map(SEVERITY).where(~stale, 0),  # stale readings never colour an area
-        "critical": (sites["status"] == "critical") & ~stale,
-        "warning": (sites["status"] == "warning") & ~stale,
-        "stale": stale,
-    }).groupby("child").agg({"rank": "max", "critical": "sum", "warning": "sum", "stale": "sum"})
-    by_rank = {v: k for k, v in SEVERITY.items()}
+    sites = sites.assign(child=sites["entity"].map(child_of), stale=sites["stale"].astype(bool))
     rows = []
     for area in children:
-        found = area.code in grouped.index
+        members = sites[sites["child"] == area.code]
+        fresh = members[~members["stale"]]
+        statuses = [status.figure(config, config.metrics[key], dict(zip(g["entity"], g["value"].astype(float),
+                                                                          strict=True)), area.code).status
+                    for key, g in fresh.groupby("metric")]
         rows.append({
             "area": area.code, "lat": area.centroid[0], "lon": area.centroid[1], "population": area.population,
-            "status": by_rank[int(grouped.at[area.code, "rank"])] if found else "nodata",
-            "critical": int(grouped.at[area.code, "critical"]) if found else 0,
-            "warning": int(grouped.at[area.code, "warning"]) if found else 0,
-            "stale": int(grouped.at[area.code, "stale"]) if found else 0,
+            "status": status.worst(statuses),
+            "critical": int((fresh["status"] == "critical").sum()),
+            "warning": int((fresh["status"] == "warning").sum()),
+            "stale": int(members["stale"].sum()),
             "sites": len(config.area_entities(area.code)),
         })
     return pd.DataFrame(rows, columns=["area", "lat", "lon", "population", "status", "critical", "warning",
@@ -269,9 +258,9 @@ def _typed_series(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 def area_values(config: Config, sites: pd.DataFrame, metric: Metric, parent: str | None = None) -> pd.DataFrame:
-    """Per child area of `parent`: the area's figure of `metric` from its sites' fresh readings (combined
-    with the metric's aggregation), its status (per-site levels: the worst site), the number of sites
-    reporting and of stale ones. `sites` is a site_status() frame. Pure: no database."""
+    """Per child area of `parent`: the area's figure of `metric` from its sites' fresh readings and its
+    status (ioc.status.figure: combined by the metric's `across`, judged at the levels' scope or by the
+    worst site), the number of sites reporting and of stale ones. `sites` is a site_status() frame."""
     parent = parent or config.region.region.code
     children = config.child_areas(parent)
     child_of = {e: area.code for area in children for e in config.area_entities(area.code)}
@@ -279,19 +268,12 @@ def area_values(config: Config, sites: pd.DataFrame, metric: Metric, parent: str
     mine = mine.assign(child=mine["entity"].map(child_of), value=mine["value"].astype(float),
                        stale=mine["stale"].astype(bool))
     groups = dict(tuple(mine.groupby("child"))) if not mine.empty else {}
-    site_levels = {e for e in mine["entity"] if metric.key in config.entities[e].thresholds}
     rows = []
     for area in children:
         members = groups.get(area.code, mine.iloc[0:0])
         fresh = members[~members["stale"]]
-        value = _combine(fresh["value"], metric.aggregation)
-        if fresh.empty:
-            status = "nodata"
-        elif site_levels.intersection(fresh["entity"]):
-            status = worst_status(fresh["status"])
-        else:
-            status = status_of(value, metric.thresholds)
-        rows.append({"area": area.code, "value": value, "status": status, "sites": int(len(members)),
+        fig = status.figure(config, metric, dict(zip(fresh["entity"], fresh["value"], strict=True)), area.code)
+        rows.append({"area": area.code, "value": fig.value, "status": fig.status, "sites": int(len(members)),
                      "stale": int(len(members) - len(fresh))})
     return pd.DataFrame(rows, columns=["area", "value", "status", "sites", "stale"])
 

@@ -25,7 +25,7 @@ from psycopg_pool import ConnectionPool
 
 from feeds.base import Parser, expand_topic, feed_parsers
 from feeds.http_poll import HttpPoller
-from ioc import health
+from ioc import health, status
 from ioc.alert_queries import latest_readings
 from ioc.alerts.engine import FlapDetector
 from ioc.alerts.notify import Notifier
@@ -87,7 +87,8 @@ class Runtime:
         self.metrics: Metrics | None = None
         self.ingestor: Ingestor | None = None
         self.mqtt: MqttIngest | None = None
-        self.health = FeedHealth(config.feeds)
+        # A feed is late after the cadence of what it carries, not before (ioc.status.feed_silence_allowed).
+        self.health = FeedHealth(status.feeds_as_judged(config))
         self.broker_address: BrokerAddress | None = None
         self.scheduler: BackgroundScheduler | None = None
         self.push: PushEndpoint | None = None

@@ -17,9 +17,10 @@ from typing import Any
 import dash_ag_grid as dag
 from dash import ClientsideFunction, Input, Output, State, clientside_callback, dcc, html
 
-from ioc.config import Domain, Metric
+from ioc import status
+from ioc.config import Config, Domain, Metric
 from ioc.i18n import DASH, format_age, format_value, normalize_lang, t
-from ioc.queries import worst_status
+from ioc.status import worst as worst_status
 
 from ._figures import GRAPH_CONFIG
 
@@ -82,6 +83,50 @@ def selected(rows: Any, key: str) -> str | None:
     return None
 
 
+def reason(config: Config, row: Any, metric: Metric, lang: str) -> str:
+    """Why a combined figure has its colour when one part decides it, in words: the worst site (or
+    district) with its value and where it stands against its own levels — "Nặng nhất: Phủ Lạng Thương
+    4,8 m · dưới BĐ1 0,5 m". Said for worst-site metrics always, for others when that part is not normal."""
+    worst, kind, value = _field(row, "worst"), _field(row, "worst_kind"), _field(row, "worst_value")
+    if worst is None or value is None:
+        return ""
+    if metric.across != "worst_site" and _field(row, "worst_status") not in ("warning", "critical"):
+        return ""
+    entity = config.entities.get(worst) if kind == "site" else None
+    if entity is not None:
+        name = entity.name.get(lang)
+    elif worst in config.areas:
+        name = config.areas[worst][0].name.get(lang)
+    else:
+        return ""
+    bad = _field(row, "worst_status") in ("warning", "critical")
+    said = t("tile.worst" if bad else "tile.closest", lang, name=name,
+             value=format_value(float(value), metric.unit_text(lang), lang))
+    where = status.position_text(metric, float(value), entity, lang)
+    return f"{said} · {where}" if where else said
+
+
+def tile_rows(config: Config, frame: Any, lang: str) -> dict[str, dict]:
+    """The rows of a queries.overview frame keyed by metric, each with its `reason` (see `reason`)."""
+    rows = {}
+    if frame is None or len(frame) == 0:
+        return rows
+    for row in frame.to_dict("records"):
+        metric = config.metrics.get(row["metric"])
+        if metric is not None:
+            row["reason"] = reason(config, row, metric, lang)
+            rows[row["metric"]] = row
+    return rows
+
+
+def banded(metric: Metric, row: Any, status_text: str, lang: str) -> tuple[str, dict]:
+    """A banded index's words and colour (VN_AQI: its six bands), else the status's words and no style."""
+    band = status.band_of(metric, _field(row, "value")) if _status(row) != "nodata" else None
+    if band is None:
+        return status_text, {}
+    return band.label(lang), {"--band-color": band.color}
+
+
 def status_badge(status: str, lang: str) -> html.Span:
     return html.Span(t(f"status.{status}", lang), className=f"badge status-badge status-{status}")
 
@@ -104,17 +149,21 @@ def metric_tile(row: Any, metric: Metric, lang: str | None = "vi") -> html.Div:
         classes.append("stale")
 
     head = [html.Span(metric.label.get(lang), className="tile-label")]
-    if stale:
-        head.append(html.Span(t("tile.stale", lang), className="badge stale-badge", role="status"))
 
     # no value: the status already says "no data"
     age_text = DASH if value is None else f"{t('tile.updated', lang)} {format_age(age_s, lang)}"
-
+    status_text, style = banded(metric, row, t(f"status.{status}", lang), lang)
+    if style:
+        classes.append("banded")
+    # A stale tile says so where its status would be: a badge in the head pushed long labels onto three
+    # lines and the foot over the number.
     foot = [
-        html.Span(t(f"status.{status}", lang), className="tile-status"),
+        html.Span(t("tile.stale", lang), className="badge stale-badge", role="status") if stale
+        else html.Span(status_text, className="tile-status"),
         html.Span(age_text, className="tile-age"),
     ]
-    sources = []
+    why = _field(row, "reason", "")
+    sources = [html.Span(why, className="tile-reason", title=why)] if why else []
     if entities:
         if stale_entities:
             text = t("tile.stale_sources", lang, n=stale_entities, total=entities)
@@ -131,6 +180,7 @@ def metric_tile(row: Any, metric: Metric, lang: str | None = "vi") -> html.Div:
         ],
         className=" ".join(classes),
         title=metric.label.get(lang),
+        style=style,
         **{
             "data-metric": metric.key,
             "data-status": status,
@@ -241,14 +291,49 @@ def register_watchdog(page: str, root_id: str, text_id: str) -> None:
     )
 
 
-GRID_DEFAULTS = {"sortable": True, "filter": True, "resizable": True, "flex": 1}
+# Headers wrap onto a second line rather than being cut ("Trạng…" told an officer nothing).
+GRID_DEFAULTS = {"sortable": True, "filter": True, "resizable": True, "flex": 1, "wrapHeaderText": True,
+                 "autoHeaderHeight": True}
+
+# AG Grid's own words (pagination, filter menus, loading, empty table) in Vietnamese; English is its default.
+AG_GRID_VI = {
+    "noRowsToShow": "Không có dòng nào", "loadingOoo": "Đang tải…", "page": "Trang", "more": "nhiều hơn",
+    "to": "đến", "of": "trên", "next": "Sau", "last": "Cuối", "first": "Đầu", "previous": "Trước",
+    "firstPage": "Trang đầu", "lastPage": "Trang cuối", "nextPage": "Trang sau", "previousPage": "Trang trước",
+    "pageSizeSelectorLabel": "Số dòng mỗi trang:", "ariaPageSizeSelectorLabel": "Số dòng mỗi trang",
+    "pageLastRowUnknown": "?", "filterOoo": "Lọc…", "searchOoo": "Tìm…", "selectAll": "(Chọn tất cả)",
+    "selectAllSearchResults": "(Chọn mọi kết quả)", "blanks": "(Trống)", "noMatches": "Không có kết quả",
+    "equals": "Bằng", "notEqual": "Khác", "blank": "Trống", "notBlank": "Không trống",
+    "empty": "Chọn một điều kiện", "lessThan": "Nhỏ hơn", "greaterThan": "Lớn hơn",
+    "lessThanOrEqual": "Nhỏ hơn hoặc bằng", "greaterThanOrEqual": "Lớn hơn hoặc bằng", "inRange": "Trong khoảng",
+    "inRangeStart": "Từ", "inRangeEnd": "Đến", "contains": "Chứa", "notContains": "Không chứa",
+    "startsWith": "Bắt đầu bằng", "endsWith": "Kết thúc bằng", "before": "Trước", "after": "Sau",
+    "andCondition": "VÀ", "orCondition": "HOẶC", "applyFilter": "Áp dụng", "resetFilter": "Đặt lại",
+    "clearFilter": "Xóa", "cancelFilter": "Hủy", "dateFormatOoo": "dd/mm/yyyy", "filterConditions": "Điều kiện",
+    "ariaFilterInput": "Ô lọc", "ariaFilterValue": "Giá trị lọc", "ariaFilteringOperator": "Phép lọc",
+    "ariaColumn": "Cột", "ariaRowSelect": "Nhấn Space để chọn dòng", "ariaSearch": "Tìm",
+    "pinColumn": "Ghim cột", "autosizeThisColumn": "Tự chỉnh độ rộng cột này",
+    "autosizeAllColumns": "Tự chỉnh mọi cột", "resetColumns": "Đặt lại các cột", "sortAscending": "Sắp xếp tăng",
+    "sortDescending": "Sắp xếp giảm", "sortUnSort": "Bỏ sắp xếp", "columns": "Cột", "filters": "Bộ lọc",
+    "columnFilter": "Lọc cột", "ariaLabelColumnFilter": "Lọc cột", "ariaLabelColumnMenu": "Trình đơn cột",
+    "ariaSortableColumn": "Nhấn Enter để sắp xếp", "ariaFilterMenuOpen": "Mở bộ lọc",
+}
+
+
+def grid_locale(lang: str | None, empty_text: str | None = None) -> dict:
+    """dashGridOptions entries putting an AG Grid in the page's language (and its empty-table message)."""
+    words = dict(AG_GRID_VI) if normalize_lang(lang) == "vi" else {}
+    if empty_text:
+        words["noRowsToShow"] = empty_text
+    return {"localeText": words}
 # Sort a displayed text (a local time, a formatted number) by a raw field of the row instead.
 SORT_BY_FIELD = "(a, b, nodeA, nodeB) => (nodeA.data.{0} ?? -1e308) - (nodeB.data.{0} ?? -1e308)"
 
 
 def data_grid(grid_id: Any, rows: list[dict], columns: list[dict], empty_text: str, file_name: str,
               row_id: str = "params.data.row_id", class_name: str = "", height: str = "340px",
-              row_class_rules: dict | None = None, selected: str | None = None, **options: Any) -> dag.AgGrid:
+              row_class_rules: dict | None = None, selected: str | None = None, lang: str | None = None,
+              **options: Any) -> dag.AgGrid:
     """An AG Grid table as every page uses it: sortable, filterable, resizable columns, single-row click
     selection, an empty-table message in the page's language, CSV export named `file_name` (a button's
     callback sets exportDataAsCsv=True)."""
@@ -256,6 +341,6 @@ def data_grid(grid_id: Any, rows: list[dict], columns: list[dict], empty_text: s
         id=grid_id, rowData=rows, columnDefs=columns, getRowId=row_id, defaultColDef=GRID_DEFAULTS,
         rowClassRules=row_class_rules or {}, selectedRows={"ids": [selected]} if selected else [],
         dashGridOptions={"rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
-                         "tooltipShowDelay": 300, "animateRows": False, "localeText": {"noRowsToShow": empty_text},
+                         "tooltipShowDelay": 300, "animateRows": False, **grid_locale(lang, empty_text),
                          **options},
         csvExportParams={"fileName": file_name}, className=class_name, style={"height": height})

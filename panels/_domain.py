@@ -16,6 +16,7 @@ import pandas as pd
 from ioc import queries
 from ioc.config import Config, Domain, Metric
 from ioc.i18n import DASH, format_age, format_value, t, to_local
+from ioc.status import worst as worst_status
 
 from . import _drill
 from ._components import SORT_BY_FIELD
@@ -127,7 +128,7 @@ def site_rows(config: Config, entities: list[str], sites: pd.DataFrame, metric: 
     ages: dict[str, float] = {}
     if not sites.empty:
         fresh = sites[~sites["stale"].astype(bool)]
-        status = {e: queries.worst_status(g) for e, g in fresh.groupby("entity")["status"]}
+        status = {e: worst_status(g) for e, g in fresh.groupby("entity")["status"]}
         mine = sites[sites["metric"] == metric.key]
         values = dict(zip(mine["entity"], mine["value"].astype(float), strict=True))
         ages = sites.groupby("entity")["age_s"].min().to_dict()

@@ -19,6 +19,7 @@ from dash import dcc, html
 from ioc import alert_queries
 from ioc.config import Config, Metric
 from ioc.i18n import format_duration, format_time, format_value, t, to_local
+from ioc.status import SILENCE_CONDITIONS
 
 from ._figures import STATUS_COLORS, add_alert_bands, add_layout_items, hline, pick_bucket, series_spec
 
@@ -146,9 +147,13 @@ def alert_marks(config: Config, alerts: pd.DataFrame, metric: str, entities: lis
         since = a["firing_since"] or a["pending_since"]
         entity = config.entities[a["subject"]]
         unit = config.metrics[metric].unit_text(lang)
-        out.append({"since": since, "until": a["resolved_at"], "severity": a["severity"], "value": a["value"],
-                    "text": f"{entity.name.get(lang)} · {format_value(a['value'], unit, lang)} · "
-                            f"{format_time(since, lang, tz, 'short')}"})
+        if a.get("condition") in SILENCE_CONDITIONS:
+            # Its value is a time without data, not a reading: a band only, no marker, never in the unit.
+            value, said = None, t("alerts.nodata_for", lang, duration=format_duration(a["value"] or 0, lang))
+        else:
+            value, said = a["value"], format_value(a["value"], unit, lang)
+        out.append({"since": since, "until": a["resolved_at"], "severity": a["severity"], "value": value,
+                    "text": f"{entity.name.get(lang)} · {said} · {format_time(since, lang, tz, 'short')}"})
     return out
 
 
@@ -163,7 +168,7 @@ def site_figure(config: Config, entity_id: str, metric: Metric, df: pd.DataFrame
         if metric.key in entity.thresholds else {}
     thresholds = None if levels else metric.thresholds_for(entity)
     fig = series_spec(df, metric.model_copy(update={"thresholds": thresholds}), lang, tz, window.start, window.end,
-                      height=height, stale=stale)
+                      height=height, stale=stale, scope="site")
     drawn = [hline(value, LEVEL_ATTRS[level], f"level-{level}", t(f"domain.level.{level}", lang))
              for level, value in levels.items()]
     add_layout_items(fig, [d[0] for d in drawn], [d[1] for d in drawn])

@@ -10,13 +10,8 @@ import plotly.graph_objects as go
 from ioc.config import Metric
 from ioc.i18n import DEFAULT_TZ, format_value, normalize_lang, t, to_local
 from ioc.queries import resolution_for
+from ioc.status import STATUS_COLORS, chart_levels
 
-STATUS_COLORS = {
-    "ok": "#198754",
-    "warning": "#e0a100",
-    "critical": "#dc3545",
-    "nodata": "#6c757d",
-}
 LINE_COLOR = "#0d6efd"
 AXIS_COLOR = "#6c757d"
 GRID_COLOR = "rgba(128, 128, 128, 0.18)"
@@ -78,6 +73,7 @@ def series_figure(
     end: datetime | None = None,
     height: int = CHART_HEIGHT,
     stale: bool = False,
+    scope: str = "province",
 ) -> go.Figure:
     """A line of `df` (columns bucket: UTC Timestamp, value: float) in local time.
 
@@ -86,7 +82,7 @@ def series_figure(
     feed that stopped shows as a gap at the right edge rather than a line that looks current;
     `stale` (old data, or a late feed) also writes "stale" in the corner.
     """
-    return go.Figure(series_spec(df, metric, lang, tz, start, end, height, stale))
+    return go.Figure(series_spec(df, metric, lang, tz, start, end, height, stale, scope))
 
 
 def series_spec(
@@ -98,6 +94,7 @@ def series_spec(
     end: datetime | None = None,
     height: int = CHART_HEIGHT,
     stale: bool = False,
+    scope: str = "province",
 ) -> dict:
     """series_figure as a plain {"data", "layout"} dict, for pages drawing many charts: dcc.Graph takes
     it as is, where building a go.Figure validates every property (~15 ms a chart)."""
@@ -137,9 +134,12 @@ def series_spec(
             font={"size": 14, "color": STATUS_COLORS["nodata"]},
         ))
 
-    if metric.thresholds is not None:
+    # Threshold lines only where they judge what the chart shows (ioc.status.chart_levels): a province
+    # sum never carries one district's levels. `scope` is the chart's: site, area or province.
+    drawn = chart_levels(metric, scope)
+    if drawn is not None:
         for level in ("warning", "critical"):
-            line, label = hline(getattr(metric.thresholds, level), STATUS_COLORS[level], f"threshold-{level}",
+            line, label = hline(getattr(drawn, level), STATUS_COLORS[level], f"threshold-{level}",
                                 t(f"chart.{level}", lang))
             shapes.append(line)
             annotations.append(label)
@@ -260,9 +260,10 @@ def bar_figure(df: pd.DataFrame, metric: Metric, lang: str | None = "vi", kind: 
             hoverinfo="text", name=metric.label.get(lang),
         ))
     lines = []
-    if thresholds and metric.thresholds is not None and not data.empty:
-        lines = [{"type": "line", "xref": "x", "x0": getattr(metric.thresholds, level),
-                  "x1": getattr(metric.thresholds, level), "yref": "y domain", "y0": 0, "y1": 1,
+    drawn = chart_levels(metric, "site" if kind == "entity" else "area")
+    if thresholds and drawn is not None and not data.empty:
+        lines = [{"type": "line", "xref": "x", "x0": getattr(drawn, level),
+                  "x1": getattr(drawn, level), "yref": "y domain", "y0": 0, "y1": 1,
                   "name": f"threshold-{level}", "line": {"dash": "dash", "color": STATUS_COLORS[level], "width": 1.5}}
                  for level in ("warning", "critical")]
     rows = max(len(data), 1)

@@ -17,9 +17,9 @@ import plotly.graph_objects as go
 
 from ioc.config import Config
 from ioc.i18n import format_number, normalize_lang, t
-from ioc.queries import SEVERITY
+from ioc.status import RANK, SEVERITY, STATUS_COLORS
 
-from ._figures import FONT_FAMILY, STATUS_COLORS, alpha
+from ._figures import FONT_FAMILY, alpha
 
 MARKER_MIN, MARKER_MAX = 16, 46
 SITE_SIZE = 9
@@ -53,12 +53,11 @@ def site_points(config: Config, sites: pd.DataFrame) -> pd.DataFrame:
     if sites.empty:
         return pd.DataFrame(columns=["entity", "lat", "lon", "status"])
     # Worst status per site in one pass: stale readings count as "nodata", the least severe.
-    rank = sites["status"].map(SEVERITY).where(~sites["stale"].astype(bool), 0)
+    rank = sites["status"].map(RANK).where(~sites["stale"].astype(bool), 0)
     worst = rank.groupby(sites["entity"]).max().sort_index()
-    by_rank = {v: k for k, v in SEVERITY.items()}
     entities = [config.entities[e] for e in worst.index]
     return pd.DataFrame({"entity": list(worst.index), "lat": [e.lat for e in entities],
-                         "lon": [e.lon for e in entities], "status": [by_rank[int(r)] for r in worst]},
+                         "lon": [e.lon for e in entities], "status": [SEVERITY[int(r)] for r in worst]},
                         columns=["entity", "lat", "lon", "status"])
 
 

@@ -32,7 +32,7 @@ from ioc import alert_queries, queries
 from ioc.config import WALL_VIEW, Config, Metric
 from ioc.i18n import DASH, format_age, format_duration, format_number, format_time, format_value, t
 from ioc.web import readable_domains
-from panels._components import FailureLog, _field, _status, domain_summary, status_badge
+from panels._components import FailureLog, _field, _status, banded, domain_summary, status_badge, tile_rows
 from panels._figures import GRAPH_CONFIG, STATUS_COLORS, pick_bucket, series_figure
 from panels._labels import area_name, rule_metric, subject_name, what
 from panels._map import area_map, site_points
@@ -201,8 +201,9 @@ def wall_tile(row: Any, metric: Metric, lang: str, spark: str = "", direction: s
     stale = bool(_field(row, "stale", False)) and value is not None
     classes = ["metric-tile", "wall-tile", f"status-{status}"] + (["stale"] if stale else [])
     head = [html.Span(metric.label.get(lang), className="tile-label")]
-    if stale:
-        head.append(html.Span(t("tile.stale", lang), className="badge stale-badge", role="status"))
+    status_text, style = banded(metric, row, t(f"status.{status}", lang), lang)
+    if style:
+        classes.append("banded")
     unit = metric.unit_text(lang)
     number = format_value(value, "", lang)
     # The unit is smaller than the number: long units (cuộc/giờ) must not push the number off the tile.
@@ -216,17 +217,28 @@ def wall_tile(row: Any, metric: Metric, lang: str, spark: str = "", direction: s
                               role="img", **{"aria-label": t(f"wall.trend.{direction}", lang),
                                              "data-trend": direction}))
     age = DASH if value is None else format_age(_field(row, "age_s"), lang)
+    why = _field(row, "reason", "")
     # The sparkline is the tile's background across its full width (as Grafana's stat panels do): the
-    # rows of a 1080p wall have no height to spare for it.
+    # rows of a 1080p wall have no height to spare for it. A stale tile says so in its foot, where its
+    # status would be (a badge in the head pushed the label onto three lines, the foot over the number).
+    if stale:
+        state = [html.Span(t("tile.stale", lang), className="badge stale-badge", role="status")]
+    elif why:  # the colour says the status; the words say which site makes it so
+        state = [html.Span(why, className="tile-reason")]
+    else:
+        state = [html.Span(status_text, className="tile-status")]
     return html.Div(
         [
             *([html.Img(src=spark, className="sparkline", alt="")] if spark else []),
             html.Div(head, className="tile-head"),
             html.Div(main, className="wall-tile-main"),
-            html.Div([html.Span(t(f"status.{status}", lang), className="tile-status"),
-                      html.Span(age, className="tile-age")], className="tile-foot"),
+            # Why the tile has its colour (the worst site) shares the foot's line, cut with an ellipsis: a
+            # wall row has no height for one more line; the tile's title holds the whole sentence.
+            html.Div([*state, html.Span(age, className="tile-age")], className="tile-foot"),
         ],
         className=" ".join(classes),
+        title=why or metric.label.get(lang),
+        style=style,
         **{"data-metric": metric.key, "data-status": status, "data-stale": "true" if stale else "false"},
     )
 
@@ -390,6 +402,7 @@ def render(config: Config, db, view: str, lang: str, now: datetime, scale: float
     """Everything a wall shows for `view` at `now` (the map only when it differs from the one `map_key` names)."""
     kind, _, key = view.partition(":")
     entities = config.area_entities(key) if kind == "area" else None
+    area = key if kind == "area" else None
     # An officer's wall holds their own domains only; a kiosk, an operator or a leader sees all five.
     readable = readable_domains()
     domains = [d for d in config.priority_domains if readable is None or d.key in readable]
@@ -406,7 +419,7 @@ def render(config: Config, db, view: str, lang: str, now: datetime, scale: float
         overview, series, sites = pd.DataFrame(), empty, pd.DataFrame(columns=["entity", "stale", "status", "domain"])
         alerts, feeds = pd.DataFrame(columns=alert_queries.ALERT_COLUMNS), pd.DataFrame(columns=["feed", "state"])
     else:
-        overview, f1 = _load("overview", lambda: queries.overview(db, config, now, entities=entities), pd.DataFrame())
+        overview, f1 = _load("overview", lambda: queries.overview(db, config, now, area=area), pd.DataFrame())
         series, f2 = _load("sparklines", lambda: queries.sparklines(
             db, [(m.key, buckets[m.key], m.aggregation) for m in metrics], start, now, entities),
             pd.DataFrame(columns=["metric", "bucket", "value"]))
@@ -420,7 +433,7 @@ def render(config: Config, db, view: str, lang: str, now: datetime, scale: float
                            pd.DataFrame(columns=alert_queries.ALERT_COLUMNS))
         feeds, f5 = _load("feed health", lambda: queries.feed_health(db), pd.DataFrame(columns=["feed", "state"]))
         failed = f1 or f2 or f3 or f4 or f5
-    rows = {row["metric"]: row for _, row in overview.iterrows()} if not overview.empty else {}
+    rows = tile_rows(config, overview, lang)
     points_by_metric = series_points(series)
     sparks, trends = {}, {}
     for m in metrics:

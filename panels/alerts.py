@@ -18,12 +18,13 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 from ioc import alert_queries
 from ioc.alerts import actions
 from ioc.i18n import MESSAGES, format_duration, format_number, format_time, normalize_lang, t, to_local
+from ioc.status import SILENCE_CONDITIONS
 from ioc.web import current_context, current_user, readable_domains, resolve_lang
 from panels._components import SORT_BY_FIELD, data_grid
 from panels._figures import GRAPH_CONFIG, STATUS_COLORS, pick_bucket, series_figure
+from panels._labels import alert_value
 from panels._labels import area_name as _area_name
 from panels._labels import domain_name as _domain_name
-from panels._labels import rule_metric as _rule_metric
 from panels._labels import subject_name as _subject_name
 from panels._labels import what as _what
 
@@ -75,8 +76,6 @@ def _rows(config, df, lang: str, now: datetime) -> list[dict]:
     tz = config.settings.ui.timezone
     rows = []
     for r in alert_queries.records(df):
-        metric = config.metrics.get(_rule_metric(r["rule"], r.get("metric")) or "")
-        unit = f" {metric.unit_text(lang)}" if metric and metric.unit_text(lang) else ""
         since = r["firing_since"] or r["pending_since"]
         resolved = r.get("resolved_at")
         flapping = bool(r["flapping"])
@@ -90,8 +89,8 @@ def _rows(config, df, lang: str, now: datetime) -> list[dict]:
             "subject_name": _subject_name(config, r["subject"], lang),
             "domain_name": _domain_name(config, r["domain"], lang),
             "area_name": _area_name(config, r["area"], lang),
-            "value": format_number(r["value"], lang) + (unit if r["value"] is not None else ""),
-            "threshold": format_number(r["threshold"], lang),
+            "value": alert_value(config, r, lang),
+            "threshold": alert_value(config, r, lang, "threshold"),
             "since": format_time(since, lang, tz, "short"), "since_ts": _ts(since),
             "resolved_at": format_time(resolved, lang, tz, "short") if resolved is not None else "",
             "resolved_ts": _ts(resolved),
@@ -106,15 +105,18 @@ def _rows(config, df, lang: str, now: datetime) -> list[dict]:
 
 def _columns(lang: str, history: bool = False) -> list[dict]:
     def col(field, key, width, **more):
-        return {"field": field, "headerName": t(key, lang), "headerTooltip": t(key, lang), "minWidth": width,
-                **more}
+        # Wide enough for the header's longest word next to the sort and filter icons: headers wrap
+        # between words, never inside one ("Ngưỡ-ng").
+        header = t(key, lang)
+        fit = 9 * max(len(word) for word in header.split()) + 52
+        return {"field": field, "headerName": header, "headerTooltip": header, "minWidth": max(width, fit), **more}
 
     cols = [
         {"field": "id", "headerName": "#", "width": 58, "flex": 0, "minWidth": 52, "type": "rightAligned"},
-        col("severity_label", "alerts.col.severity", 86, cellClass="alert-severity",
+        col("severity_label", "alerts.col.severity", 104, cellClass="alert-severity",
             cellClassRules={"alert-sev-critical": "params.data.severity === 'critical'",
                             "alert-sev-warning": "params.data.severity === 'warning'"}),
-        col("state_label", "alerts.col.state", 100),
+        col("state_label", "alerts.col.state", 118),
         # The flapping marker: a narrow column holding a glyph, its meaning in the tooltip and the header's.
         {"field": "flapping_mark", "headerName": "\u21af", "headerTooltip": t("alerts.col.flapping", lang),
          "tooltipField": "flapping_label", "width": 40, "minWidth": 40, "flex": 0, "cellClass": "alert-flapping",
@@ -122,13 +124,13 @@ def _columns(lang: str, history: bool = False) -> list[dict]:
         col("what", "alerts.col.what", 120, flex=2),
         col("subject_name", "alerts.col.subject", 140, flex=2, tooltipField="subject_name"),
         col("domain_name", "alerts.col.domain", 110, hide=True),
-        col("area_name", "alerts.col.area", 100, tooltipField="area_name"),
+        col("area_name", "alerts.col.area", 150, tooltipField="area_name"),
         col("value", "alerts.col.value", 80, type="rightAligned"),
-        col("threshold", "alerts.col.threshold", 64, type="rightAligned"),
-        col("since", "alerts.col.since", 88, comparator={"function": _BY_TS.format("since_ts")}),
+        col("threshold", "alerts.col.threshold", 84, type="rightAligned"),
+        col("since", "alerts.col.since", 118, comparator={"function": _BY_TS.format("since_ts")}),
     ]
     if history:
-        cols += [col("resolved_at", "alerts.col.resolved_at", 88,
+        cols += [col("resolved_at", "alerts.col.resolved_at", 118,
                      comparator={"function": _BY_TS.format("resolved_ts")}),
                  col("duration", "alerts.col.duration", 100)]
     else:
@@ -140,7 +142,7 @@ def _columns(lang: str, history: bool = False) -> list[dict]:
 
 def _grid(grid_id: str, lang: str, history: bool, rows: list[dict], empty_key: str, file_name: str,
           selected: int | None) -> dag.AgGrid:
-    return data_grid(grid_id, rows, _columns(lang, history), t(empty_key, lang), file_name,
+    return data_grid(grid_id, rows, _columns(lang, history), t(empty_key, lang), file_name, lang=lang,
                      class_name="alerts-grid", row_class_rules=_ROW_CLASSES,
                      selected=str(selected) if selected else None)
 
@@ -174,7 +176,7 @@ def _chart(config, db, alert: dict, lang: str, now: datetime):
     end = max(end, start + timedelta(minutes=10))
     df = alert_queries.entity_series(db, entity.id, metric.key, start, end, pick_bucket(end - start, metric.cadence))
     fig = series_figure(df, metric.model_copy(update={"thresholds": metric.thresholds_for(entity)}), lang, tz,
-                        start, end, height=260)
+                        start, end, height=260, scope="site")
     crossing = alert.get("firing_since") or alert["pending_since"]
     x = to_local(crossing, tz).replace(tzinfo=None)
     color = STATUS_COLORS.get(alert["severity"], STATUS_COLORS["warning"])
@@ -184,7 +186,7 @@ def _chart(config, db, alert: dict, lang: str, now: datetime):
     fig.add_annotation(x=x, y=1, xref="x", yref="paper", text=t("alerts.detail.crossing", lang), showarrow=False,
                        xanchor="right" if late else "left", yanchor="top", font={"size": 11, "color": color},
                        name="crossing", bgcolor="rgba(255,255,255,0.85)")
-    if alert.get("value") is not None and alert.get("condition") not in ("rate_of_change", "nodata"):
+    if alert.get("value") is not None and alert.get("condition") not in ("rate_of_change", *SILENCE_CONDITIONS):
         fig.add_trace(go.Scatter(x=[x], y=[alert["value"]], mode="markers", name="crossing",
                                  marker={"size": 10, "color": color, "symbol": "diamond"}, hoverinfo="skip"))
     fig.update_layout(showlegend=False)
@@ -200,12 +202,10 @@ def _detail(config, db, alert_id: int | None, lang: str):
         return html.P(t("alerts.detail.not_found", lang, id=alert_id), className="text-body-secondary"), True
     tz = config.settings.ui.timezone
     alert, now = found["alert"], datetime.now(UTC)
-    metric = config.metrics.get(alert.get("metric") or "")
-    unit = f" {metric.unit_text(lang)}" if metric and metric.unit_text(lang) else ""
     facts = [
         (t("alerts.col.state", lang), _state_label(alert["state"], lang)),
-        (t("alerts.col.value", lang), format_number(alert["value"], lang) + unit),
-        (t("alerts.col.threshold", lang), format_number(alert["threshold"], lang) + unit),
+        (t("alerts.col.value", lang), alert_value(config, alert, lang)),
+        (t("alerts.col.threshold", lang), alert_value(config, alert, lang, "threshold")),
         (t("alerts.detail.pending_since", lang), format_time(alert["pending_since"], lang, tz)),
         (t("alerts.detail.firing_since", lang), format_time(alert.get("firing_since"), lang, tz)),
     ]

@@ -11,6 +11,7 @@ from dash import Input, Output, callback, html
 from ioc.audit import audit_log
 from ioc.i18n import format_time, t
 from ioc.web import current_context, resolve_lang
+from panels._components import GRID_DEFAULTS, grid_locale
 
 dash.register_page(__name__, path="/audit", name=t("nav.audit", "vi"), nav_key="nav.audit", order=90,
                    access="admin", nav_group="system",
@@ -42,9 +43,9 @@ def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> htm
                   html.Button(t("alerts.export", lang), id="audit-export", className="btn btn-sm btn-outline-primary")],
                  className="page-head"),
         dag.AgGrid(id="audit-grid", rowData=_rows(config, db, lang), columnDefs=columns, getRowId="params.data.id",
-                   defaultColDef={"sortable": True, "filter": True, "resizable": True, "wrapText": True,
-                                  "autoHeight": True},
-                   dashGridOptions={"domLayout": "autoHeight", "pagination": True, "paginationPageSize": 50},
+                   defaultColDef={**GRID_DEFAULTS, "flex": None, "wrapText": True, "autoHeight": True},
+                   dashGridOptions={**grid_locale(lang), "domLayout": "autoHeight", "pagination": True,
+                                    "paginationPageSize": 50},
                    csvExportParams={"fileName": "ioc-audit-log.csv"}),
     ], className="audit-page")
 

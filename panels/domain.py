@@ -24,7 +24,7 @@ from ioc.config import Config, Metric
 from ioc.i18n import format_time, format_value, t
 from ioc.web import current_context, current_user, resolve_lang
 from panels import _drill
-from panels._components import data_grid, metric_tile
+from panels._components import data_grid, metric_tile, tile_rows
 from panels._domain import (
     MAX_MULTIPLES,
     VIEWS,
@@ -173,8 +173,9 @@ def _tiles(config: Config, db, state: State_, entities: list[str], now: datetime
     metrics = domain_metrics(config, state.domain.key)
     rows = {}
     if db is not None:
-        frame = queries.overview(db, config, now, metrics=metrics, entities=entities)
-        rows = {r["metric"]: r for _, r in frame.iterrows()}
+        frame = queries.overview(db, config, now, metrics=metrics, entities=entities,
+                                 area=None if state.area == config.region.region.code else state.area)
+        rows = tile_rows(config, frame, lang)
     tiles = []
     for m in metrics:
         if not any(m.key in config.entity_metrics(e) for e in entities):
@@ -299,7 +300,7 @@ def layout(domain: str | None = None, ui_lang: str | None = None, lang: str | No
             html.Button(t("domain.export", lang), id="domain-export",
                         className="btn btn-sm btn-outline-secondary mb-2"),
             data_grid("domain-grid", rows, site_columns(state.metric, lang), t("domain.empty", lang),
-                      f"ioc-{d.key}-{state.area}.csv", class_name="drill-grid", height="420px"),
+                      f"ioc-{d.key}-{state.area}.csv", class_name="drill-grid", height="420px", lang=lang),
         ], id="domain-sites"),
     ], className="drill-page domain-page", id="domain-page",
         **{"data-domain": d.key, "data-area": state.area, "data-metric": state.metric.key,

@@ -19,6 +19,7 @@ from ioc.web import current_context, current_user, resolve_lang
 from panels import _drill
 from panels._components import metric_tile
 from panels._figures import GRAPH_CONFIG
+from panels._labels import alert_value
 
 dash.register_page(__name__, path_template="/entity/<entity_id>", name="entity", nav=False, access="read",
                    title=f"{t('entity.attrs', 'vi')} · {t('app.title', 'vi')}")
@@ -44,7 +45,7 @@ def _alert_item(config: Config, a: dict, lang: str) -> html.Li:
     what = metric.label.get(lang) if metric else a["rule"]
     since = a["firing_since"] or a["pending_since"]
     state = t(f"alerts.state.{a['state']}", lang) if f"alerts.state.{a['state']}" in MESSAGES else a["state"]
-    text = f"{t('status.' + a['severity'], lang)} · {what} · {format_number(a['value'], lang)} · {state} · " \
+    text = f"{t('status.' + a['severity'], lang)} · {what} · {alert_value(config, a, lang)} · {state} · " \
            f"{format_time(since, lang, tz, 'short')}"
     return html.Li(dcc.Link(text, href=_drill.href("/alerts", {}, alert=str(a["id"]))),
                    className=f"entity-alert entity-alert-{a['severity']}", **{"data-alert": str(a["id"])})
@@ -135,7 +136,9 @@ def layout(entity_id: str | None = None, ui_lang: str | None = None, lang: str |
         charts.append(html.Div([
             html.Div([html.Span(m.label.get(lang), className="chart-title"),
                       html.Span(_drill.bucket_note(bucket, lang), className="drill-note")], className="chart-head"),
-            dcc.Graph(id={"type": "entity-chart", "metric": m.key}, figure=fig, config=GRAPH_CONFIG),
+            # A fixed height: a responsive graph in a grid cell with no height of its own drew 19–38 px tall.
+            dcc.Graph(id={"type": "entity-chart", "metric": m.key}, figure=fig, config=GRAPH_CONFIG,
+                      style={"height": "220px"}),
         ], className="drill-section entity-chart", **{"data-metric": m.key}))
     feeds = sorted({f for f in sites["feed"].dropna()}) if "feed" in sites else []
     return html.Div([

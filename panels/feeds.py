@@ -9,9 +9,10 @@ import dash_ag_grid as dag
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
-from ioc import queries
+from ioc import queries, status
 from ioc.i18n import format_age, format_duration, format_number, format_time, normalize_lang, t
 from ioc.web import current_context, resolve_lang
+from panels._components import GRID_DEFAULTS, grid_locale
 
 dash.register_page(__name__, path="/feeds", name=t("nav.feeds", "vi"), nav_key="nav.feeds", order=50, access="read",
                    nav_group="system",
@@ -39,7 +40,7 @@ def feed_rows(config, db, lang: str, now: datetime) -> list[dict]:
             "last_error": h.get("last_error") or "",
             "readings_per_min": format_number(h.get("readings_per_min", 0.0), lang, 0),
             "dead_letters_per_min": format_number(h.get("dead_letters_per_min", 0.0), lang, 0),
-            "stale_after": format_duration(spec.stale_after.total_seconds(), lang),
+            "stale_after": format_duration(status.feed_silence_allowed(config, spec).total_seconds(), lang),
         })
     return rows
 
@@ -76,8 +77,8 @@ def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> htm
                   html.Span(_summary(rows, lang), id="feeds-summary", className="text-body-secondary")],
                  className="page-head"),
         dag.AgGrid(id="feeds-grid", rowData=rows, columnDefs=_columns(lang), getRowId="params.data.feed",
-                   defaultColDef={"sortable": True, "filter": True, "resizable": True, "flex": 1},
-                   dashGridOptions={"domLayout": "autoHeight", "tooltipShowDelay": 300},
+                   defaultColDef=GRID_DEFAULTS,
+                   dashGridOptions={**grid_locale(lang), "domLayout": "autoHeight", "tooltipShowDelay": 300},
                    csvExportParams={"fileName": "ioc-feeds.csv"}, className="feeds-grid"),
     ], className="feeds-page")
 

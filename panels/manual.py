@@ -13,6 +13,7 @@ from ioc import manual, queries
 from ioc.i18n import format_number, format_time, normalize_lang, t
 from ioc.ingest import Validator
 from ioc.web import current_context, current_runtime, current_user, resolve_lang
+from panels._components import GRID_DEFAULTS, grid_locale
 
 dash.register_page(__name__, path="/manual", name=t("nav.manual", "vi"), nav_key="nav.manual", order=60,
                    access="manual",
@@ -85,8 +86,8 @@ def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> htm
             html.Div([html.H2(t("manual.recent", lang), className="h6"),
                       dag.AgGrid(id="manual-grid", rowData=_recent_rows(config, db, lang), columnDefs=_columns(lang),
                                  getRowId="params.data.id",
-                                 defaultColDef={"sortable": True, "filter": True, "resizable": True, "flex": 1},
-                                 dashGridOptions={"domLayout": "autoHeight"},
+                                 defaultColDef=GRID_DEFAULTS,
+                                 dashGridOptions={**grid_locale(lang), "domLayout": "autoHeight"},
                                  csvExportParams={"fileName": "ioc-manual-entries.csv"})],
                      className="col-lg-8"),
         ], className="row g-4"),

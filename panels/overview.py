@@ -27,6 +27,7 @@ from panels._components import (
     domain_tiles,
     register_watchdog,
     status_badge,
+    tile_rows,
     watchdog,
 )
 from panels._figures import pick_bucket, series_figure
@@ -57,7 +58,7 @@ def headline_metrics(config: Config, domain: str) -> list[Metric]:
     return [m for m in config.catalog.metrics if m.domain == domain and m.headline]
 
 
-def _overview_rows(config: Config, db, now: datetime) -> tuple[dict[str, pd.Series], bool]:
+def _overview_rows(config: Config, db, now: datetime, lang: str) -> tuple[dict[str, dict], bool]:
     """Rows of queries.overview keyed by metric, and whether loading failed."""
     if db is None:
         return {}, False
@@ -67,7 +68,7 @@ def _overview_rows(config: Config, db, now: datetime) -> tuple[dict[str, pd.Seri
         _failures.note("overview", exc)
         return {}, True
     _failures.note("overview", None)
-    return {row["metric"]: row for _, row in frame.iterrows()}, False
+    return tile_rows(config, frame, lang), False
 
 
 def _chart(config: Config, db, metric: Metric, lang: str, now: datetime, rows: dict[str, pd.Series]):
@@ -109,7 +110,7 @@ def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> htm
     config, db = current_context()
     lang = resolve_lang(lang, ui_lang, config)
     now = datetime.now(UTC)
-    rows, failed = _overview_rows(config, db, now)
+    rows, failed = _overview_rows(config, db, now, lang)
     note = _chart_note(config, lang)
     cards = []
     user = current_user()
@@ -161,7 +162,7 @@ def refresh_tiles(_n, lang):
     config, db = current_context()
     lang = normalize_lang(lang, config.settings.ui.language)
     now = datetime.now(UTC)
-    rows, failed = _overview_rows(config, db, now)
+    rows, failed = _overview_rows(config, db, now, lang)
     tiles, badges, classes = [], [], []
     for spec in ctx.outputs_list[0]:
         metrics = headline_metrics(config, spec["id"]["domain"])
@@ -182,7 +183,7 @@ def refresh_charts(_n, lang):
     config, db = current_context()
     lang = normalize_lang(lang, config.settings.ui.language)
     now = datetime.now(UTC)
-    rows, _ = _overview_rows(config, db, now)
+    rows, _ = _overview_rows(config, db, now, lang)
     figures = []
     for spec in ctx.outputs_list:
         metrics = headline_metrics(config, spec["id"]["domain"])

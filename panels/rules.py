@@ -12,33 +12,56 @@ from ioc.alerts import store
 from ioc.alerts.actions import ActionError
 from ioc.alerts.rules import load_rules
 from ioc.config import parse_duration
-from ioc.i18n import format_duration, format_time, normalize_lang, t
+from ioc.i18n import DASH, MESSAGES, format_duration, format_time, format_value, normalize_lang, t
+from ioc.status import SILENCE_CONDITIONS
 from ioc.web import current_context, current_user, resolve_lang
-from panels._components import selected
+from panels._components import GRID_DEFAULTS, grid_locale, selected
 
 dash.register_page(__name__, path="/rules", name=t("nav.rules", "vi"), nav_key="nav.rules", order=30, access="read",
                    nav_group="system",
                    title=f"{t('nav.rules', 'vi')} · {t('app.title', 'vi')}")
 
 
-def _levels(d: dict) -> str:
-    return " / ".join("—" if d.get(k) is None else str(d[k]) for k in ("warning", "critical"))
+def _levels(config, d: dict, lang: str) -> str:
+    """Warning / critical in the metric's unit with the language's decimals; a silence rule's wait."""
+    if d.get("condition") in SILENCE_CONDITIONS:
+        after = d.get("after")
+        return format_duration(parse_duration(after).total_seconds(), lang) if after else DASH
+    metric = config.metrics.get(d.get("metric") or "")
+    unit = metric.unit_text(lang) if metric else ""
+    return " / ".join(DASH if d.get(k) is None else format_value(float(d[k]), unit, lang)
+                      for k in ("warning", "critical"))
+
+
+def _target(config, d: dict, lang: str) -> str:
+    """The rule's metric by its label, or its feed."""
+    metric = config.metrics.get(d.get("metric") or "")
+    if metric is not None:
+        return metric.label.get(lang)
+    return t("rules.feed", lang, name=d["feed"]) if d.get("feed") else d.get("metric") or ""
+
+
+def _condition(condition: str, lang: str) -> str:
+    key = f"rules.cond.{condition}"
+    return t(key, lang) if key in MESSAGES else condition
 
 
 def _rows(config, db, lang: str) -> list[dict]:
     if db is None:
         return []
     tz = config.settings.ui.timezone
-    return [{"name": r["name"], "condition": r["definition"]["condition"],
-             "target": r["definition"].get("metric") or r["definition"].get("feed") or "",
-             "levels": _levels(r["definition"]),
+    return [{"name": r["name"], "condition": _condition(r["definition"]["condition"], lang),
+             "target": _target(config, r["definition"], lang),
+             "levels": _levels(config, r["definition"], lang),
              "for": format_duration(parse_duration(r["definition"].get("for", "PT0S")).total_seconds(), lang),
-             "source": r["source"], "updated": format_time(r["updated_at"], lang, tz)}
+             "source_key": r["source"],
+             "source": t("rules.source.config", lang) if r["source"] == store.CONFIG else r["source"],
+             "updated": format_time(r["updated_at"], lang, tz)}
             for r in alert_queries.records(alert_queries.alert_rules(db))]
 
 
 def _columns(lang: str) -> list[dict]:
-    source_rule = {"rule-edited": "params.data.source !== 'config'"}
+    source_rule = {"rule-edited": f"params.data.source_key !== '{store.CONFIG}'"}
     return [{"field": "name", "headerName": t("rules.col.name", lang), "flex": 2},
             {"field": "condition", "headerName": t("rules.col.condition", lang)},
             {"field": "target", "headerName": t("rules.col.metric", lang), "flex": 2},
@@ -58,8 +81,9 @@ def layout(ui_lang: str | None = None, lang: str | None = None, **_query) -> htm
         html.Div([
             html.Div(dag.AgGrid(id="rules-grid", rowData=_rows(config, db, lang), columnDefs=_columns(lang),
                                 getRowId="params.data.name",
-                                defaultColDef={"sortable": True, "filter": True, "resizable": True, "flex": 1},
-                                dashGridOptions={"rowSelection": {"mode": "singleRow", "checkboxes": False,
+                                defaultColDef=GRID_DEFAULTS,
+                                dashGridOptions={**grid_locale(lang),
+                                                 "rowSelection": {"mode": "singleRow", "checkboxes": False,
                                                                   "enableClickSelection": True},
                                                  "domLayout": "autoHeight"},
                                 csvExportParams={"fileName": "ioc-alert-rules.csv"}),

@@ -13,6 +13,7 @@ from ioc import alert_queries
 from ioc.alerts import actions
 from ioc.i18n import format_number, format_time, normalize_lang, t
 from ioc.web import current_context, current_user, resolve_lang
+from panels._components import GRID_DEFAULTS, grid_locale
 
 dash.register_page(__name__, path="/shift", name=t("nav.shift", "vi"), nav_key="nav.shift", order=25, access="read",
                    title=f"{t('nav.shift', 'vi')} · {t('app.title', 'vi')}")
@@ -146,9 +147,9 @@ def layout(ui_lang: str | None = None, lang: str | None = None, hours: str | Non
             html.Div([html.H2(t("shift.log", lang), className="h6"),
                       dag.AgGrid(id="shift-grid", rowData=_log_rows(config, db, lang, since), columnDefs=_columns(lang),
                                  getRowId="params.data.row_id",
-                                 defaultColDef={"sortable": True, "filter": True, "resizable": True, "flex": 1},
+                                 defaultColDef=GRID_DEFAULTS,
                                  dashGridOptions={"domLayout": "autoHeight", "tooltipShowDelay": 300,
-                                                  "localeText": {"noRowsToShow": t("shift.empty", lang)}},
+                                                  **grid_locale(lang, t("shift.empty", lang))},
                                  csvExportParams={"fileName": "ioc-shift-log.csv"}, className="shift-grid")],
                      className="col-lg-5"),
             html.Div([html.H2(t("shift.handover", lang), className="h6"),

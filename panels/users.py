@@ -10,7 +10,7 @@ from ioc.auth import ROLES
 from ioc.auth import store as auth_store
 from ioc.i18n import format_time, normalize_lang, t
 from ioc.web import current_context, current_user, resolve_lang
-from panels._components import selected, text
+from panels._components import GRID_DEFAULTS, grid_locale, selected, text
 
 dash.register_page(__name__, path="/users", name=t("nav.users", "vi"), nav_key="nav.users", order=85,
                    access="admin", nav_group="system",
@@ -40,9 +40,9 @@ def _kiosk_rows(config, db, lang: str) -> list[dict]:
 def _grid(id_: str, rows: list[dict], fields: list[str], lang: str, row_id: str) -> dag.AgGrid:
     return dag.AgGrid(id=id_, rowData=rows, getRowId=f"params.data.{row_id}",
                       columnDefs=[{"field": f, "headerName": t(f"users.col.{f}", lang)} for f in fields],
-                      defaultColDef={"sortable": True, "filter": True, "resizable": True, "flex": 1},
-                      dashGridOptions={"domLayout": "autoHeight", "rowSelection": {"mode": "singleRow",
-                                                                                    "checkboxes": False}})
+                      defaultColDef=GRID_DEFAULTS,
+                      dashGridOptions={**grid_locale(lang), "domLayout": "autoHeight",
+                                       "rowSelection": {"mode": "singleRow", "checkboxes": False}})
 
 
 def _field(label: str, control) -> html.Div:

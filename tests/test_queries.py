@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ioc import queries
-from ioc.config import Thresholds
+from ioc import queries, status
 from ioc.models import Reading
 from ioc.writer import Batch
 
@@ -16,23 +15,14 @@ def entities_with(rt, metric: str) -> list[str]:
     return [e.id for e in rt.config.region.entities if metric in rt.config.entity_metrics(e.id)]
 
 
-def headline(rt, aggregation: str):
-    return next(m for m in rt.config.catalog.metrics if m.headline and m.aggregation == aggregation
+def headline(rt, across: str):
+    return next(m for m in rt.config.catalog.metrics if m.headline and m.across == across
                 and len(entities_with(rt, m.key)) >= 3)
-
-
-def test_status_of():
-    above = Thresholds(direction="above", warning=85, critical=95, source="test")
-    below = Thresholds(direction="below", warning=15, critical=13, source="test")
-    assert [queries.status_of(v, above) for v in (80, 85, 94.9, 95, float("nan"))] == \
-        ["ok", "warning", "warning", "critical", "nodata"]
-    assert [queries.status_of(v, below) for v in (20, 15, 13.5, 13)] == ["ok", "warning", "warning", "critical"]
-    assert queries.status_of(1.0, None) == "ok"
 
 
 def test_overview_uses_fresh_values_and_marks_stale(clean_db):
     rt = clean_db
-    metric = headline(rt, "avg")
+    metric = headline(rt, "mean")
     a, b, c = entities_with(rt, metric.key)[:3]
     now = datetime.now(UTC)
     low, high = metric.valid_range
@@ -45,12 +35,13 @@ def test_overview_uses_fresh_values_and_marks_stale(clean_db):
     assert row["value"] == pytest.approx(low + 15)
     assert (row["entities"], row["stale_entities"], bool(row["stale"])) == (3, 1, False)
     assert row["age_s"] == pytest.approx(20, abs=1)
-    assert row["status"] == queries.status_of(low + 15, metric.thresholds)
+    # Levels for one site: the figure is as bad as its worst fresh site.
+    assert row["status"] == status.worst(status.judge(v, metric.thresholds) for v in (low + 10, low + 20))
 
 
 def test_overview_all_stale_and_no_data(clean_db):
     rt = clean_db
-    metric = headline(rt, "avg")
+    metric = headline(rt, "mean")
     entity = entities_with(rt, metric.key)[0]
     now = datetime.now(UTC)
     rt.writer.submit(Batch([Reading(entity, metric.key, now - metric.cadence * 2, metric.valid_range[0])]))
@@ -99,7 +90,7 @@ def test_sites_with_their_own_levels_are_judged_by_them(clean_db):
 
 def test_values_from_a_late_feed_are_stale(clean_db):
     rt = clean_db
-    metric = headline(rt, "avg")
+    metric = headline(rt, "mean")
     entity = entities_with(rt, metric.key)[0]
     now = datetime.now(UTC)
     rt.writer.submit(Batch([Reading(entity, metric.key, now, metric.valid_range[0])], feed="dept-api"))

@@ -38,7 +38,7 @@ from ioc import brief_queries, holidays
 from ioc.alert_queries import alert_history
 from ioc.alerts.rules import load_rules
 from ioc.config import Config, Metric
-from ioc.queries import status_of, worst_status
+from ioc.status import judge, worst
 
 BASELINE_DAYS = 7
 NOTABLE_CHANGE = 0.10     # a change of 10 % of the baseline is worth a sentence
@@ -328,8 +328,8 @@ def _statuses(config: Config, rows: pd.DataFrame) -> dict[str, str]:
         if th is None:
             continue
         peak = g["value"].max() if th.direction == "above" else g["value"].min()
-        out.setdefault(key, []).append(status_of(float(peak), th))
-    return {k: worst_status(v) for k, v in out.items()}
+        out.setdefault(key, []).append(judge(float(peak), th))
+    return {k: worst(v) for k, v in out.items()}
 
 
 def compute(config: Config, db: ConnectionPool, day: date, now: datetime | None = None) -> dict[str, Any]:
