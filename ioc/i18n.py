@@ -315,6 +315,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "brief.how.max": {"vi": "cao nhất trong ngày", "en": "daily maximum"},
     "brief.how.min": {"vi": "thấp nhất trong ngày", "en": "daily minimum"},
     "brief.how.last": {"vi": "số liệu cuối ngày", "en": "end of day"},
+    "brief.how.aqi": {"vi": "chỉ số ngày, trạm cao nhất", "en": "daily index, worst station"},
     "brief.no_figure": {"vi": "chưa có số liệu", "en": "no data yet"},
     "brief.computed": {"vi": "tính từ số liệu", "en": "computed from data"},
     "brief.no_issues": {

@@ -84,7 +84,10 @@ class Change(Flowable):
             path = c.beginPath()
             path.moveTo(0, 6.5), path.lineTo(6, 6.5), path.lineTo(3, 1), path.close()
             c.drawPath(path, stroke=0, fill=1)
-        c.setFont(REGULAR, 8)
+        size = 8.0  # shrunk to fit the column ("+6 ca/tuần" and the like)
+        while size > 5.5 and pdfmetrics.stringWidth(self.text, REGULAR, size) > self.width - 12:
+            size -= 0.5
+        c.setFont(REGULAR, size)
         c.setFillColor(colour if way in ("up", "down") else MUTED)
         c.drawString(9, 1, self.text)
 
@@ -106,12 +109,12 @@ def _indicator_table(domain: dict[str, Any], s: dict[str, ParagraphStyle], conte
         rows.append([Paragraph(f"{_esc(ind['label'])}<br/><font size=6.5 color='#5d6d7e'>{_esc(ind['how_text'])}"
                                "</font>", s["cell"]),
                      Paragraph(f"<b>{_esc(ind['value_text'])}</b>", s["cellr"]),
-                     *[Change(ind[text], ind[tone_key], 24 * mm) for text, tone_key, _ in _CHANGES],
+                     *[Change(ind[text], ind[tone_key], 27 * mm) for text, tone_key, _ in _CHANGES],
                      Paragraph(ind["status_text"], ParagraphStyle("st", s["cell"], textColor=STATUS[ind["status"]],
                                                                   fontName=BOLD))])
         if i % 2 == 0:
             styles.append(("BACKGROUND", (0, i), (-1, i), BAND))
-    table = Table(rows, colWidths=[56 * mm, 28 * mm, 24 * mm, 24 * mm, 24 * mm, 24 * mm], repeatRows=1,
+    table = Table(rows, colWidths=[50 * mm, 26 * mm, 27 * mm, 27 * mm, 27 * mm, 23 * mm], repeatRows=1,
                   hAlign="LEFT")
     table.setStyle(TableStyle([*FONT, ("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LINEBELOW", (0, 0), (-1, 0), 0.6, RULE),
                                ("TOPPADDING", (0, 0), (-1, -1), 2.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
