@@ -8,6 +8,7 @@ aggregation.
 from __future__ import annotations
 
 import math
+import weakref
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -33,14 +34,21 @@ def _combine(values: np.ndarray, aggregation: str) -> float:
     return float(getattr(np, _COMBINE_NUMPY[aggregation])(values))
 
 
+_STALE_AFTER: weakref.WeakKeyDictionary[Config, dict[tuple[str, str | None], float]] = weakref.WeakKeyDictionary()
+
+
 def _stale_after_s(config: Config) -> dict[tuple[str, str | None], float]:
-    """Seconds after which a reading of (metric, feed) is stale (see ioc.status.stale_after)."""
+    """Seconds after which a reading of (metric, feed) is stale (see ioc.status.stale_after); computed once
+    per configuration (every wall refresh asks)."""
+    if config in _STALE_AFTER:
+        return _STALE_AFTER[config]
     feeds = {f.name: f for f in config.feeds}
     out: dict[tuple[str, str | None], float] = {}
     for key, metric in config.metrics.items():
         out[(key, None)] = status.stale_after(metric).total_seconds()
         for name, feed in feeds.items():
             out[(key, name)] = status.stale_after(metric, feed).total_seconds()
+    _STALE_AFTER[config] = out
     return out
 
 
@@ -144,20 +152,28 @@ def area_status(config: Config, sites: pd.DataFrame, parent: str | None = None) 
     parent = parent or config.region.region.code
     children = config.child_areas(parent)
     child_of = {e: area.code for area in children for e in config.area_entities(area.code)}
-    sites = sites.assign(child=sites["entity"].map(child_of), stale=sites["stale"].astype(bool))
+    # One pass in plain Python: per-area pandas filtering and grouping cost ~1 s a wall refresh.
+    fresh: dict[str, dict[str, dict[str, float]]] = {area.code: {} for area in children}
+    counts = {area.code: {"critical": 0, "warning": 0, "stale": 0} for area in children}
+    for entity, metric, value, stale, judged in zip(sites["entity"].tolist(), sites["metric"].tolist(),
+                                                    sites["value"].tolist(), sites["stale"].astype(bool).tolist(),
+                                                    sites["status"].tolist(), strict=True):
+        child = child_of.get(entity)
+        if child is None:
+            continue
+        if stale:
+            counts[child]["stale"] += 1
+            continue
+        fresh[child].setdefault(metric, {})[entity] = float(value)
+        if judged in ("critical", "warning"):
+            counts[child][judged] += 1
     rows = []
     for area in children:
-        members = sites[sites["child"] == area.code]
-        fresh = members[~members["stale"]]
-        statuses = [status.figure(config, config.metrics[key], dict(zip(g["entity"], g["value"].astype(float),
-                                                                          strict=True)), area.code).status
-                    for key, g in fresh.groupby("metric")]
+        statuses = [status.figure(config, config.metrics[key], readings, area.code).status
+                    for key, readings in fresh[area.code].items()]
         rows.append({
             "area": area.code, "lat": area.centroid[0], "lon": area.centroid[1], "population": area.population,
-            "status": status.worst(statuses),
-            "critical": int((fresh["status"] == "critical").sum()),
-            "warning": int((fresh["status"] == "warning").sum()),
-            "stale": int(members["stale"].sum()),
+            "status": status.worst(statuses), **counts[area.code],
             "sites": len(config.area_entities(area.code)),
         })
     return pd.DataFrame(rows, columns=["area", "lat", "lon", "population", "status", "critical", "warning",

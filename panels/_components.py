@@ -19,7 +19,7 @@ from dash import ClientsideFunction, Input, Output, State, clientside_callback, 
 
 from ioc import status
 from ioc.config import Config, Domain, Metric
-from ioc.i18n import DASH, format_age, format_value, normalize_lang, t
+from ioc.i18n import AG_GRID_VI, DASH, format_age, format_value, normalize_lang, t
 from ioc.status import worst as worst_status
 
 from ._figures import GRAPH_CONFIG
@@ -85,8 +85,8 @@ def selected(rows: Any, key: str) -> str | None:
 
 def reason(config: Config, row: Any, metric: Metric, lang: str) -> str:
     """Why a combined figure has its colour when one part decides it, in words: the worst site (or
-    district) with its value and where it stands against its own levels — "Nặng nhất: Phủ Lạng Thương
-    4,8 m · dưới BĐ1 0,5 m". Said for worst-site metrics always, for others when that part is not normal."""
+    district) with its value and where it stands against its own levels — "Worst: Phu Lang Thuong gauge
+    4.8 m · 0.5 m below alarm level 1". Said for worst-site metrics always, for others when that part is not normal."""
     worst, kind, value = _field(row, "worst"), _field(row, "worst_kind"), _field(row, "worst_value")
     if worst is None or value is None:
         return ""
@@ -294,31 +294,6 @@ def register_watchdog(page: str, root_id: str, text_id: str) -> None:
 # Headers wrap onto a second line rather than being cut ("Trạng…" told an officer nothing).
 GRID_DEFAULTS = {"sortable": True, "filter": True, "resizable": True, "flex": 1, "wrapHeaderText": True,
                  "autoHeaderHeight": True}
-
-# AG Grid's own words (pagination, filter menus, loading, empty table) in Vietnamese; English is its default.
-AG_GRID_VI = {
-    "noRowsToShow": "Không có dòng nào", "loadingOoo": "Đang tải…", "page": "Trang", "more": "nhiều hơn",
-    "to": "đến", "of": "trên", "next": "Sau", "last": "Cuối", "first": "Đầu", "previous": "Trước",
-    "firstPage": "Trang đầu", "lastPage": "Trang cuối", "nextPage": "Trang sau", "previousPage": "Trang trước",
-    "pageSizeSelectorLabel": "Số dòng mỗi trang:", "ariaPageSizeSelectorLabel": "Số dòng mỗi trang",
-    "pageLastRowUnknown": "?", "filterOoo": "Lọc…", "searchOoo": "Tìm…", "selectAll": "(Chọn tất cả)",
-    "selectAllSearchResults": "(Chọn mọi kết quả)", "blanks": "(Trống)", "noMatches": "Không có kết quả",
-    "equals": "Bằng", "notEqual": "Khác", "blank": "Trống", "notBlank": "Không trống",
-    "empty": "Chọn một điều kiện", "lessThan": "Nhỏ hơn", "greaterThan": "Lớn hơn",
-    "lessThanOrEqual": "Nhỏ hơn hoặc bằng", "greaterThanOrEqual": "Lớn hơn hoặc bằng", "inRange": "Trong khoảng",
-    "inRangeStart": "Từ", "inRangeEnd": "Đến", "contains": "Chứa", "notContains": "Không chứa",
-    "startsWith": "Bắt đầu bằng", "endsWith": "Kết thúc bằng", "before": "Trước", "after": "Sau",
-    "andCondition": "VÀ", "orCondition": "HOẶC", "applyFilter": "Áp dụng", "resetFilter": "Đặt lại",
-    "clearFilter": "Xóa", "cancelFilter": "Hủy", "dateFormatOoo": "dd/mm/yyyy", "filterConditions": "Điều kiện",
-    "ariaFilterInput": "Ô lọc", "ariaFilterValue": "Giá trị lọc", "ariaFilteringOperator": "Phép lọc",
-    "ariaColumn": "Cột", "ariaRowSelect": "Nhấn Space để chọn dòng", "ariaSearch": "Tìm",
-    "pinColumn": "Ghim cột", "autosizeThisColumn": "Tự chỉnh độ rộng cột này",
-    "autosizeAllColumns": "Tự chỉnh mọi cột", "resetColumns": "Đặt lại các cột", "sortAscending": "Sắp xếp tăng",
-    "sortDescending": "Sắp xếp giảm", "sortUnSort": "Bỏ sắp xếp", "columns": "Cột", "filters": "Bộ lọc",
-    "columnFilter": "Lọc cột", "ariaLabelColumnFilter": "Lọc cột", "ariaLabelColumnMenu": "Trình đơn cột",
-    "ariaSortableColumn": "Nhấn Enter để sắp xếp", "ariaFilterMenuOpen": "Mở bộ lọc",
-}
-
 
 def grid_locale(lang: str | None, empty_text: str | None = None) -> dict:
     """dashGridOptions entries putting an AG Grid in the page's language (and its empty-table message)."""

@@ -147,13 +147,17 @@ def test_area_figures_and_series_per_site(clean_db):
     assert rt.writer.flush()
     sites = queries.site_status(rt.db, config, now, [metric.key])
     values = queries.area_values(config, sites, metric).set_index("area")
-    assert values.loc[busy, "value"] == pytest.approx(90.0) and values.loc[busy, "status"] == "warning"
+    # Occupancy is weighted by beds; the area is as bad as its worst hospital (100 %: critical).
+    beds = [float(config.entities[e].attrs["beds"]) for e in (first, second)]
+    weighted = (80.0 * beds[0] + 100.0 * beds[1]) / sum(beds)
+    assert values.loc[busy, "value"] == pytest.approx(weighted) and values.loc[busy, "status"] == "critical"
     assert values.loc[busy, "sites"] == 2 and values.loc[busy, "stale"] == 0
     quiet = next(a.code for a in config.child_areas("BG") if a.code != busy)
     assert values.loc[quiet, "status"] == "nodata" and pd.isna(values.loc[quiet, "value"])
     # the area's tiles: overview narrowed to the area's sites and to the domain's metrics
     tiles = queries.overview(rt.db, config, now, metrics=[metric], entities=config.area_entities(busy))
-    assert list(tiles["metric"]) == ["bed_occupancy"] and tiles.loc[0, "value"] == pytest.approx(90.0)
+    assert list(tiles["metric"]) == ["bed_occupancy"] and tiles.loc[0, "value"] == pytest.approx(weighted)
+    assert (tiles.loc[0, "worst"], tiles.loc[0, "worst_status"]) == (second, "critical")
     assert tiles.loc[0, "entities"] == 2
     series = queries.entity_series(rt.db, metric.key, [first, second], now - timedelta(hours=3), now + timedelta(
         minutes=1), timedelta(hours=1))
