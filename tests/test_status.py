@@ -66,12 +66,12 @@ def _police() -> list[str]:
 
 
 @pytest.mark.parametrize(("calls", "total", "judged"), [
-    ([25] * 10, 250, "ok"),          # ten quiet districts: the sum is not judged against one district's 30/50
-    ([25] * 9 + [31], 256, "warning"),
-    ([10] * 9 + [55], 145, "critical"),
+    ([2] * 10, 20, "ok"),            # ten quiet districts: the sum is not judged against one district's 3/6
+    ([2] * 9 + [4], 22, "warning"),
+    ([1] * 9 + [7], 16, "critical"),
 ])
 def test_province_sums_judged_at_their_levels_scope(calls, total, judged):
-    calls_metric = METRICS["emergency_calls"]
+    calls_metric = METRICS["security_incidents"]  # incidents in the hour per district police
     police = _police()
     assert len(police) == len(calls)
     fig = status.figure(CONFIG, calls_metric, dict(zip(police, calls, strict=True)))
@@ -81,7 +81,7 @@ def test_province_sums_judged_at_their_levels_scope(calls, total, judged):
 
 
 def test_levels_per_population_scale_with_the_area():
-    calls_metric = METRICS["emergency_calls"]
+    calls_metric = METRICS["security_incidents"]
     per_100k = calls_metric.model_copy(update={"thresholds": calls_metric.thresholds.model_copy(
         update={"warning": 10.0, "critical": 20.0, "per_population": 100_000, "scope": "province"})})
     police = _police()
@@ -146,7 +146,7 @@ def test_severity_scale_and_colours():
 
 def test_freshness_follows_cadence_and_feeds_only_lengthen_it():
     simulator = next(f for f in CONFIG.feeds if f.name == "simulator")
-    calls = METRICS["emergency_calls"]  # 15 min cadence
+    calls = METRICS["bed_occupancy"]  # 15 min cadence
     assert status.stale_after(calls) == timedelta(minutes=22, seconds=30)
     assert status.stale_after(calls, simulator) == status.stale_after(calls)  # 2 min never shortens it
     slow = next(f for f in CONFIG.feeds if f.name == "push-health-dept")
