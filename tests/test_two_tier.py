@@ -13,13 +13,20 @@ import dash
 import pytest
 
 from ioc.brief import service
-from ioc.config import load_config
+from ioc.config import DEFAULT_CONFIG_DIR, load_config
 from ioc.i18n import t
 from ioc.runtime import Runtime
 from ioc.services import free_port
 from tests.conftest import PASSWORD, RUN_ID, drop_database, isolated_config, sign_in
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def default_title_after():
+    """The product's title is the active region's (process-wide): give the next modules theirs back."""
+    yield
+    load_config(DEFAULT_CONFIG_DIR, environ={})
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +113,18 @@ def test_every_page_opens_under_the_two_tier_region(two_tier, two_tier_url, brow
     finally:
         context.close()
     assert not errors, errors
+
+
+def test_feeds_are_checked_against_the_active_region_when_they_run(tmp_path):
+    from feeds.base import feed_parsers
+    from ioc.config import ConfigError, copy_config
+
+    folder = copy_config(tmp_path / "two-tier", {"region_file": "region-two-tier.yaml"})
+    config = load_config(folder, environ={})
+    parsers = feed_parsers(config)  # disabled feeds naming the default layout's stations do not block start-up
+    assert "openmeteo-weather" not in parsers and "simulator" in parsers
+    enabled = copy_config(tmp_path / "enabled", {"region_file": "region-two-tier.yaml"},
+                          feeds={"openmeteo-weather": {"enabled": True}})
+    with pytest.raises(ConfigError) as err:
+        feed_parsers(load_config(enabled, environ={}))
+    assert "unknown entity 'wx-bgc'" in err.value.reason and err.value.key.startswith("feeds.")
