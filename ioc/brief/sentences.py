@@ -259,7 +259,9 @@ def localize(config: Config, data: dict[str, Any], lang: str) -> dict[str, Any]:
                 value_text += f" ({vn_aqi.band_name(ind['value'], lang)})"
             texts = {k: _signed(ind[k], unit, lang) for k in ("change_day", "change_baseline", "change_year")}
             rows.append({**ind, "label": metric.label.get(lang), "unit": unit, "value_text": value_text,
-                         "how_text": t("brief.how.aqi" if ind["band"] else f"brief.how.{ind['over_time']}", lang),
+                         "how_text": " · ".join(filter(None, (
+                             t("brief.how.aqi" if ind["band"] else f"brief.how.{ind['over_time']}", lang),
+                             _name(config, ind["site"], lang) if ind["site"] else None))),
                          "vs_day_text": texts["change_day"], "vs_base_text": texts["change_baseline"],
                          "vs_year_text": texts["change_year"],
                          **{f"{k}_tone": "flat" if texts[k].startswith("±") else tone(ind[k], ind["direction"])
