@@ -30,7 +30,6 @@ from ioc.i18n import format_number, t
 
 SEVERITY: tuple[str, ...] = ("nodata", "ok", "warning", "critical")  # mildest first
 RANK: dict[str, int] = {status: i for i, status in enumerate(SEVERITY)}
-ALERT_SEVERITIES: tuple[str, ...] = ("warning", "critical")  # what an alert can be, mildest first
 # Alert conditions whose value is a time without data (seconds), never a reading of the metric.
 SILENCE_CONDITIONS: tuple[str, ...] = ("nodata", "feed_silent")
 
@@ -199,15 +198,17 @@ def figure(config: Config, metric: Metric, readings: Mapping[str, float], area: 
         return Figure(value, "ok")
     if th.per_population or th.scope == scope:
         return Figure(value, status_for(metric, value, None, scope, _population(config, area)))
-    if th.scope == "site" or SCOPES.index(th.scope) > SCOPES.index(scope):
-        # Levels for a single site (or for a wider scope than this figure): the figure is as bad as its
-        # worst site, judged by that site's own levels.
+    if SCOPES.index(th.scope) > SCOPES.index(scope):
+        return Figure(value, "ok")  # levels for the province do not judge one area's figure
+    if th.scope == "site":
+        # Levels for a single site: the figure is as bad as its worst site, judged by that site's own levels.
         site_status = status_for(metric, readings[worst_site], config.entities[worst_site], "site")
         return Figure(value, site_status, worst_site, "site", readings[worst_site], site_status)
     # Levels for an area, figure for the province: the worst child area.
     parts = []
     for child in config.child_areas(area):
-        members = {e: v for e, v in readings.items() if e in set(config.area_entities(child.code))}
+        inside = set(config.area_entities(child.code))
+        members = {e: v for e, v in readings.items() if e in inside}
         if members:
             part = figure(config, metric, members, child.code)
             parts.append((RANK[part.status], part.value if th.direction == "above" else -part.value, child.code,

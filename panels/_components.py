@@ -17,7 +17,7 @@ from typing import Any
 import dash_ag_grid as dag
 from dash import ClientsideFunction, Input, Output, State, clientside_callback, dcc, html
 
-from ioc import status
+from ioc import status as ioc_status
 from ioc.config import Config, Domain, Metric
 from ioc.i18n import AG_GRID_VI, DASH, format_age, format_value, normalize_lang, t
 from ioc.status import worst as worst_status
@@ -102,7 +102,7 @@ def reason(config: Config, row: Any, metric: Metric, lang: str) -> str:
     bad = _field(row, "worst_status") in ("warning", "critical")
     said = t("tile.worst" if bad else "tile.closest", lang, name=name,
              value=format_value(float(value), metric.unit_text(lang), lang))
-    where = status.position_text(metric, float(value), entity, lang)
+    where = ioc_status.position_text(metric, float(value), entity, lang)
     return f"{said} · {where}" if where else said
 
 
@@ -121,14 +121,14 @@ def tile_rows(config: Config, frame: Any, lang: str) -> dict[str, dict]:
 
 def banded(metric: Metric, row: Any, status_text: str, lang: str) -> tuple[str, dict]:
     """A banded index's words and colour (VN_AQI: its six bands), else the status's words and no style."""
-    band = status.band_of(metric, _field(row, "value")) if _status(row) != "nodata" else None
+    band = ioc_status.band_of(metric, _field(row, "value")) if _status(row) != "nodata" else None
     if band is None:
         return status_text, {}
     return band.label(lang), {"--band-color": band.color}
 
 
 def status_badge(status: str, lang: str) -> html.Span:
-    return html.Span(t(f"status.{status}", lang), className=f"badge status-badge status-{status}")
+    return html.Span(ioc_status.status_label(status, lang), className=f"badge status-badge status-{status}")
 
 
 def metric_tile(row: Any, metric: Metric, lang: str | None = "vi") -> html.Div:
@@ -152,7 +152,7 @@ def metric_tile(row: Any, metric: Metric, lang: str | None = "vi") -> html.Div:
 
     # no value: the status already says "no data"
     age_text = DASH if value is None else f"{t('tile.updated', lang)} {format_age(age_s, lang)}"
-    status_text, style = banded(metric, row, t(f"status.{status}", lang), lang)
+    status_text, style = banded(metric, row, ioc_status.status_label(status, lang), lang)
     if style:
         classes.append("banded")
     # A stale tile says so where its status would be: a badge in the head pushed long labels onto three

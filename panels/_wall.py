@@ -31,9 +31,10 @@ from dash import dcc, html
 from ioc import alert_queries, queries
 from ioc.config import WALL_VIEW, Config, Metric
 from ioc.i18n import DASH, format_age, format_duration, format_number, format_time, format_value, t
+from ioc.status import color_for, status_label
 from ioc.web import readable_domains
 from panels._components import FailureLog, _field, _status, banded, domain_summary, status_badge, tile_rows
-from panels._figures import GRAPH_CONFIG, STATUS_COLORS, pick_bucket, series_figure
+from panels._figures import GRAPH_CONFIG, pick_bucket, series_figure
 from panels._labels import area_name, rule_metric, subject_name, what
 from panels._map import area_map, site_points
 
@@ -201,7 +202,7 @@ def wall_tile(row: Any, metric: Metric, lang: str, spark: str = "", direction: s
     stale = bool(_field(row, "stale", False)) and value is not None
     classes = ["metric-tile", "wall-tile", f"status-{status}"] + (["stale"] if stale else [])
     head = [html.Span(metric.label.get(lang), className="tile-label")]
-    status_text, style = banded(metric, row, t(f"status.{status}", lang), lang)
+    status_text, style = banded(metric, row, status_label(status, lang), lang)
     if style:
         classes.append("banded")
     unit = metric.unit_text(lang)
@@ -439,7 +440,7 @@ def render(config: Config, db, view: str, lang: str, now: datetime, scale: float
     for m in metrics:
         mine = points_by_metric.get(m.key, [])
         value = _field(rows.get(m.key), "value")
-        color = STATUS_COLORS[_status(rows.get(m.key))]
+        color = color_for(m, value, _status(rows.get(m.key)))  # a VN_AQI line in its band's colour
         sparks[m.key] = sparkline_svg(spark_points(mine, value, start, now, buckets[m.key]), color)
         trends[m.key] = trend(value, mine, now)
 

@@ -104,23 +104,23 @@ def _rows(config, df, lang: str, now: datetime) -> list[dict]:
 
 
 def _columns(lang: str, history: bool = False) -> list[dict]:
-    def col(field, key, width, **more):
+    def col(field, key, least, **more):
         # Wide enough for the header's longest word next to the sort and filter icons: headers wrap
         # between words, never inside one ("Ngưỡ-ng").
         header = t(key, lang)
         fit = 9 * max(len(word) for word in header.split()) + 52
-        return {"field": field, "headerName": header, "headerTooltip": header, "minWidth": max(width, fit), **more}
+        return {"field": field, "headerName": header, "headerTooltip": header, "minWidth": max(least, fit), **more}
 
     cols = [
         {"field": "id", "headerName": "#", "width": 58, "flex": 0, "minWidth": 52, "type": "rightAligned"},
-        col("severity_label", "alerts.col.severity", 104, cellClass="alert-severity",
+        col("severity_label", "alerts.col.severity", 116, cellClass="alert-severity",
             cellClassRules={"alert-sev-critical": "params.data.severity === 'critical'",
                             "alert-sev-warning": "params.data.severity === 'warning'"}),
-        col("state_label", "alerts.col.state", 118),
-        # The flapping marker: a narrow column holding a glyph, its meaning in the tooltip and the header's.
-        {"field": "flapping_mark", "headerName": "\u21af", "headerTooltip": t("alerts.col.flapping", lang),
-         "tooltipField": "flapping_label", "width": 40, "minWidth": 40, "flex": 0, "cellClass": "alert-flapping",
-         "filter": False},
+        col("state_label", "alerts.col.state", 140),
+        # The flapping marker: a glyph in the cell, its meaning in the tooltip; the header says it in words
+        # (a glyph-only header read as a column without a name).
+        col("flapping_mark", "alerts.col.flapping", 60, tooltipField="flapping_label", flex=0, width=96,
+            cellClass="alert-flapping", filter=False),
         col("what", "alerts.col.what", 120, flex=2),
         col("subject_name", "alerts.col.subject", 140, flex=2, tooltipField="subject_name"),
         col("domain_name", "alerts.col.domain", 110, hide=True),
@@ -399,11 +399,11 @@ def layout(ui_lang: str | None = None, lang: str | None = None, domain: str | No
                       selected),
                 html.Div([html.H2(t("alerts.silences.title", lang), className="h6 mt-3"),
                           html.Div(_silence_list(config, db, lang), id="alerts-silences")]),
-            ], className="col-xl-8"),
+            ], className="col-xl-8 col-xxl-9"),
             html.Div([
                 html.Div(detail, id="alerts-detail", className="alerts-detail-card"),
                 _actions(lang),
-            ], className="col-xl-4 alerts-side"),
+            ], className="col-xl-4 col-xxl-3 alerts-side"),
         ], className="row g-4"),
     ], className="alerts-page")
 

@@ -62,6 +62,14 @@ CROWDED = """() => {
   return (""" + OVERLAPS + """)();
 }"""
 
+# Grid headers: each has words, and none is cut with an ellipsis.
+HEADERS = """() => Array.from(document.querySelectorAll('.ag-header-cell')).filter(h => h.offsetParent !== null)
+  .flatMap(h => {
+    const text = h.querySelector('.ag-header-cell-text');
+    if (!text || !text.innerText.trim()) return [`column ${h.getAttribute('col-id')} has no header`];
+    return text.scrollWidth > text.clientWidth + 1 ? [`header '${text.innerText}' is cut`] : [];
+  })"""
+
 CHART_HEIGHTS = f"""() => Array.from(document.querySelectorAll('{PLOT}'))
   .filter(e => e.offsetParent !== null)
   .map(e => [e.closest('[data-metric]')?.dataset.metric || e.parentElement.id || e.className,
@@ -103,6 +111,7 @@ def test_every_page_tells_the_truth(browser, web_url, people, simulated, output_
             page.screenshot(path=str(output_dir / f"truth-{name}-{lang}-{size}.png"))
             problems += [f"{path}: {p}" for p in page.evaluate(OVERLAPS)]
             problems += [f"{path}: chart {what} is {h} px tall" for what, h in page.evaluate(CHART_HEIGHTS) if h < 150]
+            problems += [f"{path}: {p}" for p in page.evaluate(HEADERS)]
             text = page.locator("body").inner_text()
             foreign = _words(text, ENGLISH if lang == "vi" else VIETNAMESE)
             problems += [f"{path}: '{w}' in {lang}" for w in foreign]

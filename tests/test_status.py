@@ -153,3 +153,24 @@ def test_freshness_follows_cadence_and_feeds_only_lengthen_it():
     assert status.stale_after(calls, slow) == timedelta(days=1)
     # The simulator's shortest cadence is 5 min: it is late after 7.5 min of silence, not 2.
     assert status.feed_silence_allowed(CONFIG, simulator) == timedelta(minutes=7, seconds=30)
+
+
+@pytest.mark.parametrize(("key", "scope", "drawn"), [
+    ("emergency_calls", "site", True),       # one district's calls against the district levels
+    ("emergency_calls", "province", False),  # never on the province sum
+    ("emergency_calls", "area", False),      # a sum over an area's sites is not one site's figure either
+    ("bed_occupancy", "province", True),     # a mean: the line is a reference for it
+    ("vn_aqi", "province", True),            # a max: crossing the line means a station crossed it
+])
+def test_chart_levels_only_where_they_judge(key, scope, drawn):
+    metric = METRICS[key]
+    assert (status.chart_levels(metric, scope) is not None) == drawn
+
+
+def test_province_levels_do_not_judge_an_area():
+    calls = METRICS["emergency_calls"]
+    province_only = calls.model_copy(update={"thresholds": calls.thresholds.model_copy(update={"scope": "province"})})
+    police = _police()
+    district = CONFIG.entities[police[0]].area
+    assert status.figure(CONFIG, province_only, {police[0]: 500}, district).status == "ok"
+    assert status.figure(CONFIG, province_only, {police[0]: 500}).status == "critical"
