@@ -156,9 +156,9 @@ def test_freshness_follows_cadence_and_feeds_only_lengthen_it():
 
 
 @pytest.mark.parametrize(("key", "scope", "drawn"), [
-    ("emergency_calls", "site", True),       # one district's calls against the district levels
-    ("emergency_calls", "province", False),  # never on the province sum
-    ("emergency_calls", "area", False),      # a sum over an area's sites is not one site's figure either
+    ("security_incidents", "site", True),       # one district's incidents against the district levels
+    ("security_incidents", "province", False),  # never on the province sum
+    ("security_incidents", "area", False),      # a sum over an area's sites is not one site's figure either
     ("bed_occupancy", "province", True),     # a mean: the line is a reference for it
     ("vn_aqi", "province", True),            # a max: crossing the line means a station crossed it
 ])
@@ -168,7 +168,7 @@ def test_chart_levels_only_where_they_judge(key, scope, drawn):
 
 
 def test_province_levels_do_not_judge_an_area():
-    calls = METRICS["emergency_calls"]
+    calls = METRICS["security_incidents"]
     province_only = calls.model_copy(update={"thresholds": calls.thresholds.model_copy(update={"scope": "province"})})
     police = _police()
     district = CONFIG.entities[police[0]].area
