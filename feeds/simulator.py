@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+import ioc.holidays as holidays
+import ioc.vn_aqi as vn_aqi
 from ioc.config import Config, Metric, SimulatorSettings
 from ioc.models import Reading
 
@@ -28,16 +30,23 @@ LOCAL_OFFSET_S = 7 * 3600  # Asia/Ho_Chi_Minh: UTC+7 all year
 CHUNK_MAX = 10_000  # readings per chunk yielded by backfill
 MAX_CATCHUP_S = 86_400  # readings_at fills missed slots up to one day back; older gaps are backfill's job
 
-# Lunar New Year (Tết) day, used for school holidays and the festive fire risk.
-_TET = ["2020-01-25", "2021-02-12", "2022-02-01", "2023-01-22", "2024-02-10", "2025-01-29", "2026-02-17",
-        "2027-02-06", "2028-01-26", "2029-02-13", "2030-02-03", "2031-01-23", "2032-02-11", "2033-01-31",
-        "2034-02-19", "2035-02-08"]
-_TET_DAYS = np.array(_TET, dtype="datetime64[D]").astype(np.int64)
+# Metrics driven only by the weather model (rain, rivers, floods, heat, air): never given random threshold
+# crossings, so that a flooded road always follows heavy rain and a river rise always lags its catchment's rain.
+# Their extremes come from the storms of the rain model instead.
+PHYSICAL = frozenset({
+    "rainfall_24h", "rainfall_day", "river_level", "river_discharge", "flooded_road_points", "disaster_risk_level",
+    "reservoir_level_pct", "schools_closed", "temp_daily_mean", "temp_max", "humidity", "pm25", "pm10", "vn_aqi"})
 
-# VN_AQI breakpoints (Decision 1459/QĐ-TCMT; domain-catalog §3.2 — verify against the PDF)
-_AQI_I = np.array([0, 50, 100, 150, 200, 300, 400, 500], dtype=float)
-_AQI_PM25 = np.array([0, 25, 50, 80, 150, 250, 350, 500], dtype=float)
-_AQI_PM10 = np.array([0, 50, 150, 250, 350, 420, 500, 600], dtype=float)
+# Volumes scale with the population each entity serves (its area's, in units of 100,000 residents; the default
+# region totals ~1.8 M, the 2019 census count of Bắc Giang, ~1.9 M today). Rates per 100,000 residents per day,
+# each with its basis (national figures divided by ~100 M people, rounded):
+# - 113 police calls ~8: genuine calls only (hotlines log many more nuisance calls); ~150 a day province-wide.
+# - 114 fire & rescue calls ~0.6; 115 emergency-medicine calls ~3 (≈1 transport per 1,000 people a month).
+# - public-order incidents ~0.3: ~40,000 criminal cases a year nationally, plus administrative public-order cases.
+# - road accidents ~0.065 incl. minor collisions (≈23,000 a year nationally), ~0.03 deaths (≈11,000 a year).
+# - fires ~0.008 (≈3,000 a year nationally), rescues ~0.003.
+PER_100K_DAY = {"calls_113": 8.0, "calls_114": 0.6, "calls_115": 3.0, "security_incidents": 0.3,
+                "road_accidents": 0.065, "fire_incidents": 0.008, "rescue_incidents": 0.003}
 
 # Display precision per metric (decimals); counts are integers. Unlisted metrics keep 2 decimals.
 _DECIMALS = {
@@ -46,7 +55,11 @@ _DECIMALS = {
     "road_accidents": 0, "flooded_road_points": 0, "camera_violations": 0, "speed_ratio": 3, "vc_ratio": 3,
     "rainfall_24h": 1, "river_level": 2, "temp_daily_mean": 1, "temp_max": 1, "disaster_risk_level": 0,
     "lychee_harvest": 0, "lychee_price": -2, "animal_disease_outbreaks": 0, "info_security_alerts": 0,
-    "emergency_calls": 0, "security_incidents": 0, "fire_incidents": 0, "fire_response_time": 1,
+    "calls_113": 0, "calls_114": 0, "calls_115": 0, "security_incidents": 0, "fire_incidents": 0,
+    "rescue_incidents": 0, "road_accident_deaths": 0, "road_accident_injuries": 0, "outpatient_visits": 0,
+    "inpatients": 0, "referrals_out": 0, "inpatient_deaths": 0, "hfmd_cases": 0, "rainfall_1h": 1,
+    "dossiers_received": 0, "dossiers_on_time": 0, "dossiers_late": 0, "dossiers_online_full": 0,
+    "dossiers_online_partial": 0, "fire_response_time": 1,
     "ed_los_p90": 2, "humidity": 0, "river_discharge": 1,
 }
 _PCT_DECIMALS = 1
@@ -186,6 +199,7 @@ class Simulator:
         self._attr_cache: dict[tuple[str, float], np.ndarray] = {}
         self._rain_cache: dict[tuple[int, int], np.ndarray] = {}
         self._area_pop = self._area_populations()
+        self._served = self._served_populations()
         # Series grouped by metric: every entity of a metric shares its cadence grid.
         self.metric_keys: list[str] = []
         self._series: list[tuple[Metric, int, np.ndarray]] = []
@@ -243,6 +257,14 @@ class Simulator:
                 yield readings[j: j + CHUNK_MAX]
             a = b
 
+    def metric_readings(self, metric_key: str, start: datetime, end: datetime) -> list[Reading]:
+        """One metric's readings in [start, end) for every entity reporting it (the same values as backfill):
+        a year of one series without generating every other metric."""
+        i = next(i for i, (m, _, _) in enumerate(self._series) if m.key == metric_key)
+        cadence = self._series[i][1]
+        slots = np.arange(math.ceil(_epoch(start) / cadence), math.ceil(_epoch(end) / cadence), dtype=np.int64)
+        return self._to_readings([self._generate(i, slots)]) if len(slots) else []
+
     # ---------------------------------------------------------------- generation core
 
     def _generate(self, series_index: int, slots: np.ndarray):
@@ -255,13 +277,14 @@ class Simulator:
         model = getattr(self, f"_m_{metric.key}", None)
         values = model(ctx) if model is not None else self._m_generic(ctx, metric)
         values = np.asarray(values, dtype=np.float64)
-        values = np.where(np.isfinite(values), values, metric.valid_range[0])
-        if self.anomaly_rate > 0 and metric.thresholds is not None:
+        if self.anomaly_rate > 0 and metric.thresholds is not None and metric.key not in PHYSICAL:
             values = self._anomalies(ctx, metric, values)
         decimals = _DECIMALS.get(metric.key, _PCT_DECIMALS if metric.unit == "%" else 2)
         values = np.round(values, decimals)
         values = np.clip(values, metric.valid_range[0], metric.valid_range[1])
-        return (k * cadence, e, np.full(len(e), series_index, dtype=np.int64), values)
+        present = ~np.isnan(values)  # a model returns NaN where the source sends nothing (school at night)
+        return (k[present] * cadence, e[present], np.full(int(present.sum()), series_index, dtype=np.int64),
+                values[present])
 
     def _to_readings(self, parts) -> list[Reading]:
         if not parts:
@@ -298,7 +321,7 @@ class Simulator:
         bad = warn + step if th.direction == "above" else warn - step
         if _DECIMALS.get(metric.key) == 0:
             bad = np.ceil(bad) if th.direction == "above" else np.floor(bad)
-        return np.where(hit, bad, values)
+        return np.where(hit & ~np.isnan(values), bad, values)  # no reading stays no reading
 
     # ---------------------------------------------------------------- shared helpers
 
@@ -322,6 +345,29 @@ class Simulator:
             area = self.config.areas[e.area][0]
             pops.append((area.population or 150_000) / 100_000)
         return np.array(pops, dtype=np.float64)
+
+    def _served_populations(self) -> np.ndarray:
+        """Residents each entity serves (units of 100k): the province's population shared among the entities of
+        the same kind in proportion to their areas' populations, so that a kind's volumes add up to the
+        province's whatever the number of stations (one 115 centre serves everyone)."""
+        root = self.config.region.region
+        province = root.population or sum((a.population or 150_000) for a in root.children) or 150_000
+        weights = self._area_pop.copy()
+        kinds = np.array([e.kind for e in self.entities])
+        for kind in set(kinds.tolist()):
+            mine = kinds == kind
+            weights[mine] = weights[mine] / weights[mine].sum()
+        return weights * province / 100_000
+
+    def _per_hour(self, c: _Ctx, rate_key: str, profile: np.ndarray, mean_profile: float) -> np.ndarray:
+        """Poisson mean of events in the hour for each reading: PER_100K_DAY × residents served × the hour's
+        share of the day (profile / its daily mean / 24)."""
+        return PER_100K_DAY[rate_key] * self._served[c.e] * profile / mean_profile / 24
+
+    @staticmethod
+    def _daily_mean(profile_fn) -> float:
+        hours = np.arange(24) + 0.5
+        return float(np.mean(profile_fn(hours, np.zeros(24, dtype=np.int64))))
 
     def _u(self, *keys) -> np.ndarray:
         return _uniform(self.seed, *keys)
@@ -363,6 +409,21 @@ class Simulator:
             pos = (hours - start + 0.5) / dur
             inside = (pos > 0) & (pos < 1)
             shape = 2 * (1 - np.abs(2 * pos - 1))  # triangular hyetograph, mean 1
+            total += np.where(occurs & inside, amount / dur * shape * share, 0.0)
+        # Tropical storms and depressions (June–October): a rare 1–2-day deluge over the whole province, 100–300 mm,
+        # the events that bring BĐ alarms, flooded roads and risk bulletins.
+        for back in range(3):
+            b = hours // 24 // 3 - back  # 3-day blocks
+            doy = _local(b * 3 * 86400.0)[3]
+            season = (doy >= 160) & (doy <= 290)
+            occurs = season & (self._u(16, b) < 0.05)
+            start = b * 72 + np.floor(self._u(17, b) * 24)
+            dur = 24 + np.floor(self._u(18, b) * 24)
+            amount = 100 + 200 * self._u(19, b)
+            share = 0.6 + 0.8 * self._u(20, ak, b)
+            pos = (hours - start + 0.5) / dur
+            inside = (pos > 0) & (pos < 1)
+            shape = 2 * (1 - np.abs(2 * pos - 1))
             total += np.where(occurs & inside, amount / dur * shape * share, 0.0)
         # Afternoon convective showers: per area and local day, mostly in the rainy season.
         day, hour, _, doy, *_ = _local(hours * 3600.0)
@@ -434,22 +495,9 @@ class Simulator:
         rain = self._rain_sum(area.ravel(), tt.ravel(), 3).reshape(tt.shape)
         return temps - 0.35 * np.minimum(rain, 12), np.floor(c.hour).astype(np.int64)
 
-    def _school_day(self, day: np.ndarray) -> np.ndarray:
-        """Mon–Sat outside summer break (June–August), Tết (−5..+8 days) and fixed public holidays."""
-        dow = (day + 3) % 7
-        d = day.astype("datetime64[D]")
-        month_start = d.astype("datetime64[M]")
-        month = (month_start - d.astype("datetime64[Y]").astype("datetime64[M]")).astype(np.int64) + 1
-        dom = (d - d.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64) + 1
-        delta = day[:, None] - _TET_DAYS[None, :]
-        tet = ((delta >= -5) & (delta <= 8)).any(axis=1)
-        holiday = ((month == 1) & (dom == 1)) | ((month == 4) & (dom == 30)) | ((month == 5) & (dom == 1)) | (
-            (month == 9) & (dom == 2))
-        return (dow < 6) & ~((month >= 6) & (month <= 8)) & ~tet & ~holiday
-
     def _tet_window(self, day: np.ndarray, before: int, after: int) -> np.ndarray:
-        delta = day[:, None] - _TET_DAYS[None, :]
-        return ((delta >= -before) & (delta <= after)).any(axis=1)
+        tet = holidays.days_from_tet(day)
+        return (tet >= -before) & (tet <= after)
 
     def _traffic_demand(self, c: _Ctx) -> np.ndarray:
         """Demand relative to the weekday peak (≈1 at 8:00 and 18:00 Mon–Fri, ≈0.07 at night)."""
@@ -459,8 +507,15 @@ class Simulator:
         weekday = dow < 5
         am_w = np.where(weekday, 0.43, np.where(dow == 5, 0.2, 0.08))
         pm_w = np.where(weekday, 0.43, np.where(dow == 5, 0.28, 0.25))
-        tet = self._tet_window(c.day, 2, 4)
-        return (0.07 + daytime + am_w * am + pm_w * pm) * np.where(tet, 0.55, 1.0)
+        # Public holidays run like a Sunday. Tết: home-going traffic surges the week before (shopping, workers of
+        # the industrial parks leaving), the roads empty over the break, and the return surges after it.
+        holiday = holidays.is_holiday(c.day)
+        am_w = np.where(holiday, 0.08, am_w)
+        pm_w = np.where(holiday, 0.25, pm_w)
+        tet = holidays.days_from_tet(c.day)
+        factor = np.select([(tet >= -7) & (tet <= -3), (tet >= -2) & (tet <= 3), (tet >= 4) & (tet <= 7)],
+                           [1.35, 0.5, 1.3], 1.0)
+        return (0.07 + daytime + am_w * am + pm_w * pm) * factor
 
     def _lychee_curve(self, doy: np.ndarray, year: np.ndarray, early: np.ndarray) -> tuple[np.ndarray, ...]:
         """Season shape (0..1), in-season flag and yearly yield/price factors for the lychee models."""
@@ -490,19 +545,15 @@ class Simulator:
     # ---------------------------------------------------------------- education
 
     def _m_attendance_rate(self, c: _Ctx) -> np.ndarray:
-        # A daily figure: the latest school day's rate (today's from 08:00 on a school day), so weekends and
-        # holidays repeat the last school day rather than report a meaningless zero.
-        report = np.where(c.hour >= 8, c.day, c.day - 1)
-        for _ in range(120):
-            bad = ~self._school_day(report)
-            if not bad.any():
-                break
-            report = np.where(bad, report - 1, report)
-        rdow = (report + 3) % 7
-        morning = report * 86400.0 - LOCAL_OFFSET_S + 8 * 3600
+        # Taken at the morning roll call and reported through school hours on school days only: no reading at
+        # night, on Sundays, holidays or in the summer break (holidays.SCHOOL_HOURS).
+        open_now = holidays.is_school_day(c.day) & (c.hour >= holidays.SCHOOL_HOURS[0]) & (
+            c.hour < holidays.SCHOOL_HOURS[1])
+        morning = c.day * 86400.0 - LOCAL_OFFSET_S + 7 * 3600
         rain = self._rain_sum(c.area, morning, 12)
-        return (96.4 + 0.8 * self._n(51, c.ek) + 0.9 * self._n(52, c.ek, report)
-                - 1.3 * (rdow == 5) - 0.5 * (rdow == 0) - np.minimum(6.0, 0.05 * rain))
+        value = (96.4 + 0.8 * self._n(51, c.ek) + 0.9 * self._n(52, c.ek, c.day)
+                 - 1.3 * (c.dow == 5) - 0.5 * (c.dow == 0) - np.minimum(6.0, 0.05 * rain))
+        return np.where(open_now, value, np.nan)
 
     def _m_students_enrolled(self, c: _Ctx) -> np.ndarray:
         school_year = c.year - (c.month < 9)
@@ -530,12 +581,20 @@ class Simulator:
         flood = np.maximum(0, rain - 90) / 15 * schools / 40
         temps, _ = self._temp_day_matrix(c)
         cold = np.where(temps.mean(axis=1) < 10, schools / 3, 0)  # severe cold: primary schools stay closed
-        return np.where(self._school_day(c.day), np.floor(flood + cold), 0)
+        return np.where(holidays.is_school_day(c.day), np.floor(flood + cold), 0)
 
     def _m_national_standard_pct(self, c: _Ctx) -> np.ndarray:
         return np.minimum(100.0, 90 + 5 * self._u(57, c.ek) + 0.6 * np.maximum(0, c.year - 2021))
 
     # ---------------------------------------------------------------- health
+
+    def _tet_care(self, c: _Ctx) -> np.ndarray:
+        """Hospital load around Tết relative to normal: patients go home before the holiday (a dip to about −25 %
+        on mùng 1), deferred care, injuries and festive illness bring a surge (+15 %) in the two weeks after."""
+        tet = holidays.days_from_tet(c.day).astype(float)
+        dip = -0.25 * np.exp(-0.5 * (tet / 2.5) ** 2) * (tet <= 4)
+        surge = 0.15 * _bump(tet, 10, 4) * (tet > 3)
+        return dip + surge
 
     def _m_bed_occupancy(self, c: _Ctx) -> np.ndarray:
         # Slow waves (per hospital and province-wide) make occupancy drift toward stress for days at a time.
@@ -545,7 +604,44 @@ class Simulator:
         drift = 6.5 * self._smooth(c.t, 9 * 86400, 62, c.ek) + 4.0 * self._smooth(c.t, 14 * 86400, 63)
         weekly = -3.0 * (c.dow == 6) - 1.5 * (c.dow == 5) + 1.0 * (c.dow <= 1)
         daily = -2.5 * _bump(c.hour, 11, 2) + 1.0 * _bump(c.hour, 18, 2)
-        return base + winter + drift + weekly + daily + 0.4 * self._n(64, c.ek, c.t)
+        level = base + winter + drift + weekly + daily + 0.4 * self._n(64, c.ek, c.t)
+        return level * (1 + self._tet_care(c))
+
+    def _m_inpatients(self, c: _Ctx) -> np.ndarray:
+        return np.round(self._m_bed_occupancy(c) / 100 * c.attr("beds", 200))
+
+    @staticmethod
+    def _clinic_hours(hour: np.ndarray, dow: np.ndarray) -> np.ndarray:
+        """Outpatient clinics: 07:00–17:00 Monday–Friday, Saturday morning, with a morning peak."""
+        open_ = ((hour >= 7) & (hour < 17) & (dow < 5)) | ((hour >= 7) & (hour < 11.5) & (dow == 5))
+        return open_ * (0.6 + _bump(hour, 9, 1.5))
+
+    def _m_outpatient_visits(self, c: _Ctx) -> np.ndarray:
+        # About 1.3 examinations a day per planned bed (a provincial hospital with 1,000 beds sees ~1,300 a day);
+        # none on holidays; fewer before Tết, more after it.
+        per_day = 1.3 * c.attr("beds", 200) * (1 + 1.5 * self._tet_care(c))
+        profile = self._clinic_hours(c.hour, c.dow) * ~holidays.is_holiday(c.day)
+        mean_open = float(np.mean([self._clinic_hours(np.arange(24) + 0.5, np.full(24, d)).sum() for d in range(7)]))
+        return _poisson(per_day * profile / mean_open, self._u(200, c.ek, c.t))
+
+    def _m_referrals_out(self, c: _Ctx) -> np.ndarray:
+        # ~1 referral a day per 50 beds at a district centre, fewer at the provincial hospital (the top of the line).
+        rate = np.where(c.attr("base_occupancy", -1) > 0, 0.005, 0.02) * c.attr("beds", 200)
+        profile = 0.3 + self._clinic_hours(c.hour, c.dow)
+        mean_day = float(np.mean([(0.3 + self._clinic_hours(np.arange(24) + 0.5, np.full(24, d))).sum()
+                                  for d in range(7)]))
+        return _poisson(rate * profile / mean_day, self._u(201, c.ek, c.t))
+
+    def _m_inpatient_deaths(self, c: _Ctx) -> np.ndarray:
+        # ~1 death a day per 700 occupied beds (in-hospital mortality well under 1 % of admissions).
+        occupied = self._m_bed_occupancy(c) / 100 * c.attr("beds", 200)
+        return _poisson(occupied / 700 / 24, self._u(202, c.ek, c.t))
+
+    def _m_calls_115(self, c: _Ctx) -> np.ndarray:
+        def profile(hour, dow):
+            return 1.0 + 1.2 * _bump(hour, 10, 3) + 1.0 * _bump(hour, 20, 3)
+        lam = self._per_hour(c, "calls_115", profile(c.hour, c.dow), self._daily_mean(profile))
+        return _poisson(lam * (1 + 0.5 * self._tet_care(c).clip(0)), self._u(203, c.ek, c.t))
 
     def _m_ed_occupancy(self, c: _Ctx) -> np.ndarray:
         # ED arrivals peak mid-morning and evening; exit block from full wards keeps patients in the ED.
@@ -572,6 +668,13 @@ class Simulator:
         lam = self._area_pop[c.e] * (0.25 + 5.0 * season * wave)
         return _poisson(lam, self._u(72, c.ek, c.day))
 
+    def _m_hfmd_cases(self, c: _Ctx) -> np.ndarray:
+        # Hand-foot-mouth disease in the north peaks twice a year (March–May and September–November), among
+        # small children: a rolling 7-day count, updated daily.
+        season = _bump(c.doy.astype(float), 110, 25) + _bump(c.doy.astype(float), 290, 30)
+        lam = self._area_pop[c.e] * (0.3 + 4.0 * season)
+        return _poisson(lam, self._u(204, c.ek, c.day))
+
     def _m_notifiable_outbreaks(self, c: _Ctx) -> np.ndarray:
         block = c.day // 5
         active = self._u(73, c.ek, block) < 0.012
@@ -594,10 +697,15 @@ class Simulator:
         return self._m_pm25(c) * (1.7 + 0.15 * self._smooth(c.t, 86400, 84, c.ek)) + 5
 
     def _m_vn_aqi(self, c: _Ctx) -> np.ndarray:
-        pm25, pm10 = self._m_pm25(c), self._m_pm10(c)
-        i25 = np.interp(pm25, _AQI_PM25, _AQI_I)
-        i10 = np.interp(pm10, _AQI_PM10, _AQI_I)
-        return np.ceil(np.maximum(i25, i10))
+        # The hourly VN_AQI as the project computes it (ioc.vn_aqi, Decision 1459/QĐ-TCMT): PM2.5 and PM10 as
+        # the NowCast of the last 12 hourly means, the index the largest rounded sub-index.
+        hours = np.floor(c.t / 3600)[:, None] * 3600 - 3600 * np.arange(vn_aqi.NOWCAST_HOURS)[None, ::-1]
+        ents = np.repeat(c.e, vn_aqi.NOWCAST_HOURS)
+        past = _Ctx(self, ents, hours.ravel(), np.zeros(ents.size, dtype=np.int64))
+        pm25 = self._m_pm25(past).reshape(hours.shape).tolist()
+        pm10 = self._m_pm10(past).reshape(hours.shape).tolist()
+        return np.array([vn_aqi.aqi({"pm25": vn_aqi.nowcast(a), "pm10": vn_aqi.nowcast(b)})
+                         for a, b in zip(pm25, pm10, strict=True)], dtype=float)
 
     # ---------------------------------------------------------------- traffic
 
@@ -631,8 +739,18 @@ class Simulator:
         return c.attr("trucks", 100) * profile * lychee * (1 + 0.08 * self._n(96, c.ek, c.t))
 
     def _m_road_accidents(self, c: _Ctx) -> np.ndarray:
-        lam = (0.012 + 0.04 * self._traffic_demand(c)) * (1 + 0.05 * self._rain_sum(c.area, c.t, 1))
+        # Accidents follow traffic (rush hours, the Tết surges; the demand's daily mean is about 0.45) and rain;
+        # the province's total is population-based (PER_100K_DAY).
+        demand = self._traffic_demand(c)
+        lam = self._per_hour(c, "road_accidents", demand, 0.45) * (1 + 0.05 * self._rain_sum(c.area, c.t, 1))
         return self._counts(c, lam, 97)
+
+    def _m_road_accident_deaths(self, c: _Ctx) -> np.ndarray:
+        # Victims of the same accidents (zero without an accident): about 0.45 deaths and 0.8 injured per accident.
+        return _poisson(0.45 * self._m_road_accidents(c), self._u(205, c.ek, c.t))
+
+    def _m_road_accident_injuries(self, c: _Ctx) -> np.ndarray:
+        return _poisson(0.8 * self._m_road_accidents(c), self._u(206, c.ek, c.t))
 
     def _m_flooded_road_points(self, c: _Ctx) -> np.ndarray:
         rain6 = self._rain_sum(c.area, c.t, 6)
@@ -650,6 +768,9 @@ class Simulator:
     def _m_rainfall_24h(self, c: _Ctx) -> np.ndarray:
         return self._rain_sum(c.area, c.t, 24)
 
+    def _m_rainfall_1h(self, c: _Ctx) -> np.ndarray:
+        return self._rain_sum(c.area, c.t, 1)
+
     def _m_temp_daily_mean(self, c: _Ctx) -> np.ndarray:
         temps, _ = self._temp_day_matrix(c)
         return temps.mean(axis=1)  # the day's mean as estimated (bulletin style), stable through the day
@@ -660,9 +781,20 @@ class Simulator:
         return np.where(upto, temps, -np.inf).max(axis=1)  # highest hourly value since local midnight
 
     def _m_disaster_risk_level(self, c: _Ctx) -> np.ndarray:
-        # Heavy-rain risk levels of Decision 18/2021: 100–200 mm/24 h level 1, 200–400 level 2, >400 level 3.
-        rain = self._rain_sum(c.area, c.t, 24)
-        return (rain >= 100).astype(float) + (rain >= 200) + (rain >= 400)
+        # Decision 18/2021/QĐ-TTg. A rain station: heavy-rain levels from the 24-hour rain (100–200 mm level 1,
+        # 200–400 mm level 2, above 400 mm level 3). A river gauge: flood levels from its stage against its own
+        # alarm levels (BĐ2–BĐ3 level 1, BĐ3 to BĐ3 + 1 m level 2, higher level 3).
+        gauge = np.array([self.entities[i].kind == "river_gauge" for i in c.e.tolist()], dtype=bool)
+        out = np.zeros(c.n)
+        if (~gauge).any():
+            rain = self._rain_sum(c.area[~gauge], c.t[~gauge], 24)
+            out[~gauge] = (rain >= 100).astype(float) + (rain >= 200) + (rain >= 400)
+        if gauge.any():
+            sub = _Ctx(self, c.e[gauge], c.t[gauge], c.slot[gauge])
+            stage = self._m_river_level(sub)
+            bd2, bd3 = sub.attr("bd2", 5.3), sub.attr("bd3", 6.3)
+            out[gauge] = (stage >= bd2).astype(float) + (stage >= bd3) + (stage >= bd3 + 1.0)
+        return out
 
     def _m_river_level(self, c: _Ctx) -> np.ndarray:
         # Catchment rain reaches the gauge through a unit hydrograph peaking `lag_h` hours later and
@@ -748,33 +880,77 @@ class Simulator:
     def _m_citizen_satisfaction(self, c: _Ctx) -> np.ndarray:
         return np.minimum(100.0, 93.0 + 1.8 * self._n(173, c.ek, (c.day + 3) // 7))
 
-    def _m_dossiers_overdue_pct(self, c: _Ctx) -> np.ndarray:
-        month_end = 0.6 * (c.dom >= 26)
-        return 0.7 + 0.5 * np.abs(self._n(174, c.ek, c.day)) + month_end
+    def _dossier_volume(self, c: _Ctx, salt: int) -> np.ndarray:
+        """Dossiers received in the hour: office hours (07:30–17:00 Monday–Friday, Saturday morning at the
+        province's centre), none on holidays; the province's centre ~400 a day, a district's ~60, a commune's ~20."""
+        level = np.array([str(self.entities[i].attrs.get("level", "district")) for i in c.e.tolist()])
+        per_day = np.select([level == "province", level == "commune"], [400.0, 20.0], 60.0)
+        saturday = (level == "province") & (c.dow == 5) & (c.hour >= 7.5) & (c.hour < 11.5)
+        weekday = (c.dow < 5) & (c.hour >= 7.5) & (c.hour < 17)
+        open_ = (weekday | saturday) & ~holidays.is_holiday(c.day)
+        month_end = 1 + 0.3 * (c.dom >= 26)
+        return _poisson(per_day / 9.5 * open_ * month_end * (1 + 0.6 * _bump(c.hour, 9.5, 1.2)) / 1.3,
+                        self._u(salt, c.ek, c.t))
+
+    def _m_dossiers_received(self, c: _Ctx) -> np.ndarray:
+        return self._dossier_volume(c, 174)
+
+    def _m_dossiers_on_time(self, c: _Ctx) -> np.ndarray:
+        # Dossiers resolved in the hour track those received (most are settled within days); ~98 % on time.
+        resolved = self._dossier_volume(c, 176)
+        return resolved - self._m_dossiers_late(c)
+
+    def _m_dossiers_late(self, c: _Ctx) -> np.ndarray:
+        resolved = self._dossier_volume(c, 176)
+        late_share = 0.015 + 0.02 * (c.dom >= 26)
+        return np.minimum(resolved, _poisson(resolved * late_share, self._u(177, c.ek, c.t)))
+
+    def _online(self, c: _Ctx) -> tuple[np.ndarray, np.ndarray]:
+        """Of the dossiers received: filed online end to end (~30 %, rising with the years) and partly online
+        (~40 %); the rest at the counter."""
+        received = self._m_dossiers_received(c)
+        years = np.clip(c.year - 2024, 0, 5)
+        full = _poisson(received * (0.30 + 0.04 * years), self._u(178, c.ek, c.t))
+        full = np.minimum(full, received)
+        partial = np.minimum(received - full, _poisson(received * 0.40, self._u(179, c.ek, c.t)))
+        return full, partial
+
+    def _m_dossiers_online_full(self, c: _Ctx) -> np.ndarray:
+        return self._online(c)[0]
+
+    def _m_dossiers_online_partial(self, c: _Ctx) -> np.ndarray:
+        return self._online(c)[1]
 
     def _m_info_security_alerts(self, c: _Ctx) -> np.ndarray:
         return self._counts(c, np.full(c.n, 0.01), 175)
 
-    def _m_emergency_calls(self, c: _Ctx) -> np.ndarray:
-        # Calls in the last 60 minutes: four independent 15-minute Poisson counts, summed (a rolling window).
-        total = np.zeros(c.n)
-        for q in range(4):
-            t = c.t - q * 900
-            _, hour, dow, *_ = _local(t)
-            profile = 1.2 + 2.0 * _bump(hour, 11, 3) + 2.4 * _bump(hour, 20, 2.5) + 0.6 * (dow >= 5)
-            lam = self._area_pop[c.e] * profile / 4 + 0.08 * self._rain_sum(c.area, t, 1)
-            total += _poisson(lam, self._u(181, c.ek, np.floor(t / 900)))
-        return total
+    def _m_calls_113(self, c: _Ctx) -> np.ndarray:
+        def profile(hour, dow):
+            return 1.0 + 0.8 * _bump(hour, 11, 3) + 1.6 * _bump(hour, 21, 2.5) + 0.3 * (dow >= 5)
+        lam = self._per_hour(c, "calls_113", profile(c.hour, c.dow), self._daily_mean(profile))
+        return _poisson(lam * (1 + 0.03 * self._rain_sum(c.area, c.t, 1)), self._u(181, c.ek, c.t))
+
+    def _m_calls_114(self, c: _Ctx) -> np.ndarray:
+        # Fire and rescue calls: the fires and rescues of the hour, reported by a few callers each, plus false alarms.
+        events = self._m_fire_incidents(c) + self._m_rescue_incidents(c)
+        false_alarms = _poisson(self._per_hour(c, "calls_114", np.ones(c.n), 1.0), self._u(186, c.ek, c.t))
+        return events * (1 + np.floor(3 * self._u(187, c.ek, c.t))) + false_alarms
 
     def _m_security_incidents(self, c: _Ctx) -> np.ndarray:
-        night = 0.25 * _bump(np.where(c.hour < 12, c.hour + 24, c.hour), 22.5, 2.5)
-        lam = self._area_pop[c.e] * (0.08 + night) * np.where(c.dow >= 5, 1.3, 1.0)
+        def profile(hour, dow):
+            return 0.4 + _bump(np.where(hour < 12, hour + 24, hour), 22.5, 2.5) + 0.3 * (dow >= 5)
+        lam = self._per_hour(c, "security_incidents", profile(c.hour, c.dow), self._daily_mean(profile))
         return self._counts(c, lam, 182)
 
     def _m_fire_incidents(self, c: _Ctx) -> np.ndarray:
-        dry = 1 + 1.5 * (1 - _wet(c.doy))
+        dry = (1 + 1.5 * (1 - _wet(c.doy))) / 1.75
         tet = np.where(self._tet_window(c.day, 3, 10), 2.5, 1.0)  # incense, firecrackers, heaters
-        return self._counts(c, 0.01 * dry * tet, 183)
+        return self._counts(c, self._per_hour(c, "fire_incidents", dry * tet, 1.0), 183)
+
+    def _m_rescue_incidents(self, c: _Ctx) -> np.ndarray:
+        # Drownings in the summer, traffic entrapments, collapses: more in the rainy season.
+        wet = 0.5 + _wet(c.doy)
+        return self._counts(c, self._per_hour(c, "rescue_incidents", wet, 1.0), 188)
 
     def _m_fire_response_time(self, c: _Ctx) -> np.ndarray:
         return (9 + 2.5 * self._smooth(c.t, 86400, 184, c.ek) + 3 * self._traffic_demand(c)

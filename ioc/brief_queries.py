@@ -15,18 +15,84 @@ from psycopg_pool import ConnectionPool
 from ioc.db import frame
 
 
-def daily_means(db: ConnectionPool, metrics: list[str], start: datetime, end: datetime, tz: str) -> pd.DataFrame:
-    """Per (metric, entity, local day): the mean of the readings and their count (metric, entity, day, mean, n)."""
+def daily_stats(db: ConnectionPool, metrics: list[str], windows: list[tuple[datetime, datetime]],
+                tz: str) -> pd.DataFrame:
+    """Per (metric, entity, local day) in the windows: the day's total, mean, max, min and last reading, the
+    number of readings and when the max was reached (metric, entity, day, total, mean, max, min, last, n,
+    max_at)."""
+    columns = ["metric", "entity", "day", "total", "mean", "max", "min", "last", "n", "max_at"]
+    ranges = " OR ".join(f"(r.ts >= %(s{i})s AND r.ts < %(e{i})s)" for i in range(len(windows)))
+    params: dict[str, Any] = {"tz": tz, "metrics": metrics}
+    for i, (start, end) in enumerate(windows):
+        params[f"s{i}"], params[f"e{i}"] = start, end
+    with db.connection() as conn:
+        df = frame(conn, f"""
+            SELECT s.metric, s.entity, (r.ts AT TIME ZONE %(tz)s)::date AS day, sum(r.value) AS total,
+                   avg(r.value) AS mean, max(r.value) AS max, min(r.value) AS min,
+                   (array_agg(r.value ORDER BY r.ts DESC))[1] AS last, count(*) AS n,
+                   (array_agg(r.ts ORDER BY r.value DESC, r.ts))[1] AS max_at
+            FROM readings r JOIN series s ON s.id = r.series_id JOIN entities e ON e.id = s.entity
+            WHERE e.active AND s.metric = ANY(%(metrics)s) AND ({ranges or 'false'})
+            GROUP BY 1, 2, 3""", params)
+    if df.empty:
+        return pd.DataFrame(columns=columns)
+    for column in ("total", "mean", "max", "min", "last"):
+        df[column] = df[column].astype(float)
+    df["day"] = pd.to_datetime(df["day"]).dt.date
+    df["max_at"] = pd.to_datetime(df["max_at"], utc=True)
+    return df
+
+
+def hourly_means(db: ConnectionPool, metrics: list[str], start: datetime, end: datetime, tz: str) -> pd.DataFrame:
+    """Per (metric, entity, local day, local hour): the mean of the hour's readings (the VN_AQI daily index
+    works on hourly means)."""
     with db.connection() as conn:
         df = frame(conn, """
-            SELECT s.metric, s.entity, (r.ts AT TIME ZONE %(tz)s)::date AS day, avg(r.value) AS mean, count(*) AS n
+            SELECT s.metric, s.entity, (r.ts AT TIME ZONE %(tz)s)::date AS day,
+                   extract(hour FROM r.ts AT TIME ZONE %(tz)s)::int AS hour, avg(r.value) AS mean
             FROM readings r JOIN series s ON s.id = r.series_id JOIN entities e ON e.id = s.entity
             WHERE e.active AND s.metric = ANY(%(metrics)s) AND r.ts >= %(start)s AND r.ts < %(end)s
-            GROUP BY 1, 2, 3""", {"tz": tz, "metrics": metrics, "start": start, "end": end})
+            GROUP BY 1, 2, 3, 4""", {"tz": tz, "metrics": metrics, "start": start, "end": end})
     if df.empty:
-        return pd.DataFrame(columns=["metric", "entity", "day", "mean", "n"])
+        return pd.DataFrame(columns=["metric", "entity", "day", "hour", "mean"])
     df["mean"] = df["mean"].astype(float)
+    df["day"] = pd.to_datetime(df["day"]).dt.date
     return df
+
+
+def entity_stamps(db: ConnectionPool, start: datetime, end: datetime) -> pd.DataFrame:
+    """Every distinct time an active entity sent anything in [start, end) (entity, ts), in time order: gaps
+    in it are the entity's silences."""
+    with db.connection() as conn:
+        df = frame(conn, """
+            SELECT s.entity, r.ts FROM readings r JOIN series s ON s.id = r.series_id
+            JOIN entities e ON e.id = s.entity
+            WHERE e.active AND r.ts >= %(start)s AND r.ts < %(end)s GROUP BY 1, 2 ORDER BY 1, 2""",
+                   {"start": start, "end": end})
+    if df.empty:
+        return pd.DataFrame(columns=["entity", "ts"])
+    df["ts"] = pd.to_datetime(df["ts"], utc=True)
+    return df
+
+
+def first_reading(db: ConnectionPool) -> datetime | None:
+    """When the oldest stored reading was taken (None: no data yet): no brief is built for a day before it."""
+    with db.connection() as conn:
+        # one primary-key probe per series, not a scan of every reading
+        row = conn.execute("SELECT min((SELECT ts FROM readings r WHERE r.series_id = s.id ORDER BY ts LIMIT 1)) "
+                           "FROM series s").fetchone()
+    return row[0] if row else None
+
+
+def totals_between(db: ConnectionPool, metrics: list[str], start: datetime, end: datetime) -> dict[str, float]:
+    """Sum of every reading of each metric in [start, end), all sites (day-total metrics over a window)."""
+    with db.connection() as conn:
+        rows = conn.execute("""
+            SELECT s.metric, sum(r.value) FROM readings r JOIN series s ON s.id = r.series_id
+            JOIN entities e ON e.id = s.entity
+            WHERE e.active AND s.metric = ANY(%s) AND r.ts >= %s AND r.ts < %s GROUP BY 1""",
+                            (metrics, start, end)).fetchall()
+    return {metric: float(total) for metric, total in rows}
 
 
 def readings_between(db: ConnectionPool, metrics: list[str], start: datetime, end: datetime) -> pd.DataFrame:
@@ -43,17 +109,16 @@ def readings_between(db: ConnectionPool, metrics: list[str], start: datetime, en
     return df
 
 
-def series_counts(db: ConnectionPool, start: datetime, end: datetime) -> pd.DataFrame:
-    """Per known series: the readings received in [start, end) and the feed that last wrote it
-    (entity, metric, feed, n)."""
+def rule_teams(db: ConnectionPool) -> dict[str, str]:
+    """{metric: the `team` label of a rule on it}: who answers for its breaches (rules as stored, edits included)."""
     with db.connection() as conn:
-        df = frame(conn, """
-            SELECT s.entity, s.metric, l.feed, count(r.ts) AS n
-            FROM series s JOIN entities e ON e.id = s.entity
-            LEFT JOIN latest l ON l.series_id = s.id
-            LEFT JOIN readings r ON r.series_id = s.id AND r.ts >= %(start)s AND r.ts < %(end)s
-            WHERE e.active GROUP BY s.id, s.entity, s.metric, l.feed""", {"start": start, "end": end})
-    return df if not df.empty else pd.DataFrame(columns=["entity", "metric", "feed", "n"])
+        rows = conn.execute("SELECT definition->>'metric', definition->'labels'->>'team' FROM alert_rules "
+                            "WHERE definition->'labels'->>'team' IS NOT NULL AND definition->>'metric' IS NOT NULL "
+                            "ORDER BY name").fetchall()
+    teams: dict[str, str] = {}
+    for metric, team in rows:
+        teams.setdefault(metric, team)
+    return teams
 
 
 def values_as_of(db: ConnectionPool, metrics: list[str], end: datetime) -> pd.DataFrame:

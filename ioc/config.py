@@ -310,8 +310,23 @@ class Entity(Strict):
     thresholds: dict[str, EntityThresholds] = {}
 
 
+class Identity(Strict):
+    """Who the operations centre is, as its documents name it: the region's data, never code."""
+
+    short_name: Text                     # "IOC Bắc Giang": the web title, PDF footers, e-mail subjects
+    title: Text                          # the issuing body of the daily brief (the centre itself)
+    authority: Text                      # the body it reports to, printed above it (UBND tỉnh …)
+    place: Text                          # the place in the brief's date line ("Bắc Giang, ngày …")
+    recipients: list[Text] = []          # the brief's "Nơi nhận" list
+    # Who answers for a breach: a rule's `team` label names one of these; a rule without one falls back to its
+    # domain's agency (domain_agencies). The brief's "Những vấn đề cần lưu ý" names them.
+    agencies: dict[str, Text] = {}
+    domain_agencies: dict[str, str] = {}
+
+
 class Region(Strict):
     region: Area
+    identity: Identity | None = None  # None: derived from the root area's name
     boundaries: str | None = None  # optional GeoJSON file, relative to the config folder
     entities: list[Entity]
 
@@ -372,6 +387,15 @@ _ACROSS_AGGREGATION = {"sum": "sum", "mean": "avg", "weighted_mean": "avg", "max
                        "worst_site": "max"}
 
 
+class ComputedFrom(Strict):
+    """A figure computed from other metrics' day totals instead of entered: sum(numerator) / denominator, in %,
+    over the `window` before the day's end, all sites together (a plan target read from live data)."""
+
+    numerator: list[str] = Field(min_length=1)
+    denominator: str
+    window: Duration = timedelta(days=30)
+
+
 class Metric(Strict):
     key: str = Field(pattern=r"^[a-z0-9_]+$")
     domain: str
@@ -392,6 +416,10 @@ class Metric(Strict):
     thresholds: Thresholds | None = None
     headline: bool = False
     targets: list[Target] = []  # plan targets (the brief's progress table), earliest year first
+    computed_from: ComputedFrom | None = None  # None: read (or entered) as readings
+    # When the source sends: always, or only during school hours on school days (ioc.holidays): a school
+    # silent at night or in the summer break is not missing data.
+    reports: Literal["always", "school_hours"] = "always"
     source: str = Field(min_length=1)
 
     def unit_text(self, lang: str) -> str:
@@ -591,6 +619,7 @@ class Config:
         self.entities = {e.id: e for e in region.entities}
         self.areas = {a.code: (a, parent, depth) for a, parent, depth in region.region.walk()}
         self.boundaries = boundaries
+        self.identity = region.identity or _derived_identity(region.region)
         self._subtree: dict[str, list[str]] = {code: [] for code in self.areas}
         for entity in region.entities:
             for code in self.area_path(entity.area):
@@ -625,6 +654,14 @@ class Config:
         return self.kinds[self.entities[entity_id].kind].metrics
 
 
+def _derived_identity(root: Area) -> Identity:
+    """A region file without `identity:` still names its own centre: "IOC <province>", "UBND <province>"."""
+    return Identity(short_name=Text(vi=f"IOC {root.name.vi}", en=f"{root.name.en} IOC"),
+                    title=Text(vi="Trung tâm Giám sát, điều hành thông minh", en="Intelligent Operations Centre"),
+                    authority=Text(vi=f"UBND {root.name.vi}", en=f"{root.name.en} People's Committee"),
+                    place=root.name, recipients=[])
+
+
 def _check_references(catalog: Catalog, region: Region, metrics_path: Path, region_path: Path) -> None:
     domains = {d.key for d in catalog.domains}
     metrics = {m.key: m for m in catalog.metrics}
@@ -637,6 +674,11 @@ def _check_references(catalog: Catalog, region: Region, metrics_path: Path, regi
     for i, metric in enumerate(catalog.metrics):
         if metric.domain not in domains:
             raise ConfigError(metrics_path, f"metrics.{i}.domain", f"unknown domain '{metric.domain}'")
+        if metric.computed_from:
+            for key in (*metric.computed_from.numerator, metric.computed_from.denominator):
+                if key not in metrics or metrics[key].over_time != "day_total":
+                    raise ConfigError(metrics_path, f"metrics.{i}.computed_from",
+                                      f"'{key}' is not a metric counted in day totals")
     for i, kind in enumerate(catalog.kinds):
         if kind.domain not in domains:
             raise ConfigError(metrics_path, f"kinds.{i}.domain", f"unknown domain '{kind.domain}'")
@@ -646,6 +688,11 @@ def _check_references(catalog: Catalog, region: Region, metrics_path: Path, regi
             if metrics[key].domain != kind.domain:
                 raise ConfigError(metrics_path, f"kinds.{i}.metrics.{j}",
                                   f"metric '{key}' belongs to domain '{metrics[key].domain}', not '{kind.domain}'")
+    if region.identity:
+        for domain, agency in region.identity.domain_agencies.items():
+            if domain not in domains or agency not in region.identity.agencies:
+                raise ConfigError(region_path, f"identity.domain_agencies.{domain}",
+                                  f"unknown domain '{domain}' or agency '{agency}' (list it under identity.agencies)")
     kinds = {k.key for k in catalog.kinds}
     kind_metrics = {k.key: k.metrics for k in catalog.kinds}
     areas: set[str] = set()
@@ -711,7 +758,11 @@ def load_config(config_dir: Path | str | None = None, environ: dict[str, str] | 
                                   f"'{entity_id}' is not an entity of domain '{feed.domain}'")
     _check_wall_views(settings, catalog, region, settings_path)
     boundaries = _load_boundaries(config_dir, region, region_path) if region.boundaries else None
-    return Config(config_dir, settings, region, catalog, feeds.feeds, boundaries)
+    config = Config(config_dir, settings, region, catalog, feeds.feeds, boundaries)
+    from ioc.i18n import use_short_name
+
+    use_short_name(config.identity.short_name.vi, config.identity.short_name.en)
+    return config
 
 
 def _check_wall_views(settings: Settings, catalog: Catalog, region: Region, settings_path: Path) -> None:

@@ -215,8 +215,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "brief.plan": {"vi": "Tiến độ chỉ tiêu Kế hoạch chuyển đổi số (2020)",
                    "en": "Progress toward the 2020 digital-transformation plan targets"},
     "brief.plan_note": {
-        "vi": "Số liệu nhập tại trang Nhập số liệu; chỉ tiêu theo Kế hoạch của UBND tỉnh (6/2020).",
-        "en": "Figures entered on the Manual entry page; targets from the provincial plan (June 2020)."},
+        "vi": ("Số liệu tính từ dữ liệu hồ sơ trong 30 ngày hoặc nhập tại trang Nhập số liệu; chỉ tiêu theo Kế hoạch"
+               " của UBND tỉnh (6/2020); mức độ 3, 4 nay là dịch vụ công trực tuyến một phần, toàn trình"
+               " (Nghị định 42/2022/NĐ-CP)."),
+        "en": ("Figures computed from 30 days of dossier data or entered on the Manual entry page; targets from"
+               " the provincial plan (June 2020); levels 3 and 4 are now online services 'partly online' and"
+               " 'end to end' (Decree 42/2022/NĐ-CP).")},
     "brief.not_entered": {"vi": "chưa nhập", "en": "not entered"},
     "brief.no_readings": {"vi": "không có số liệu", "en": "no readings"},
     "brief.by_year": {"vi": "{value} năm {year}", "en": "{value} by {year}"},
@@ -275,10 +279,119 @@ MESSAGES: dict[str, dict[str, str]] = {
     "brief.w.feeds": {"vi": "nguồn", "en": "feeds"},
     "brief.w.indicator": {"vi": "chỉ số", "en": "indicator"},
     "brief.w.indicators": {"vi": "chỉ số", "en": "indicators"},
-    "brief.mail.subject": {"vi": "Bản tin điều hành ngày {date}", "en": "Daily brief for {date}"},
-    "brief.mail.body": {"vi": "Kính gửi lãnh đạo,\n\nBản tin điều hành ngày {date} đính kèm (PDF).\n\n{summary}\n",
-                        "en": "Dear leaders,\n\nThe daily brief for {date} is attached (PDF).\n\n{summary}\n"},
+    "brief.mail.subject": {"vi": "{app}: Báo cáo nhanh ngày {date}", "en": "{app}: rapid report for {date}"},
+    "brief.mail.body": {"vi": "Kính gửi lãnh đạo,\n\n{issuer} gửi Báo cáo nhanh ngày {date} (tệp PDF đính kèm)."
+                              "\n\n{summary}\n",
+                        "en": "Dear leaders,\n\n{issuer} sends the rapid report for {date} (PDF attached)."
+                              "\n\n{summary}\n"},
     # --- end brief ---
+    # --- the brief as an administrative report (ioc/brief/sentences.py, Decree 30/2020/NĐ-CP layout) ---
+    "brief.report_title": {"vi": "Báo cáo nhanh tình hình các lĩnh vực trọng điểm ngày {date}",
+                           "en": "Rapid report on the situation in the priority sectors on {date}"},
+    "brief.report_subject": {"vi": "Tình hình các lĩnh vực trọng điểm ngày {date}",
+                             "en": "The situation in the priority sectors on {date}"},
+    "brief.nation": {"vi": "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "en": "SOCIALIST REPUBLIC OF VIET NAM"},
+    "brief.motto": {"vi": "Độc lập - Tự do - Hạnh phúc", "en": "Independence - Freedom - Happiness"},
+    "brief.kind": {"vi": "BÁO CÁO NHANH", "en": "RAPID REPORT"},
+    "brief.number": {"vi": "Số: ……/BC-IOC", "en": "No.: ……/BC-IOC"},
+    "brief.recipients": {"vi": "Nơi nhận:", "en": "Recipients:"},
+    "brief.signed_by_system": {"vi": "(Báo cáo do hệ thống lập tự động lúc {time})",
+                               "en": "(Report built automatically by the system at {time})"},
+    "brief.sec.general": {"vi": "TÌNH HÌNH CHUNG", "en": "GENERAL SITUATION"},
+    "brief.sec.domains": {"vi": "TÌNH HÌNH CÁC LĨNH VỰC", "en": "THE SECTORS"},
+    "brief.sec.issues": {"vi": "NHỮNG VẤN ĐỀ CẦN LƯU Ý", "en": "ISSUES TO NOTE"},
+    "brief.sec.data": {"vi": "TÌNH TRẠNG SỐ LIỆU", "en": "STATE OF THE DATA"},
+    "brief.sec.plan": {"vi": "TIẾN ĐỘ CHỈ TIÊU KẾ HOẠCH CHUYỂN ĐỔI SỐ", "en": "DIGITAL-TRANSFORMATION PLAN TARGETS"},
+    "brief.col.figure_day": {"vi": "Ngày {date}", "en": "On {date}"},
+    "brief.col.how": {"vi": "Cách tính", "en": "Measure"},
+    "brief.col.vs_prev": {"vi": "So với ngày trước", "en": "vs day before"},
+    "brief.col.vs_7d": {"vi": "So với TB 7 ngày", "en": "vs 7-day mean"},
+    "brief.col.vs_year": {"vi": "So với cùng kỳ", "en": "vs a year earlier"},
+    "brief.col.assessment": {"vi": "Đánh giá", "en": "Assessment"},
+    "brief.col.issue": {"vi": "Vấn đề", "en": "Issue"},
+    "brief.col.agency": {"vi": "Đơn vị chủ trì", "en": "Lead agency"},
+    "brief.how.day_total": {"vi": "tổng trong ngày", "en": "day total"},
+    "brief.how.mean": {"vi": "trung bình ngày", "en": "daily mean"},
+    "brief.how.max": {"vi": "cao nhất trong ngày", "en": "daily maximum"},
+    "brief.how.min": {"vi": "thấp nhất trong ngày", "en": "daily minimum"},
+    "brief.how.last": {"vi": "số liệu cuối ngày", "en": "end of day"},
+    "brief.how.aqi": {"vi": "chỉ số ngày, trạm cao nhất", "en": "daily index, worst station"},
+    "brief.no_figure": {"vi": "chưa có số liệu", "en": "no data yet"},
+    "brief.computed": {"vi": "tính từ số liệu", "en": "computed from data"},
+    "brief.no_issues": {
+        "vi": "Không có chỉ số nào vượt ngưỡng trong ngày.",
+        "en": "No figure crossed a threshold in the day."},
+    "brief.no_data_notes": {"vi": "Các nguồn số liệu hoạt động đầy đủ trong ngày.",
+                            "en": "Every data source reported in full during the day."},
+    "brief.r.more": {"vi": "và {n} nơi khác", "en": "and {n} more"},
+    "brief.r.counts": {"vi": "Số liệu trong ngày: {items}", "en": "Counts for the day: {items}"},
+    "brief.r.vs_day": {"vi": "so với ngày trước {how}", "en": "{how} on the day before"},
+    "brief.r.vs_base": {"vi": "so với trung bình 7 ngày {how}", "en": "{how} on the 7-day mean"},
+    "brief.r.vs_year": {"vi": "so với cùng kỳ năm trước {how}", "en": "{how} on the same day last year"},
+    "brief.r.same": {"vi": "không đổi", "en": "unchanged"},
+    "brief.r.up": {"vi": "tăng {delta}", "en": "up {delta}"},
+    "brief.r.down": {"vi": "giảm {delta}", "en": "down {delta}"},
+    "brief.r.aqi": {"vi": "Chỉ số chất lượng không khí VN_AQI ngày cao nhất {value} (mức {band}) tại {site}",
+                    "en": "The daily air quality index VN_AQI was highest at {value} ({band}) at {site}"},
+    "brief.r.figure.day_total": {"vi": "{label} trong ngày: {value}", "en": "{label} in the day: {value}"},
+    "brief.r.figure.day_total_max": {"vi": "{label} trong ngày lớn nhất {value}",
+                                     "en": "{label} in the day: highest {value}"},
+    "brief.r.figure.day_total_min": {"vi": "{label} trong ngày nhỏ nhất {value}",
+                                     "en": "{label} in the day: lowest {value}"},
+    "brief.r.figure.mean": {"vi": "{label} trung bình ngày {value}", "en": "{label}: a daily mean of {value}"},
+    "brief.r.figure.max": {"vi": "{label} cao nhất {value}", "en": "{label} peaked at {value}"},
+    "brief.r.figure.min": {"vi": "{label} thấp nhất {value}", "en": "{label} fell to {value}"},
+    "brief.r.figure.last": {"vi": "{label} cuối ngày {value}", "en": "{label} at the end of the day: {value}"},
+    "brief.r.at": {"vi": "tại {site}", "en": "at {site}"},
+    "brief.r.reached.warning": {"vi": "có lúc ở mức cảnh báo", "en": "at warning level at times"},
+    "brief.r.reached.critical": {"vi": "có lúc ở mức nguy hiểm", "en": "at critical level at times"},
+    "brief.r.accidents": {"vi": "Xảy ra {n} vụ tai nạn giao thông, làm chết {deaths} người, bị thương {injured} người",
+                          "en": "{n} road accidents killed {deaths} and injured {injured} people"},
+    "brief.r.accidents_prev": {"vi": "ngày trước: {n} vụ, {deaths} người chết, {injured} người bị thương",
+                               "en": "the day before: {n} accidents, {deaths} killed, {injured} injured"},
+    "brief.r.accidents_year": {"vi": "cùng kỳ năm trước: {n} vụ, {deaths} người chết, {injured} người bị thương",
+                               "en": "same day last year: {n} accidents, {deaths} killed, {injured} injured"},
+    "brief.r.gauge": {"vi": "{gauge}: mực nước cao nhất {value} lúc {time}",
+                      "en": "{gauge}: highest water level {value} at {time}"},
+    "brief.r.gauge_above": {"vi": "trên {level} ({threshold})", "en": "above {level} ({threshold})"},
+    "brief.r.gauge_below": {"vi": "dưới BĐ1 ({threshold}) {gap}", "en": "{gap} below BĐ1 ({threshold})"},
+    "brief.r.level.warning": {"vi": "cảnh báo", "en": "warning"},
+    "brief.r.level.critical": {"vi": "nguy hiểm", "en": "critical"},
+    "brief.r.issue.above": {
+        "vi": ("{label} tại {site} lên tới {value} lúc {time}, vượt ngưỡng {level}"
+               " ({threshold}); tổng thời gian vượt ngưỡng {duration}"),
+        "en": ("{label} at {site} rose to {value} at {time}, above the {level} level"
+               " ({threshold}); {duration} beyond the threshold in all")},
+    "brief.r.issue.below": {
+        "vi": ("{label} tại {site} xuống tới {value} lúc {time}, dưới ngưỡng {level}"
+               " ({threshold}); tổng thời gian dưới ngưỡng {duration}"),
+        "en": ("{label} at {site} fell to {value} at {time}, below the {level} level"
+               " ({threshold}); {duration} beyond the threshold in all")},
+    "brief.r.issue_runs": {"vi": "({n} lần trong ngày)", "en": "({n} times in the day)"},
+    "brief.r.silent_day_one": {"vi": "{site} không gửi số liệu cả ngày", "en": "{site} sent no data all day"},
+    "brief.r.silent_day": {"vi": "{n} {kind} không gửi số liệu cả ngày ({names})",
+                           "en": "{n} sites of kind {kind} sent no data all day ({names})"},
+    "brief.r.silent_once": {
+        "vi": "{site} mất kết nối {duration} ({spans})",
+        "en": "{site} was out of contact for {duration} ({spans})"},
+    "brief.r.silent_many": {"vi": "{site} mất kết nối {n} lần, tổng cộng {duration} ({spans})",
+                            "en": "{site} was out of contact {n} times, {duration} in all ({spans})"},
+    "brief.r.domain_empty": {"vi": "Không nhận được số liệu nào của lĩnh vực trong ngày",
+                             "en": "No data of this sector arrived during the day"},
+    "brief.r.domain_partial": {"vi": "Lĩnh vực {domain} chỉ nhận được {pct} số liệu dự kiến",
+                               "en": "The {domain} sector received only {pct} of the expected data"},
+    "brief.r.alerts": {"vi": ("Trong ngày, hệ thống ghi nhận {n} cảnh báo, trong đó {critical} ở mức nguy hiểm;"
+                              " {open} cảnh báo chưa kết thúc"),
+                       "en": ("During the day the system raised {n} alerts, {critical} of them"
+                              " critical; {open} still open")},
+    "brief.r.no_alerts": {"vi": "Trong ngày không phát sinh cảnh báo", "en": "No alert was raised during the day"},
+    "brief.r.issues": {"vi": "Có {n} vấn đề cần lưu ý (mục III)", "en": "{n} issues need attention (section III)"},
+    "brief.r.critical": {
+        "vi": "Các chỉ số có lúc ở mức nguy hiểm: {names}",
+        "en": "Figures at critical level at times: {names}"},
+    "brief.r.partial": {"vi": "Số liệu nhận được chỉ đạt {pct} so với dự kiến (mục IV)",
+                        "en": "Only {pct} of the expected data arrived (section IV)"},
+    # --- end of the administrative report ---
     # status
     "feeds.title": {"vi": "Tình trạng nguồn dữ liệu", "en": "Feed health"},
     "feeds.summary": {"vi": "{ok} tốt · {late} chậm · {failing} lỗi · {disabled} tắt",
@@ -784,3 +897,10 @@ def _is_nat(value: object) -> bool:
         return value != value  # NaT and NaN are not equal to themselves
     except (TypeError, ValueError):
         return False
+
+
+# --- the region's own name (config/region*.yaml `identity`) -----------------------------------
+
+def use_short_name(vi: str, en: str) -> None:
+    """The product's title ("IOC Bắc Giang", "IOC Bắc Ninh") is the active region's, set when config loads."""
+    MESSAGES["app.title"] = {"vi": vi, "en": en}

@@ -17,6 +17,12 @@ What the decision prescribes (section numbers of its annex):
   concentration at or above the top breakpoint gives 500 (no extrapolation).
 - 2.2.1.c AQI = max of the sub-indices, "rounded to an integer" (làm tròn thành số nguyên): half-up rounding is
   used. Rounding commutes with max, so the sub-indices may be rounded first or last.
+- 2.2.2 Daily index (AQI ngày): PM2.5 and PM10 as their 24-hour mean (the hourly means of hours ending 01:00 …
+  24:00); SO2, NO2 and CO as the day's highest hourly mean; O3 as the larger of the sub-index of the day's highest
+  hourly mean (1-hour column) and of the day's highest 8-hour mean (8-hour column; an 8-hour mean is the mean of
+  8 consecutive hourly means, 24 of them per day, the first reaching back 7 hours into the day before). Above
+  400 µg/m³ the 8-hour column has no level: only the 1-hour sub-index counts then. The daily index is the largest
+  sub-index, rounded. Worked example (2.3.c): O3 8h 89.3 → 45, O3 1h 114.6 → 36, NO2 130.8 → 65, PM2.5 55.7 → 110.
 - 1.4 / Table 1 (Bảng 1) bands: 0–50 Tốt, 51–100 Trung bình, 101–150 Kém, 151–200 Xấu, 201–300 Rất xấu,
   301–500 Nguy hại (RGB 0;228;0 · 255;255;0 · 255;126;0 · 255;0;0 · 143;63;151 · 126;0;35).
 
@@ -25,6 +31,7 @@ Table 2, µg/m³ for every pollutant (CO too: 10,000 µg/m³ = 10 mg/m³), I = 0
     PM2.5    0   25    50    80   150   250   350   500
     PM10     0   50   150   250   350   420   500   600
     O3 (1h)  0  160   200   300   400   800  1000  1200
+    O3 (8h)  0  100   120   170   210   400     -     -
     NO2      0  100   200   700  1200  2350  3100  3850
     SO2      0  125   350   550   800  1600  2100  2630
     CO       0 10000 30000 45000 60000 90000 120000 150000
@@ -71,6 +78,9 @@ BREAKPOINTS: dict[str, tuple[float, ...]] = {
     "co": (0, 10_000, 30_000, 45_000, 60_000, 90_000, 120_000, 150_000),
 }
 POLLUTANTS: tuple[str, ...] = tuple(BREAKPOINTS)
+# The 8-hour O3 column of Table 2 ends at index 300 (400 µg/m³); its levels 400 and 500 are "-".
+O3_8H_BREAKPOINTS: tuple[float, ...] = (0, 100, 120, 170, 210, 400)
+EIGHT_HOURS = 8
 PM: tuple[str, ...] = ("pm25", "pm10")
 NOWCAST_HOURS = 12
 
@@ -126,6 +136,66 @@ def sub_index(pollutant: str, concentration: float | None) -> float | None:
     return float(INDEX_LEVELS[-1])  # unreachable: c < bps[-1] is inside some segment
 
 
+def o3_8h_sub_index(concentration: float | None) -> float | None:
+    """The unrounded sub-index of an 8-hour O3 mean (µg/m³); None above 400 µg/m³, where Table 2 has no level
+    and the decision counts the 1-hour sub-index only."""
+    c = _value(concentration)
+    if c is None or c > O3_8H_BREAKPOINTS[-1]:
+        return None
+    bps = O3_8H_BREAKPOINTS
+    for i in range(len(bps) - 1):
+        if c <= bps[i + 1]:
+            return (INDEX_LEVELS[i + 1] - INDEX_LEVELS[i]) / (bps[i + 1] - bps[i]) * (c - bps[i]) + INDEX_LEVELS[i]
+    return None  # unreachable: c <= 400
+
+
+def max_8h_mean(hourly: Sequence[float | None]) -> float | None:
+    """The day's highest 8-hour mean of O3 from hourly means in time order: 7 hours of the day before, then the
+    day's 24 (31 values; fewer are used as given). Each window needs at least 6 of its 8 hours (the decision
+    does not say how to treat gaps; 6 of 8 is the common 75 % rule), else it has no mean."""
+    values = [_value(x) for x in hourly]
+    best = None
+    for end in range(EIGHT_HOURS, len(values) + 1):
+        window = [v for v in values[end - EIGHT_HOURS:end] if v is not None]
+        if len(window) >= 6:
+            mean = sum(window) / len(window)
+            best = mean if best is None else max(best, mean)
+    return best
+
+
+def daily_aqi(pm25_24h: float | None = None, pm10_24h: float | None = None, o3_1h_max: float | None = None,
+              o3_8h_max: float | None = None, no2_1h_max: float | None = None, so2_1h_max: float | None = None,
+              co_1h_max: float | None = None) -> int | None:
+    """The daily VN_AQI (2.2.2): PM as 24-hour means, gases as the day's highest hourly mean, O3 also as its
+    highest 8-hour mean; None when neither PM is present."""
+    subs = sub_indices({"pm25": pm25_24h, "pm10": pm10_24h, "o3": o3_1h_max, "no2": no2_1h_max,
+                        "so2": so2_1h_max, "co": co_1h_max})
+    if not any(p in subs for p in PM):
+        return None
+    eight = o3_8h_sub_index(o3_8h_max)
+    if eight is not None:
+        subs["o3_8h"] = round_half_up(eight)
+    return max(subs.values())
+
+
+def daily_aqi_from_hourly(hourly: Mapping[str, Sequence[float | None]],
+                          o3_previous_7h: Sequence[float | None] = ()) -> int | None:
+    """The daily VN_AQI from one day's 24 hourly means per pollutant (keys of BREAKPOINTS; None = missing hour)
+    and, for O3's 8-hour windows, the 7 hourly means before the day. A PM mean needs 18 of 24 hours (75 %)."""
+    def mean(key: str) -> float | None:
+        present = [v for v in (_value(x) for x in hourly.get(key, ())) if v is not None]
+        return sum(present) / len(present) if len(present) >= 18 else None
+
+    def peak(key: str) -> float | None:
+        present = [v for v in (_value(x) for x in hourly.get(key, ())) if v is not None]
+        return max(present) if present else None
+
+    o3 = list(hourly.get("o3", ()))
+    return daily_aqi(pm25_24h=mean("pm25"), pm10_24h=mean("pm10"), o3_1h_max=peak("o3"),
+                     o3_8h_max=max_8h_mean([*o3_previous_7h, *o3]) if o3 else None,
+                     no2_1h_max=peak("no2"), so2_1h_max=peak("so2"), co_1h_max=peak("co"))
+
+
 def nowcast(values_last_12h: Sequence[float | None]) -> float | None:
     """The NowCast of PM2.5 or PM10 (µg/m³) from hourly means in time order, the LAST being the current hour.
 
@@ -162,8 +232,8 @@ def sub_indices(concentrations: Mapping[str, float | None]) -> dict[str, int]:
 def aqi(concentrations: Mapping[str, float | None]) -> int | None:
     """VN_AQI from concentrations in µg/m³ keyed pm25, pm10, o3, no2, so2, co.
 
-    For the hourly index pass PM as its NowCast (see `nowcast`) and the gases as the hour's mean; for the daily
-    index pass the 24-hour PM means and the day's highest hourly gas means (O3's 8-hour rule is not covered).
+    For the hourly index pass PM as its NowCast (see `nowcast`) and the gases as the hour's mean; the daily
+    index, with O3's 8-hour rule, is `daily_aqi`.
     None when neither PM2.5 nor PM10 is present.
     """
     subs = sub_indices(concentrations)

@@ -33,13 +33,14 @@ class View:
 
 LYCHEE_SEASON = (5, 6, 7)
 VIEWS: dict[str, tuple[View, ...]] = {
-    "health": (View("bed_occupancy", "sites"),),
-    "traffic": (View("congestion_index", "sites"), View("camera_online_rate", "sites")),
+    "health": (View("bed_occupancy", "sites"), View("outpatient_visits", "sites"), View("hfmd_cases", "areas")),
+    "traffic": (View("congestion_index", "sites"), View("camera_online_rate", "sites"),
+                View("road_accidents", "map")),
     "agriculture": (View("rainfall_24h", "areas"), View("river_level", "levels"), View("reservoir_level_pct", "sites"),
                     View("lychee_harvest", "areas", season=LYCHEE_SEASON),
                     View("lychee_price", "areas", season=LYCHEE_SEASON)),
     "education": (View("attendance_rate", "areas", note="domain.view.school_days"),),
-    "security": (View("emergency_calls", "map"), View("security_incidents", "map")),
+    "security": (View("calls_113", "map"), View("security_incidents", "map"), View("dossiers_late", "sites")),
 }
 MAX_MULTIPLES = 8  # per-station charts in a "levels" view
 

@@ -14,7 +14,7 @@ from dash import Input, Output, clientside_callback, html
 from ioc import brief_queries
 from ioc.i18n import format_number, format_time, t
 from ioc.web import current_context, page_refusal, resolve_lang
-from panels._brief import arrow, sparkline_src
+from panels._brief import arrow
 
 dash.register_page(__name__, path="/brief", name=t("nav.brief", "vi"), nav_key="nav.brief", order=30,
                    access="brief", title=f"{t('nav.brief', 'vi')} · {t('app.title', 'vi')}")
@@ -63,17 +63,20 @@ def _change(text: str, tone: str) -> html.Span:
     return html.Span([html.Span(symbol, className="brief-arrow", **{"aria-hidden": "true"}), text], className=css)
 
 
-def _indicators(domain: dict[str, Any], lang: str) -> html.Table:
+def _indicators(domain: dict[str, Any], content: dict[str, Any]) -> html.Table:
+    lang = content["lang"]
     head = html.Thead(html.Tr([html.Th(t("brief.col.indicator", lang)),
-                               *_num_heads(("brief.col.value", "brief.col.vs_day", "brief.col.vs_base"), lang),
-                               html.Th(t("brief.col.status", lang)), html.Th(t("brief.col.trend", lang))]))
+                               html.Th(t("brief.col.figure_day", lang, date=content["date_text"][:5]),
+                                       className="num"),
+                               *_num_heads(("brief.col.vs_prev", "brief.col.vs_7d", "brief.col.vs_year"), lang),
+                               html.Th(t("brief.col.assessment", lang))]))
     body = [html.Tr([
-        html.Td(ind["label"]),
+        html.Td([ind["label"], html.Small(ind["how_text"], className="brief-how")]),
         html.Td(html.Strong(ind["value_text"]), className="num"),
-        html.Td(_change(ind["vs_day_text"], ind["vs_day_tone"]), className="num"),
-        html.Td(_change(ind["vs_base_text"], ind["vs_base_tone"]), className="num"),
+        html.Td(_change(ind["vs_day_text"], ind["change_day_tone"]), className="num"),
+        html.Td(_change(ind["vs_base_text"], ind["change_baseline_tone"]), className="num"),
+        html.Td(_change(ind["vs_year_text"], ind["change_year_tone"]), className="num"),
         html.Td(ind["status_text"], className=f"brief-status brief-status-{ind['status']}"),
-        html.Td(html.Img(src=sparkline_src(ind["history"]), alt="", className="brief-spark")),
     ], **{"data-metric": ind["metric"]}) for ind in domain["indicators"]]
     return html.Table([head, html.Tbody(body)], className="brief-table")
 
@@ -84,21 +87,32 @@ def _sentences(sentences: list[str], lang: str, **attrs) -> html.Ul:
     return html.Ul([html.Li(s) for s in sentences], className="brief-sentences", **attrs)
 
 
+def _letterhead(content: dict[str, Any]) -> html.Div:
+    """Decree 30/2020: the body reported to and the issuing body; the national motto; the place and date."""
+    lang = content["lang"]
+    return html.Div([
+        html.Div([html.Div(content["authority"].upper()), html.Strong(content["issuer"].upper()),
+                  html.Div(t("brief.number", lang))], className="brief-issuer"),
+        html.Div([html.Strong(t("brief.nation", lang)), html.Strong(t("brief.motto", lang), className="brief-motto"),
+                  html.Em(content["date_line"], className="brief-dateline")], className="brief-nation"),
+    ], className="brief-letterhead")
+
+
 def render(content: dict[str, Any]) -> html.Article:
     lang = content["lang"]
     day = content["date"]
-    sections = [html.Section([
-        html.H2([d["name"], html.Small(f" · {d['completeness_text']}", className="brief-completeness")]),
+    sec = content["sections"]
+    domains = [html.Section([
+        html.H3([f"{d['number']}. {d['name']}", html.Small(f" · {d['completeness_text']}",
+                                                            className="brief-completeness")]),
         _sentences(d["sentences"], lang),
-        _indicators(d, lang),
+        _indicators(d, content),
     ], className="brief-domain", id=f"brief-{d['key']}") for d in content["domains"]]
-    feeds = html.Table([
-        html.Thead(html.Tr([html.Th(t("brief.col.feed", lang))] + _num_heads(
-            ("brief.col.received", "brief.col.expected", "brief.col.share"), lang))),
-        html.Tbody([html.Tr([html.Td(f["feed"]), html.Td(f["received_text"], className="num"),
-                             html.Td(f["expected_text"], className="num"),
-                             html.Td(html.Strong(f["pct_text"]), className="num")]) for f in content["feeds"]]),
-    ], className="brief-table brief-feeds")
+    issues = html.Table([
+        html.Thead(html.Tr([html.Th(t("brief.col.issue", lang)), html.Th(t("brief.col.agency", lang))])),
+        html.Tbody([html.Tr([html.Td(f"{i}. {issue['text']}"), html.Td(issue["agency_text"])])
+                    for i, issue in enumerate(content["issues"], start=1)]),
+    ], className="brief-table brief-issues") if content["issues"] else html.P(t("brief.no_issues", lang))
     plan_rows = []
     for row in content["plan"]:
         for j, target in enumerate(row["targets"]):
@@ -113,22 +127,31 @@ def render(content: dict[str, Any]) -> html.Article:
         html.Thead(html.Tr([html.Th(t("brief.col.indicator", lang))] + _num_heads(
             ("brief.col.figure", "brief.col.as_of", "brief.col.target", "brief.col.progress"), lang))),
         html.Tbody(plan_rows)], className="brief-table brief-plan")
+    closing = html.Div([
+        html.Div([html.Strong(html.Em(t("brief.recipients", lang))),
+                  html.Ul([html.Li(f"{r};") for r in content["recipients"]])], className="brief-recipients"),
+        html.Div([html.Strong(content["issuer"].upper()),
+                  html.Em(t("brief.signed_by_system", lang, time=content["generated_text"]))],
+                 className="brief-signer"),
+    ], className="brief-closing", id="brief-closing")
     return html.Article([
-        html.Header([
-            html.Div([html.H1(content["title"], className="brief-title"),
-                      html.P(f"{t('app.title', lang)} · {content['generated_text']}", className="brief-meta")]),
-            html.Div([
-                html.A(t("brief.pdf", lang), href=f"/brief/{day}.pdf?lang={lang}", target="_blank",
-                       className="btn btn-sm btn-outline-secondary", id="brief-pdf"),
-                html.Button(t("brief.print", lang), id="brief-print", className="btn btn-sm btn-outline-secondary"),
-            ], className="brief-actions"),
-        ], className="brief-head"),
-        html.Section([html.H2(t("brief.summary", lang)), _sentences(content["summary"], lang, id="brief-summary")],
+        html.Div([
+            html.A(t("brief.pdf", lang), href=f"/brief/{day}.pdf?lang={lang}", target="_blank",
+                   className="btn btn-sm btn-outline-secondary", id="brief-pdf"),
+            html.Button(t("brief.print", lang), id="brief-print", className="btn btn-sm btn-outline-secondary"),
+        ], className="brief-actions"),
+        _letterhead(content),
+        html.Header([html.Div(t("brief.kind", lang), className="brief-kind"),
+                     html.H1(content["subject"], className="brief-title")], className="brief-head"),
+        html.Section([html.H2(sec[0]), _sentences(content["summary"], lang, id="brief-summary")],
                      className="brief-summary"),
-        *sections,
-        html.Section([html.H2(t("brief.completeness", lang)), feeds], className="brief-domain"),
-        html.Section([html.H2(t("brief.plan", lang)), plan, html.P(t("brief.plan_note", lang), className="brief-note")],
+        html.Section([html.H2(sec[1]), *domains]),
+        html.Section([html.H2(sec[2]), issues], className="brief-domain", id="brief-issues"),
+        html.Section([html.H2(sec[3]), _sentences(content["data_notes"] or [t("brief.no_data_notes", lang)], lang)],
+                     className="brief-domain", id="brief-data"),
+        html.Section([html.H2(sec[4]), plan, html.P(t("brief.plan_note", lang), className="brief-note")],
                      className="brief-domain"),
+        closing,
     ], className="brief", lang=lang)
 
 

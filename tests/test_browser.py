@@ -23,6 +23,8 @@ def test_overview_shows_five_domains_with_values_and_units(page, web_url, simula
         for tile in tiles.all():
             metric = config.metrics[tile.get_attribute("data-metric")]
             value = tile.locator(".tile-value").inner_text()
+            if metric.reports == "school_hours" and value == "—":  # no school now (night, Sunday, holiday)
+                continue
             assert re.search(r"\d", value), (metric.key, value)
             assert metric.unit_text("vi") in value, (metric.key, value)
             assert tile.locator(".tile-age").inner_text().strip()

@@ -38,6 +38,12 @@ def simulator(config, **settings) -> Simulator:
 # --------------------------------------------------------------------------- catalog and region
 
 
+def test_dap_cau_gauge_is_the_same_point_in_both_layouts(config, two_tier):
+    default, merged = config.entities["gauge-dap-cau"], two_tier.entities["gauge-dap-cau"]
+    assert (default.lat, default.lon) == (merged.lat, merged.lon) == (21.201, 106.098)  # at Đáp Cầu bridge
+    assert default.area == "VYE"  # the Bắc Giang district across the river (the gauge stands on the Bắc Ninh bank)
+
+
 def test_five_domains_with_names(config):
     assert {d.key for d in config.priority_domains} == DOMAINS
     assert set(config.domains) - DOMAINS == {"digital_government"}  # plan targets, not a priority domain
@@ -186,7 +192,10 @@ def test_backfill_48h_in_range_on_the_cadence_grid_with_anomalies(config):
             th = metric.thresholds
             if th and (r.value >= th.warning if th.direction == "above" else r.value <= th.warning):
                 crossings += 1
-    assert len(series) == sim.series_count
+    # Attendance is sent only in school hours on school days: none in the summer break (20–22 July).
+    schools = {e.id for e in config.entities.values() if e.kind == "school"}
+    assert not any(key == "attendance_rate" for _, key in series)
+    assert len(series) == sim.series_count - len(schools)
     for (entity, key), stamps in series.items():
         cadence = config.metrics[key].cadence
         assert len(stamps) == timedelta(hours=48) // cadence, (entity, key)

@@ -223,8 +223,8 @@ def test_every_domain_page_renders_with_its_views(app, clean_db):
     assert args["range"] == "custom" and args["from"] == season["from"]
     lychee = _text(_render(app, page.view_body, args=args))
     assert "Đang trong mùa vải" in lychee and '"data-view": "lychee_harvest"' in lychee
-    calls = _text(_render(app, page.view_body, args={"domain": "security", "view": "emergency_calls", "lang": "en"}))
-    assert "on the map" in calls and "Emergency calls 113/114/115: " in calls  # areas sized by the count, said on hover
+    calls = _text(_render(app, page.view_body, args={"domain": "security", "view": "calls_113", "lang": "en"}))
+    assert "on the map" in calls and "Police calls (113): " in calls  # areas sized by the count, said on hover
     unknown = _text(_render(app, page.layout, domain="weather"))
     assert "Không có lĩnh vực “weather”" in unknown and "/domain/health" in unknown
     odd = _text(_render(app, page.layout, domain="traffic", area="<script>", metric="bed_occupancy", range="x",
@@ -238,21 +238,21 @@ def test_domain_chart_shows_the_alerts_of_its_metric(app, clean_db):
     rt, config = clean_db, clean_db.config
     hospital = config.entities[_hospitals(config)["BGC"][0]]
     now = datetime.now(UTC)
-    rt.writer.submit(Batch([Reading(hospital.id, "bed_occupancy", now - timedelta(minutes=m), 96.0)
-                            for m in range(0, 120, 15)]))
+    rt.writer.submit(Batch([Reading(hospital.id, "bed_occupancy", now - timedelta(minutes=m), 106.0)
+                            for m in range(0, 120, 15)]))  # over planned beds: quá tải
     assert rt.writer.flush()
     # A past episode of the catalog rule (resolved rows never clash with the engine's active ones).
     alert_id = insert_alert(rt.db, "catalog:bed_occupancy", hospital, config, state="resolved", severity="critical",
-                            value=96.5, pending_since=now - timedelta(minutes=90),
+                            value=106.5, pending_since=now - timedelta(minutes=90),
                             resolved_at=now - timedelta(minutes=30), metric="bed_occupancy")
     layout = _render(app, page.layout, domain="health", area="BGC")
     chart = _find(layout, "domain-chart")
     figure = go.Figure(_find(chart, {"type": "drill-figure", "key": "main-chart"}).figure)
     assert any(s.name == "alert-critical" for s in figure.layout.shapes)
-    assert any(tr.name == "alerts-critical" and 96.5 in list(tr.y) for tr in figure.data)
+    assert any(tr.name == "alerts-critical" and 106.5 in list(tr.y) for tr in figure.data)
     grid = _find(layout, "domain-grid")
     row = next(r for r in grid.rowData if r["row_id"] == hospital.id)
-    assert row["value"] == "96%" and row["status"] == "critical" and row["name"] == hospital.name.vi
+    assert row["value"] == "106%" and row["status"] == "critical" and row["name"] == hospital.name.vi
 
     entity_page = page_module("entity")
 

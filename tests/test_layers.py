@@ -20,7 +20,8 @@ COMPOSITION_ROOTS = {"app", "ioc.runtime", "ioc.wsgi", "ioc.auth.cli"}
 
 # What each layer may not import (a name forbids the module and everything below it).
 CORE_FORBIDS = ("feeds", "panels", "app", "ioc.runtime", "ioc.wsgi")
-PLUGINS_MAY_IMPORT = ("feeds", "ioc.config", "ioc.models", "ioc.transports.contract", "ioc.vn_aqi")
+PLUGINS_MAY_IMPORT = ("feeds", "ioc.config", "ioc.models", "ioc.transports.contract", "ioc.vn_aqi",
+                      "ioc.holidays")
 PAGES_FORBID = ("feeds", "app", "ioc.runtime", "ioc.wsgi", "ioc.writer", "ioc.ingest", "ioc.spool", "ioc.manual",
                 "ioc.transports", "ioc.db", "ioc.embedded", "ioc.services")
 # The alert engine is pure: rules and their evaluation never pull in delivery (smtplib, paho, HTTP).

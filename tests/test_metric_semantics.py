@@ -22,7 +22,7 @@ def test_every_shipped_metric_declares_its_semantics():
     # Site-bound levels on their own datums are never a max across sites.
     assert config.metrics["river_level"].across == "worst_site"
     # Counts add up across districts; a brief reads them as day totals.
-    assert (config.metrics["emergency_calls"].across, config.metrics["emergency_calls"].over_time) == \
+    assert (config.metrics["calls_113"].across, config.metrics["calls_113"].over_time) == \
         ("sum", "day_total")
     assert config.metrics["bed_occupancy"].weight == "beds"
 
@@ -35,8 +35,8 @@ def _edit_metric(folder: Path, key: str, change) -> None:
 
 
 @pytest.mark.parametrize(("key", "change", "reason"), [
-    ("emergency_calls", lambda m: m.pop("kind"), "Field required"),
-    ("emergency_calls", lambda m: m.update(across="mean"), "a count combines across sites by sum"),
+    ("calls_113", lambda m: m.pop("kind"), "Field required"),
+    ("calls_113", lambda m: m.update(across="mean"), "a count combines across sites by sum"),
     ("attendance_rate", lambda m: m.update(across="sum", weight=None), "cannot be summed"),
     ("attendance_rate", lambda m: m.pop("weight"), "needs a weight"),
     ("pm25", lambda m: m.update(over_time="day_total"), "only counts and rates add up to a day total"),

@@ -66,12 +66,12 @@ def _police() -> list[str]:
 
 
 @pytest.mark.parametrize(("calls", "total", "judged"), [
-    ([25] * 10, 250, "ok"),          # ten quiet districts: the sum is not judged against one district's 30/50
-    ([25] * 9 + [31], 256, "warning"),
-    ([10] * 9 + [55], 145, "critical"),
+    ([2] * 10, 20, "ok"),            # ten quiet districts: the sum is not judged against one district's 3/6
+    ([2] * 9 + [4], 22, "warning"),
+    ([1] * 9 + [7], 16, "critical"),
 ])
 def test_province_sums_judged_at_their_levels_scope(calls, total, judged):
-    calls_metric = METRICS["emergency_calls"]
+    calls_metric = METRICS["security_incidents"]  # incidents in the hour per district police
     police = _police()
     assert len(police) == len(calls)
     fig = status.figure(CONFIG, calls_metric, dict(zip(police, calls, strict=True)))
@@ -81,7 +81,7 @@ def test_province_sums_judged_at_their_levels_scope(calls, total, judged):
 
 
 def test_levels_per_population_scale_with_the_area():
-    calls_metric = METRICS["emergency_calls"]
+    calls_metric = METRICS["security_incidents"]
     per_100k = calls_metric.model_copy(update={"thresholds": calls_metric.thresholds.model_copy(
         update={"warning": 10.0, "critical": 20.0, "per_population": 100_000, "scope": "province"})})
     police = _police()
@@ -146,7 +146,7 @@ def test_severity_scale_and_colours():
 
 def test_freshness_follows_cadence_and_feeds_only_lengthen_it():
     simulator = next(f for f in CONFIG.feeds if f.name == "simulator")
-    calls = METRICS["emergency_calls"]  # 15 min cadence
+    calls = METRICS["bed_occupancy"]  # 15 min cadence
     assert status.stale_after(calls) == timedelta(minutes=22, seconds=30)
     assert status.stale_after(calls, simulator) == status.stale_after(calls)  # 2 min never shortens it
     slow = next(f for f in CONFIG.feeds if f.name == "push-health-dept")
@@ -156,9 +156,9 @@ def test_freshness_follows_cadence_and_feeds_only_lengthen_it():
 
 
 @pytest.mark.parametrize(("key", "scope", "drawn"), [
-    ("emergency_calls", "site", True),       # one district's calls against the district levels
-    ("emergency_calls", "province", False),  # never on the province sum
-    ("emergency_calls", "area", False),      # a sum over an area's sites is not one site's figure either
+    ("security_incidents", "site", True),       # one district's incidents against the district levels
+    ("security_incidents", "province", False),  # never on the province sum
+    ("security_incidents", "area", False),      # a sum over an area's sites is not one site's figure either
     ("bed_occupancy", "province", True),     # a mean: the line is a reference for it
     ("vn_aqi", "province", True),            # a max: crossing the line means a station crossed it
 ])
@@ -168,7 +168,7 @@ def test_chart_levels_only_where_they_judge(key, scope, drawn):
 
 
 def test_province_levels_do_not_judge_an_area():
-    calls = METRICS["emergency_calls"]
+    calls = METRICS["security_incidents"]
     province_only = calls.model_copy(update={"thresholds": calls.thresholds.model_copy(update={"scope": "province"})})
     police = _police()
     district = CONFIG.entities[police[0]].area

@@ -175,3 +175,53 @@ def test_band_details_and_errors():
     for bad in (-1, math.nan, None, "12"):
         with pytest.raises(ValueError):
             band(bad)
+
+
+# --------------------------------------------------------------------------- daily index and O3 8 h (2.2.2)
+
+# The decision's worked example of 8-hour means (2.2.2.a): hourly O3 from 18:00 the day before to 00:00 (31 values).
+O3_EXAMPLE = [15.7, 14.2, 17.7, 18.9, 19.3, 15.7, 19.7, 22.6, 27.1, 29.0, 31.9, 25.3, 34.7, 35.2, 41.6, 45.7,
+              49.2, 55.8, 69.6, 78.3, 91.5, 97.7, 81.2, 71.8, 43.5, 34.3, 21.5, 20.5, 19.4, 20.4, 21.3]
+
+
+def test_max_8h_mean_is_the_decisions_worked_example():
+    assert vn_aqi.max_8h_mean(O3_EXAMPLE[-31:]) == pytest.approx(74.4, abs=0.05)
+
+
+@pytest.mark.parametrize("concentration, expected", [
+    (0, 0), (50, 25), (100, 50), (110, 75), (120, 100), (145, 125), (170, 150), (210, 200), (305, 250),
+    (400, 300),
+])
+def test_o3_8h_sub_index_table(concentration, expected):
+    assert vn_aqi.o3_8h_sub_index(concentration) == pytest.approx(expected)
+
+
+def test_o3_8h_has_no_level_above_400():
+    assert vn_aqi.o3_8h_sub_index(400.1) is None
+    # Then only the 1-hour O3 counts: 8 h 450 (no level), 1 h 450 → (450-400)/(800-400)*100+200 = 212.5 → 213
+    assert vn_aqi.daily_aqi(pm25_24h=10, o3_1h_max=450, o3_8h_max=450) == 213
+
+
+def test_daily_index_worked_example():
+    # 2.3.c: O3 8 h 89.3 → 45, O3 1 h 114.6 → 36, NO2 130.8 → 65, PM2.5 55.7 → 110; AQI ngày = 110
+    assert vn_aqi.daily_aqi(pm25_24h=55.7, o3_1h_max=114.6, o3_8h_max=89.3, no2_1h_max=130.8) == 110
+    assert round(vn_aqi.o3_8h_sub_index(89.3)) == 45
+
+
+def test_daily_index_o3_8h_can_decide():
+    # PM2.5 24 h 20 → 40; O3 1 h max 180 → 75; O3 8 h max 165 → (165-120)/(170-120)*50+100 = 145
+    assert vn_aqi.daily_aqi(pm25_24h=20, o3_1h_max=180, o3_8h_max=165) == 145
+
+
+def test_daily_index_needs_pm():
+    assert vn_aqi.daily_aqi(o3_1h_max=300, o3_8h_max=200) is None
+
+
+def test_daily_index_from_hourly_means():
+    pm25 = [30.0] * 12 + [60.0] * 12          # 24 h mean 45 → 90
+    o3 = [40.0] * 16 + [190.0] * 8            # 1 h max 190 → 87.5; 8 h max 190 → 175
+    day = vn_aqi.daily_aqi_from_hourly({"pm25": pm25, "o3": o3}, o3_previous_7h=[40.0] * 7)
+    assert day == 175
+    # A PM mean needs 18 of 24 hours
+    assert vn_aqi.daily_aqi_from_hourly({"pm25": [30.0] * 17 + [None] * 7}) is None
+    assert vn_aqi.daily_aqi_from_hourly({"pm25": [30.0] * 18 + [None] * 6}) == 60

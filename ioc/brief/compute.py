@@ -1,20 +1,24 @@
 """The brief's numbers for one local day, as plain data (JSON-ready, language-neutral).
 
-Definitions (each number in the brief is one of these; tests recompute them with independent SQL):
-- A metric's value for a day: each entity's mean of that day's readings, combined across entities with the
-  metric's aggregation (avg, sum, max, min; "last" averages) — `queries.metric_series` with a one-day bucket.
-- Change vs the day before: value − previous day's value. Baseline: the mean of the values of the 7 days
-  before (those that have one). Status: the value against the metric's thresholds; for metrics with site
-  levels (river gauges) the worst site by its own levels.
-- Sites in warning / critical: entities whose own daily mean is in that band.
-- Alerts of the day: alerts that started firing in the day. Unresolved: not resolved when the brief is built.
-  Duration: until resolved, else until the build. Time to acknowledge: acknowledged − firing (median).
-- Breaches: runs of consecutive readings of one entity and metric beyond its warning level; a run lasts
-  from its first reading to its last plus one cadence. Largest: the reading furthest beyond the warning
-  level relative to that level (critical first). Longest: the longest run.
-- Completeness: per series, readings received in the day (at most one per cadence) over one per cadence;
-  per feed, over the series that feed last wrote; a feed with no series has received nothing.
-- Plan: each target metric's latest figure before the end of the day, and its share of each target.
+Every figure follows its metric's semantics (metrics.yaml `over_time`, `across`; tests recompute them from the
+readings on their own):
+- A site's figure for a day by `over_time`: day_total = the sum of its readings (each one counts the events of
+  its interval: accidents, calls, the hour's rain), mean, max, min or last.
+- Sites combine by `across`: sum, mean, weighted_mean (by the entity attribute `weight`), max or min (the site
+  that reached it is named). River gauges (`worst_site`) are never combined: each gauge's peak is read
+  against its own BĐ levels.
+- VN_AQI: the daily index of Decision 1459/QĐ-TCMT (ioc.vn_aqi.daily_aqi_from_hourly) from each air
+  station's hourly PM2.5 / PM10 means, the worst station named, with its band.
+- Each figure is compared with the day before, the mean of the 7 days before (those with a figure) and the
+  same calendar day a year earlier ("cùng kỳ"), where those exist.
+- Status: the worst of the day's readings against each site's own levels (critical, warning, ok).
+- Breaches: runs of consecutive readings of one site and metric beyond its warning level, in the metric's
+  direction (above or below); each names the agency that answers for it, from the rule's `team` label or its
+  domain's agency (region identity).
+- Silences: stretches of a day in which a site sent nothing for more than an hour (and three of its shortest
+  cadences), said in plain words.
+- Plan: each target's figure: computed from day totals (`computed_from`, e.g. the online dossier share) or
+  the latest figure entered by the end of the day.
 """
 
 from __future__ import annotations
@@ -29,16 +33,18 @@ import numpy as np
 import pandas as pd
 from psycopg_pool import ConnectionPool
 
-from ioc import brief_queries
+from ioc import brief_queries, holidays, vn_aqi
 from ioc.alert_queries import alert_history
+from ioc.alerts.rules import load_rules
 from ioc.config import Config, Metric
-from ioc.queries import _combine
-from ioc.status import figure, status_for
+from ioc.status import judge, worst
 
 BASELINE_DAYS = 7
 NOTABLE_CHANGE = 0.10     # a change of 10 % of the baseline is worth a sentence
-COMPLETE_ENOUGH = 95.0    # below this share of expected readings, a domain or feed is named
+COMPLETE_ENOUGH = 95.0    # below this share of expected readings, a domain is named
 HEADLINES_MAX = 5
+SILENCE_MIN = timedelta(hours=1)  # a site silent longer than this (and 3 cadences) is named
+BREACHES_MAX = 12         # the longest list of "vấn đề cần lưu ý" a leader reads
 
 
 def day_window(day: date, tz: str) -> tuple[datetime, datetime]:
@@ -49,6 +55,13 @@ def day_window(day: date, tz: str) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
+def same_day_last_year(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
 def _num(value: Any) -> float | None:
     if value is None:
         return None
@@ -56,60 +69,126 @@ def _num(value: Any) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
-
-
 def _iso(ts: Any) -> str | None:
     return None if ts is None or pd.isna(ts) else pd.Timestamp(ts).tz_convert(UTC).isoformat()
 
 
-def headline_metrics(config: Config, domain: str) -> list[Metric]:
-    return [m for m in config.catalog.metrics if m.domain == domain and m.headline][:HEADLINES_MAX]
+def brief_metrics(config: Config, domain: str) -> list[Metric]:
+    """The rows of a domain's table: its headline metrics, then every other metric counted in day totals."""
+    mine = [m for m in config.catalog.metrics if m.domain == domain]
+    heads = [m for m in mine if m.headline][:HEADLINES_MAX]
+    return heads + [m for m in mine if not m.headline and m.over_time == "day_total"]
 
 
-def _indicator(config: Config, metric: Metric, means: pd.DataFrame, day: date) -> dict[str, Any]:
-    mine = means[means["metric"] == metric.key]
-    per_day = {d: _num(_combine(g["mean"], metric.aggregation)) for d, g in mine.groupby("day")}
-    value = per_day.get(day)
-    previous = per_day.get(day - timedelta(days=1))
-    base = [per_day[d] for d in (day - timedelta(days=k) for k in range(1, BASELINE_DAYS + 1))
-            if per_day.get(d) is not None]
+_SITE_COLUMN = {"day_total": "total", "mean": "mean", "max": "max", "min": "min", "last": "last"}
+
+
+def _site_values(metric: Metric, stats: pd.DataFrame, aqi: dict[tuple[str, date], int]) -> dict[date, dict]:
+    """{day: {entity: the site's figure}} by the metric's `over_time` (VN_AQI: its daily index)."""
+    out: dict[date, dict] = {}
+    if metric.key == "vn_aqi":
+        for (entity, day), value in aqi.items():
+            out.setdefault(day, {})[entity] = float(value)
+        return out
+    column = _SITE_COLUMN[metric.over_time]
+    for entity, day, value in zip(stats["entity"], stats["day"], stats[column], strict=True):
+        out.setdefault(day, {})[entity] = float(value)
+    return out
+
+
+def _combine(config: Config, metric: Metric, sites: dict[str, float]) -> tuple[float | None, str | None]:
+    """The figure of many sites by `across`, and the site that gave it (max/min/worst_site)."""
+    if not sites:
+        return None, None
+    across = metric.across
+    if across == "worst_site":  # the site furthest toward its own warning level (gauges on their own datums)
+        def margin(entity: str) -> float:
+            th = metric.thresholds_for(config.entities[entity])
+            return (sites[entity] - th.warning) * (1 if th.direction == "above" else -1)
+        entity = max(sites, key=margin)
+        return sites[entity], entity
+    if across == "sum":
+        return sum(sites.values()), None
+    if across == "weighted_mean":
+        weights = {e: float(config.entities[e].attrs.get(metric.weight, 0) or 0) for e in sites}
+        total = sum(weights.values())
+        if total > 0:
+            return sum(sites[e] * weights[e] for e in sites) / total, None
+        return sum(sites.values()) / len(sites), None
+    if across == "mean":
+        return sum(sites.values()) / len(sites), None
+    entity = (min if across == "min" else max)(sites, key=sites.__getitem__)
+    return sites[entity], entity
+
+
+def _daily_aqi(hourly: pd.DataFrame) -> dict[tuple[str, date], int]:
+    """Each air station's daily VN_AQI per day from its hourly PM means."""
+    out = {}
+    for (entity, day), g in hourly.groupby(["entity", "day"]):
+        series = {key: [None] * 24 for key in ("pm25", "pm10")}
+        for metric, hour, mean in zip(g["metric"], g["hour"], g["mean"], strict=True):
+            series[metric][int(hour)] = float(mean)
+        value = vn_aqi.daily_aqi_from_hourly(series)
+        if value is not None:
+            out[(entity, day)] = value
+    return out
+
+
+def _indicator(config: Config, metric: Metric, stats: pd.DataFrame, aqi: dict, day: date,
+               statuses: dict[str, str]) -> dict[str, Any]:
+    per_day = _site_values(metric, stats, aqi)
+    value, site = _combine(config, metric, per_day.get(day, {}))
+    if metric.across == "worst_site" and site is not None:  # compared with the same site's own past
+        per_day = {d: {site: v[site]} for d, v in per_day.items() if site in v}
+
+    def on(d: date) -> float | None:
+        return _combine(config, metric, per_day.get(d, {}))[0]
+
+    previous, last_year = on(day - timedelta(days=1)), on(same_day_last_year(day))
+    base = [v for k in range(1, BASELINE_DAYS + 1) if (v := on(day - timedelta(days=k))) is not None]
     baseline = sum(base) / len(base) if base else None
-    today = mine[mine["day"] == day]
-    sites = {}
-    for entity, mean in zip(today["entity"], today["mean"], strict=True):
-        sites[entity] = status_for(metric, float(mean), config.entities[entity], "site")
-    status = figure(config, metric, dict(zip(today["entity"], today["mean"].astype(float), strict=True))).status
     th = metric.thresholds
-    return {
-        "metric": metric.key, "aggregation": metric.aggregation, "value": value, "previous": previous,
-        "baseline": baseline, "baseline_days": len(base),
+    out = {
+        "metric": metric.key, "over_time": metric.over_time, "across": metric.across, "kind": metric.kind,
+        "value": value, "site": site, "previous": previous, "baseline": baseline, "baseline_days": len(base),
+        "last_year": last_year,
         "change_day": None if value is None or previous is None else value - previous,
         "change_baseline": None if value is None or baseline is None else value - baseline,
-        "status": status, "direction": th.direction if th else None,
-        "warning": th.warning if th else None, "critical": th.critical if th else None,
-        "sites": len(sites),
-        "critical_sites": sorted(e for e, s in sites.items() if s == "critical"),
-        "warning_sites": sorted(e for e, s in sites.items() if s == "warning"),
-        "history": [[(day - timedelta(days=k)).isoformat(), per_day.get(day - timedelta(days=k))]
-                    for k in range(BASELINE_DAYS, -1, -1)],
+        "change_year": None if value is None or last_year is None else value - last_year,
+        "status": ("nodata" if value is None else statuses.get(metric.key, "ok") if th else "none"),
+        "direction": th.direction if th else None, "warning": th.warning if th else None,
+        "critical": th.critical if th else None, "sites": len(per_day.get(day, {})),
+        "band": vn_aqi.band(value) if metric.key == "vn_aqi" and value is not None else None,
     }
+    if metric.across == "worst_site":
+        today = stats[stats["day"] == day]
+        gauges = []
+        for entity, peak, peak_at in sorted(zip(today["entity"], today["max"], today["max_at"], strict=True)):
+            attrs = config.entities[entity].attrs
+            levels = {k: float(attrs[k]) for k in ("bd1", "bd2", "bd3") if k in attrs}
+            reached = [k for k in ("bd3", "bd2", "bd1") if k in levels and peak >= levels[k]]
+            gauges.append({"entity": entity, "peak": float(peak), "peak_at": _iso(peak_at), "levels": levels,
+                           "reached": reached[0] if reached else None})
+        out["gauges"] = gauges
+    return out
 
 
 def notable(ind: dict[str, Any]) -> bool:
-    """Worth a sentence: out of its normal band, sites in breach, or a change of 10 % from the baseline."""
+    """Worth a sentence of its own: out of its normal band, or (not a day total, which the day's count
+    sentence lists) a change of 10 % from the baseline."""
     if ind["value"] is None:
         return False
-    if ind["status"] in ("warning", "critical") or ind["critical_sites"] or ind["warning_sites"]:
+    if ind["status"] in ("warning", "critical") or ind.get("gauges"):
         return True
+    if ind["over_time"] == "day_total":  # a site's day total (the heaviest rain) has its sentence; sums are listed
+        return ind["across"] in ("max", "min") and ind["value"] > 0
     base, change = ind["baseline"], ind["change_baseline"]
     return base is not None and base != 0 and abs(change) >= NOTABLE_CHANGE * abs(base)
 
 
 def breaches(config: Config, rows: pd.DataFrame) -> list[dict[str, Any]]:
-    """Every run of readings beyond the warning level (entity, metric, start, end, duration_s, peak,
-    threshold crossed at the peak, excess of the peak relative to the warning level, critical)."""
+    """Every run of readings beyond the warning level, in the metric's direction (entity, metric, start, end,
+    duration_s, peak, threshold crossed at the peak, excess relative to the warning level, critical)."""
     runs = []
     for (entity, key), g in rows.groupby(["entity", "metric"], sort=True):
         metric = config.metrics[key]
@@ -127,79 +206,129 @@ def breaches(config: Config, rows: pd.DataFrame) -> list[dict[str, Any]]:
             critical = bool(sign * (peak - th.critical) >= 0)
             start, last = stamps[first], stamps[stop - 1]
             duration = (last - start).total_seconds() + metric.cadence.total_seconds()
-            runs.append({"entity": entity, "metric": key, "start": _iso(start), "end": _iso(last),
-                         "duration_s": duration, "peak": peak, "peak_at": _iso(stamps[peak_i]),
+            runs.append({"entity": entity, "metric": key, "direction": th.direction, "start": _iso(start),
+                         "end": _iso(last), "duration_s": duration, "peak": peak, "peak_at": _iso(stamps[peak_i]),
                          "threshold": th.critical if critical else th.warning,
                          "excess": sign * (peak - th.warning) / max(abs(th.warning), 1e-9), "critical": critical,
                          "readings": int(stop - first)})
     return runs
 
 
+def _issues(config: Config, runs: list[dict], teams: dict[str, str]) -> list[dict[str, Any]]:
+    """The day's breaches worth a leader's attention, one per (site, metric): the worst run, how many runs and
+    their total time, and the agency that answers for it; critical first, then the largest excess."""
+    agencies = config.identity.agencies
+    grouped: dict[tuple[str, str], list[dict]] = {}
+    for run in runs:
+        grouped.setdefault((run["entity"], run["metric"]), []).append(run)
+    issues = []
+    for (_site, key), mine in grouped.items():
+        worst = max(mine, key=lambda r: (r["critical"], r["excess"]))
+        domain = config.metrics[key].domain
+        team = teams.get(key) or config.identity.domain_agencies.get(domain)
+        issues.append({**worst, "runs": len(mine), "total_s": sum(r["duration_s"] for r in mine),
+                       "domain": domain, "agency": team if team in agencies else None})
+    issues.sort(key=lambda i: (not i["critical"], -i["excess"], i["entity"]))
+    return issues[:BREACHES_MAX]
+
+
 def _alerts(alerts: pd.DataFrame, now: datetime) -> dict[str, Any]:
     if alerts.empty:
-        return {"total": 0, "critical": 0, "warning": 0, "unresolved": 0, "acknowledged": 0,
-                "ack_median_s": None, "longest": None, "open": []}
+        return {"total": 0, "critical": 0, "warning": 0, "unresolved": 0, "acknowledged": 0, "ack_median_s": None}
     firing = pd.to_datetime(alerts["firing_since"], utc=True)
     resolved = pd.to_datetime(alerts["resolved_at"], utc=True)
     acked = pd.to_datetime(alerts["acknowledged_at"], utc=True)
-    duration = (resolved.fillna(pd.Timestamp(now)) - firing).dt.total_seconds()
     ack_s = (acked - firing).dt.total_seconds().dropna()
-    i = int(duration.to_numpy().argmax())
-    row = alerts.iloc[i]
-    unresolved = alerts[resolved.isna().to_numpy()]
-    return {
-        "total": int(len(alerts)), "critical": int((alerts["severity"] == "critical").sum()),
-        "warning": int((alerts["severity"] == "warning").sum()), "unresolved": int(len(unresolved)),
-        "acknowledged": int(len(ack_s)), "ack_median_s": float(median(ack_s)) if len(ack_s) else None,
-        "longest": {"id": int(row["id"]), "rule": row["rule"], "subject": row["subject"],
-                    "metric": _text(row["metric"]), "severity": row["severity"], "duration_s": float(duration.iloc[i]),
-                    "resolved": not pd.isna(resolved.iloc[i]), "firing_since": _iso(firing.iloc[i])},
-        "open": [{"id": int(r["id"]), "rule": r["rule"], "subject": r["subject"], "metric": _text(r["metric"]),
-                  "severity": r["severity"]} for r in unresolved.to_dict("records")][:5],
-    }
+    return {"total": int(len(alerts)), "critical": int((alerts["severity"] == "critical").sum()),
+            "warning": int((alerts["severity"] == "warning").sum()), "unresolved": int(resolved.isna().sum()),
+            "acknowledged": int(len(ack_s)), "ack_median_s": float(median(ack_s)) if len(ack_s) else None}
 
 
-def _expected_per_day(metric: Metric) -> int:
-    return max(1, int(86400 // max(1, round(metric.cadence.total_seconds()))))
+def _silences(config: Config, stamps: pd.DataFrame, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Each priority site's silences in [start, end): (entity, from, to, seconds); a site that sent nothing all
+    day has one silence of the whole day."""
+    by_entity = {e: g["ts"].tolist() for e, g in stamps.groupby("entity")} if not stamps.empty else {}
+    out = []
+    for entity in config.region.entities:
+        if not config.is_priority_entity(entity.id):
+            continue
+        cadence = min(config.metrics[m].cadence for m in config.entity_metrics(entity.id))
+        longest = max(SILENCE_MIN, 3 * cadence)
+        times = [pd.Timestamp(start)] + by_entity.get(entity.id, []) + [pd.Timestamp(end)]
+        for a, b in zip(times, times[1:], strict=False):
+            if b - a > longest:
+                out.append({"entity": entity.id, "from": _iso(a), "to": _iso(b), "seconds": (b - a).total_seconds(),
+                            "whole_day": a == pd.Timestamp(start) and b == pd.Timestamp(end)})
+    return out
 
 
-def _completeness(config: Config, counts: pd.DataFrame) -> tuple[dict[str, dict], list[dict]]:
-    got = {(e, m): int(n) for e, m, n in zip(counts["entity"], counts["metric"], counts["n"], strict=True)}
-    feed_of = {(e, m): f for e, m, f in zip(counts["entity"], counts["metric"], counts["feed"], strict=True)}
+def _expected_per_day(metric: Metric, day: date) -> int:
+    """Readings a series should send in a day: one per cadence, within school hours for school-hours sources."""
+    seconds = max(1, round(metric.cadence.total_seconds()))
+    if metric.reports == "school_hours":
+        day_number = np.array([(day - date(1970, 1, 1)).days])
+        if not holidays.is_school_day(day_number)[0]:
+            return 0
+        open_s = (holidays.SCHOOL_HOURS[1] - holidays.SCHOOL_HOURS[0]) * 3600
+        return max(1, int(open_s // seconds))
+    return max(1, int(86400 // seconds))
+
+
+def _completeness(config: Config, stats: pd.DataFrame, day: date) -> dict[str, dict]:
+    """Per priority domain: readings received in the day over one per cadence per series (at most one per
+    cadence counted)."""
+    today = stats[stats["day"] == day]
+    got = {(e, m): int(n) for e, m, n in zip(today["entity"], today["metric"], today["n"], strict=True)}
     domains: dict[str, dict] = {d.key: {"expected": 0, "received": 0} for d in config.priority_domains}
-    feeds: dict[str, dict] = {f.name: {"feed": f.name, "series": 0, "expected": 0, "received": 0}
-                              for f in config.feeds if f.enabled}
     for entity in config.region.entities:
         if not config.is_priority_entity(entity.id):
             continue
         domain = config.entity_domain(entity.id)
         for key in config.entity_metrics(entity.id):
-            expected = _expected_per_day(config.metrics[key])
-            received = min(got.get((entity.id, key), 0), expected)
+            expected = _expected_per_day(config.metrics[key], day)
             domains[domain]["expected"] += expected
-            domains[domain]["received"] += received
-            if (feed := feed_of.get((entity.id, key))) in feeds:
-                feeds[feed]["series"] += 1
-                feeds[feed]["expected"] += expected
-                feeds[feed]["received"] += received
-    for part in (*domains.values(), *feeds.values()):
+            domains[domain]["received"] += min(got.get((entity.id, key), 0), expected)
+    for part in domains.values():
         part["pct"] = 100.0 * part["received"] / part["expected"] if part["expected"] else None
-    return domains, list(feeds.values())
+    return domains
 
 
-def _plan(config: Config, values: pd.DataFrame) -> list[dict[str, Any]]:
+def _plan(config: Config, db: ConnectionPool, end: datetime) -> list[dict[str, Any]]:
     rows = []
+    entered = [m.key for m in config.catalog.metrics if m.targets and not m.computed_from]
+    values = brief_queries.values_as_of(db, entered, end)
     for metric in config.catalog.metrics:
         if not metric.targets:
             continue
-        mine = values[values["metric"] == metric.key]
-        value = _num(_combine(mine["value"].astype(float), metric.aggregation)) if not mine.empty else None
-        as_of = _iso(pd.to_datetime(mine["ts"], utc=True).max()) if not mine.empty else None
-        rows.append({"metric": metric.key, "value": value, "as_of": as_of,
+        if metric.computed_from:
+            rule = metric.computed_from
+            totals = brief_queries.totals_between(db, [*rule.numerator, rule.denominator], end - rule.window, end)
+            denominator = totals.get(rule.denominator)
+            value = (100.0 * sum(totals.get(k, 0.0) for k in rule.numerator) / denominator
+                     if denominator else None)
+            as_of, computed = (_iso(pd.Timestamp(end)) if value is not None else None), True
+        else:
+            mine = values[values["metric"] == metric.key]
+            value = _num(mine["value"].astype(float).mean()) if not mine.empty else None
+            as_of = _iso(pd.to_datetime(mine["ts"], utc=True).max()) if not mine.empty else None
+            computed = False
+        rows.append({"metric": metric.key, "value": value, "as_of": as_of, "computed": computed,
                      "targets": [{"year": t.year, "value": t.value,
                                   "progress_pct": None if value is None or t.value == 0 else 100.0 * value / t.value}
                                  for t in metric.targets]})
     return rows
+
+
+def _statuses(config: Config, rows: pd.DataFrame) -> dict[str, str]:
+    """Per metric: the worst of the day's readings against each site's own levels."""
+    out: dict[str, list[str]] = {}
+    for (entity, key), g in rows.groupby(["entity", "metric"]):
+        th = config.metrics[key].thresholds_for(config.entities[entity])
+        if th is None:
+            continue
+        peak = g["value"].max() if th.direction == "above" else g["value"].min()
+        out.setdefault(key, []).append(judge(float(peak), th))
+    return {k: worst(v) for k, v in out.items()}
 
 
 def compute(config: Config, db: ConnectionPool, day: date, now: datetime | None = None) -> dict[str, Any]:
@@ -208,43 +337,50 @@ def compute(config: Config, db: ConnectionPool, day: date, now: datetime | None 
     tz = config.settings.brief.timezone
     start, end = day_window(day, tz)
     base_start, _ = day_window(day - timedelta(days=BASELINE_DAYS), tz)
+    year_start, year_end = day_window(same_day_last_year(day), tz)
     priority = [d.key for d in config.priority_domains]
-    heads = {d: headline_metrics(config, d) for d in priority}
-    means = brief_queries.daily_means(db, [m.key for ms in heads.values() for m in ms], base_start, end, tz)
-    means["day"] = pd.to_datetime(means["day"]).dt.date if not means.empty else means["day"]
+    rows_of = {d: brief_metrics(config, d) for d in priority}
+    keys = sorted({m.key for ms in rows_of.values() for m in ms})
+    stats = brief_queries.daily_stats(db, keys, [(base_start, end), (year_start, year_end)], tz)
+    hourly = pd.concat([brief_queries.hourly_means(db, ["pm25", "pm10"], base_start, end, tz),
+                        brief_queries.hourly_means(db, ["pm25", "pm10"], year_start, year_end, tz)])
+    aqi = _daily_aqi(hourly) if not hourly.empty else {}
     watched = [m.key for m in config.catalog.metrics if m.thresholds and m.domain in priority]
-    runs = breaches(config, brief_queries.readings_between(db, watched, start, end))
+    readings = brief_queries.readings_between(db, watched, start, end)
+    statuses = _statuses(config, readings)
+    runs = breaches(config, readings)
+    teams: dict[str, str] = {}
+    for rule in load_rules(config).rules:  # as configured, then as stored (edits on /rules win)
+        if rule.metric and "team" in rule.labels:
+            teams.setdefault(rule.metric, rule.labels["team"])
+    teams |= brief_queries.rule_teams(db)
     history = alert_history(db, start, end)
     if not history.empty:
         firing = pd.to_datetime(history["firing_since"], utc=True)
         history = history[firing.notna() & (firing >= pd.Timestamp(start)) & (firing < pd.Timestamp(end))]
-    domain_counts, feeds = _completeness(config, brief_queries.series_counts(db, start, end))
+    completeness = _completeness(config, brief_queries.daily_stats(db, sorted(config.metrics), [(start, end)], tz),
+                                 day)
     domains = []
     for key in priority:
-        mine = [r for r in runs if config.metrics[r["metric"]].domain == key]
-        largest = max(mine, key=lambda r: (r["critical"], r["excess"]), default=None)
-        longest = max(mine, key=lambda r: (r["duration_s"], r["excess"]), default=None)
+        metric_stats = {m.key: stats[stats["metric"] == m.key] for m in rows_of[key]}
         alerts = history[history["domain"] == key] if not history.empty else history
         domains.append({
             "key": key,
-            "indicators": [_indicator(config, m, means, day) for m in heads[key]],
+            "indicators": [_indicator(config, m, metric_stats[m.key], aqi, day, statuses) for m in rows_of[key]],
             "alerts": _alerts(alerts, now),
-            "breaches": {"count": len(mine), "largest": largest, "longest": longest},
-            "completeness": domain_counts[key],
+            "breaches": len([r for r in runs if config.metrics[r["metric"]].domain == key]),
+            "completeness": completeness[key],
         })
-    other = history[~history["domain"].isin(priority)] if not history.empty else history
-    total_expected = sum(c["expected"] for c in domain_counts.values())
-    total_received = sum(c["received"] for c in domain_counts.values())
+    total_expected = sum(c["expected"] for c in completeness.values())
+    total_received = sum(c["received"] for c in completeness.values())
     return {
         "date": day.isoformat(), "timezone": tz, "start": start.isoformat(), "end": end.isoformat(),
         "generated_at": now.astimezone(UTC).isoformat(),
         "domains": domains,
         "alerts": _alerts(history, now),
-        "other_alerts": _alerts(other, now),
+        "issues": _issues(config, runs, teams),
+        "silences": _silences(config, brief_queries.entity_stamps(db, start, end), start, end),
         "completeness": {"expected": total_expected, "received": total_received,
                          "pct": 100.0 * total_received / total_expected if total_expected else None},
-        "feeds": feeds,
-        "missing_feeds": [f["feed"] for f in feeds if f["received"] == 0],
-        "plan": _plan(config, brief_queries.values_as_of(db, [m.key for m in config.catalog.metrics if m.targets],
-                                                         end)),
+        "plan": _plan(config, db, end),
     }

@@ -1,5 +1,7 @@
-"""The brief as an A4 PDF (reportlab): embedded Be Vietnam Pro (Vietnamese diacritics), 8-day sparklines,
-change arrows, page numbers and the time it was built. Built from the same stored content as the page."""
+"""The brief as an A4 PDF (reportlab) in the layout of an administrative report (Decree 30/2020/NĐ-CP): the
+letterhead, numbered sections, the tables of each sector with change arrows, "Nơi nhận" and the signing body.
+Every font is the embedded Be Vietnam Pro (Vietnamese diacritics), bullets included. Built from the same stored
+content as the page."""
 
 from __future__ import annotations
 
@@ -7,9 +9,8 @@ import io
 from pathlib import Path
 from typing import Any
 
-from reportlab.graphics.shapes import Drawing, Line, PolyLine
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
@@ -25,8 +26,10 @@ REGULAR, BOLD = "BeVietnamPro", "BeVietnamPro-Bold"
 INK, MUTED, RULE, BAND = colors.HexColor("#1b2631"), colors.HexColor("#5d6d7e"), colors.HexColor("#d5d8dc"), \
     colors.HexColor("#f4f6f7")
 TONES = {"bad": colors.HexColor("#c0392b"), "good": colors.HexColor("#1e8449"), "neutral": MUTED}
+# Table cells that are not paragraphs are drawn in the table's font: reportlab's default is a non-embedded Helvetica.
+FONT = [("FONTNAME", (0, 0), (-1, -1), REGULAR)]
 STATUS = {"ok": colors.HexColor("#1e8449"), "warning": colors.HexColor("#b9770e"),
-          "critical": colors.HexColor("#c0392b"), "nodata": MUTED}
+          "critical": colors.HexColor("#c0392b"), "nodata": MUTED, "none": MUTED}
 
 
 def _register_fonts() -> None:
@@ -37,14 +40,21 @@ def _register_fonts() -> None:
 
 
 def _styles() -> dict[str, ParagraphStyle]:
-    base = ParagraphStyle("base", fontName=REGULAR, fontSize=8.5, leading=11, textColor=INK)
+    base = ParagraphStyle("base", fontName=REGULAR, fontSize=8.5, leading=11, textColor=INK, bulletFontName=REGULAR)
     return {
         "base": base,
-        "title": ParagraphStyle("title", base, fontName=BOLD, fontSize=16, leading=20),
+        "title": ParagraphStyle("title", base, fontName=BOLD, fontSize=14, leading=18, alignment=TA_CENTER),
+        "subtitle": ParagraphStyle("subtitle", base, fontSize=11, leading=14, alignment=TA_CENTER),
+        "centre": ParagraphStyle("centre", base, fontSize=8.5, leading=11, alignment=TA_CENTER),
+        "centre_small": ParagraphStyle("centre_small", base, fontSize=7.5, leading=10, alignment=TA_CENTER,
+                                       textColor=MUTED),
+        "small": ParagraphStyle("small", base, fontSize=7.5, leading=9.5),
+        "h1": ParagraphStyle("h1", base, fontName=BOLD, fontSize=11, leading=14, spaceBefore=8, spaceAfter=3),
         "sub": ParagraphStyle("sub", base, textColor=MUTED, fontSize=8.5),
         "h2": ParagraphStyle("h2", base, fontName=BOLD, fontSize=11.5, leading=15, spaceBefore=8, spaceAfter=3),
+        # bulletFontName: reportlab's default is a non-embedded Helvetica
         "bullet": ParagraphStyle("bullet", base, fontSize=9, leading=12, leftIndent=9, bulletIndent=0,
-                                 spaceAfter=1.5),
+                                 spaceAfter=1.5, bulletFontName=REGULAR),
         "cell": ParagraphStyle("cell", base, fontSize=8, leading=10),
         "cellr": ParagraphStyle("cellr", base, fontSize=8, leading=10, alignment=TA_RIGHT),
         "head": ParagraphStyle("head", base, fontName=BOLD, fontSize=7.5, leading=9, textColor=MUTED),
@@ -74,45 +84,39 @@ class Change(Flowable):
             path = c.beginPath()
             path.moveTo(0, 6.5), path.lineTo(6, 6.5), path.lineTo(3, 1), path.close()
             c.drawPath(path, stroke=0, fill=1)
-        c.setFont(REGULAR, 8)
+        size = 8.0  # shrunk to fit the column ("+6 ca/tuần" and the like)
+        while size > 5.5 and pdfmetrics.stringWidth(self.text, REGULAR, size) > self.width - 12:
+            size -= 0.5
+        c.setFont(REGULAR, size)
         c.setFillColor(colour if way in ("up", "down") else MUTED)
         c.drawString(9, 1, self.text)
 
 
-def sparkline(history: list[list[Any]], width: float = 22 * mm, height: float = 7 * mm) -> Drawing:
-    """The 8 daily values as a line, the last one marked; gaps where a day has no value."""
-    drawing = Drawing(width, height)
-    values = [v for _, v in history if v is not None]
-    if not values:
-        drawing.add(Line(0, height / 2, width, height / 2, strokeColor=RULE, strokeDashArray=[2, 2]))
-        return drawing
-    low, high = min(values), max(values)
-    span = (high - low) or 1.0
-    step = width / max(1, len(history) - 1)
-    points = [(i * step, 1.5 + (height - 3) * (v - low) / span) for i, (_, v) in enumerate(history) if v is not None]
-    drawing.add(PolyLine([c for p in points for c in p], strokeColor=MUTED, strokeWidth=0.9))
-    x, y = points[-1]
-    drawing.add(PolyLine([x - 1.2, y, x + 1.2, y], strokeColor=INK, strokeWidth=2.4))
-    return drawing
+_CHANGES = (("vs_day_text", "change_day_tone", "brief.col.vs_prev"), ("vs_base_text", "change_baseline_tone",
+                                                                      "brief.col.vs_7d"),
+            ("vs_year_text", "change_year_tone", "brief.col.vs_year"))
 
 
-def _indicator_table(domain: dict[str, Any], s: dict[str, ParagraphStyle], lang: str) -> Table:
-    head = [Paragraph(t(k, lang), s[style]) for k, style in
-            (("brief.col.indicator", "head"), ("brief.col.value", "headr"), ("brief.col.vs_day", "head"),
-             ("brief.col.vs_base", "head"), ("brief.col.status", "head"), ("brief.col.trend", "head"))]
+def _indicator_table(domain: dict[str, Any], s: dict[str, ParagraphStyle], content: dict[str, Any]) -> Table:
+    lang = content["lang"]
+    head = [Paragraph(t("brief.col.indicator", lang), s["head"]),
+            Paragraph(t("brief.col.figure_day", lang, date=content["date_text"][:5]), s["headr"]),
+            *[Paragraph(t(key, lang), s["head"]) for _, _, key in _CHANGES],
+            Paragraph(t("brief.col.assessment", lang), s["head"])]
     rows = [head]
     styles = []
     for i, ind in enumerate(domain["indicators"], start=1):
-        rows.append([Paragraph(ind["label"], s["cell"]), Paragraph(f"<b>{ind['value_text']}</b>", s["cellr"]),
-                     Change(ind["vs_day_text"], ind["vs_day_tone"], 26 * mm),
-                     Change(ind["vs_base_text"], ind["vs_base_tone"], 26 * mm),
+        rows.append([Paragraph(f"{_esc(ind['label'])}<br/><font size=6.5 color='#5d6d7e'>{_esc(ind['how_text'])}"
+                               "</font>", s["cell"]),
+                     Paragraph(f"<b>{_esc(ind['value_text'])}</b>", s["cellr"]),
+                     *[Change(ind[text], ind[tone_key], 27 * mm) for text, tone_key, _ in _CHANGES],
                      Paragraph(ind["status_text"], ParagraphStyle("st", s["cell"], textColor=STATUS[ind["status"]],
-                                                                  fontName=BOLD)),
-                     sparkline(ind["history"])])
+                                                                  fontName=BOLD))])
         if i % 2 == 0:
             styles.append(("BACKGROUND", (0, i), (-1, i), BAND))
-    table = Table(rows, colWidths=[54 * mm, 22 * mm, 28 * mm, 28 * mm, 27 * mm, 21 * mm], repeatRows=1, hAlign="LEFT")
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LINEBELOW", (0, 0), (-1, 0), 0.6, RULE),
+    table = Table(rows, colWidths=[50 * mm, 26 * mm, 27 * mm, 27 * mm, 27 * mm, 23 * mm], repeatRows=1,
+                  hAlign="LEFT")
+    table.setStyle(TableStyle([*FONT, ("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LINEBELOW", (0, 0), (-1, 0), 0.6, RULE),
                                ("TOPPADDING", (0, 0), (-1, -1), 2.5), ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
                                ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
                                *styles]))
@@ -121,7 +125,7 @@ def _indicator_table(domain: dict[str, Any], s: dict[str, ParagraphStyle], lang:
 
 def _simple_table(rows: list[list[Any]], widths: list[float], s: dict[str, ParagraphStyle]) -> Table:
     table = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LINEBELOW", (0, 0), (-1, 0), 0.6, RULE),
+    table.setStyle(TableStyle([*FONT, ("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LINEBELOW", (0, 0), (-1, 0), 0.6, RULE),
                                ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
                                ("LEFTPADDING", (0, 0), (-1, -1), 3), ("RIGHTPADDING", (0, 0), (-1, -1), 3),
                                *[("BACKGROUND", (0, i), (-1, i), BAND) for i in range(2, len(rows), 2)]]))
@@ -132,31 +136,51 @@ def _esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _letterhead(content: dict[str, Any], s: dict[str, ParagraphStyle]) -> Table:
+    """Decree 30/2020 header: the body reported to and the issuing body (left), the national motto and the
+    place and date line (right)."""
+    lang = content["lang"]
+    left = [Paragraph(_esc(content["authority"].upper()), s["centre"]),
+            Paragraph(f"<b>{_esc(content['issuer'].upper())}</b>", s["centre"]),
+            Spacer(0, 3), Paragraph(t("brief.number", lang), s["centre"])]
+    right = [Paragraph(f"<b>{t('brief.nation', lang)}</b>", s["centre"]),
+             Paragraph(f"<b><u>{t('brief.motto', lang)}</u></b>", s["centre"]), Spacer(0, 3),
+             Paragraph(f"<i>{_esc(content['date_line'])}</i>", s["centre"])]
+    table = Table([[left, right]], colWidths=[82 * mm, 98 * mm], hAlign="CENTER")
+    table.setStyle(TableStyle([*FONT, ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                               ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
+    return table
+
+
 def story(content: dict[str, Any]) -> list:
     lang = content["lang"]
     s = _styles()
-    out: list = [Paragraph(_esc(content["title"]), s["title"]),
-                 Paragraph(_esc(f"{t('app.title', lang)} · {t('app.subtitle', lang)} · {content['generated_text']}"),
-                           s["sub"]),
-                 Spacer(0, 4 * mm), Paragraph(t("brief.summary", lang), s["h2"])]
-    for sentence in content["summary"] or [t("brief.quiet", lang)]:
-        out.append(Paragraph(_esc(sentence), s["bullet"], bulletText="•"))
+    sec = content["sections"]
+    out: list = [_letterhead(content, s), Spacer(0, 6 * mm),
+                 Paragraph(t("brief.kind", lang), s["title"]),
+                 Paragraph(f"<b>{_esc(content['subject'])}</b>", s["subtitle"]), Spacer(0, 4 * mm),
+                 Paragraph(sec[0], s["h1"])]
+    for sentence in content["summary"]:
+        out.append(Paragraph(_esc(sentence), s["bullet"], bulletText="-"))
+    out.append(Paragraph(sec[1], s["h1"]))
     for domain in content["domains"]:
-        block = [Paragraph(f"{_esc(domain['name'])} <font size=8 color='#5d6d7e'>· "
+        block = [Paragraph(f"{domain['number']}. {_esc(domain['name'])} <font size=8 color='#5d6d7e'>· "
                            f"{_esc(domain['completeness_text'])}</font>", s["h2"])]
-        for sentence in domain["sentences"] or [t("brief.quiet", lang)]:
-            block.append(Paragraph(_esc(sentence), s["bullet"], bulletText="•"))
-        block += [Spacer(0, 1.5 * mm), _indicator_table(domain, s, lang)]
+        for sentence in domain["sentences"]:
+            block.append(Paragraph(_esc(sentence), s["bullet"], bulletText="-"))
+        block += [Spacer(0, 1.5 * mm), _indicator_table(domain, s, content)]
         out.append(KeepTogether(block))
-    feed_rows = [[Paragraph(t("brief.col.feed", lang), s["head"])] + [Paragraph(t(k, lang), s["headr"]) for k in
-                                                                      ("brief.col.received", "brief.col.expected",
-                                                                       "brief.col.share")]]
-    for f in content["feeds"]:
-        feed_rows.append([Paragraph(_esc(f["feed"]), s["cell"]), Paragraph(f["received_text"], s["cellr"]),
-                          Paragraph(f["expected_text"], s["cellr"]),
-                          Paragraph(f"<b>{_esc(f['pct_text'])}</b>", s["cellr"])])
-    out.append(KeepTogether([Paragraph(t("brief.completeness", lang), s["h2"]),
-                             _simple_table(feed_rows, [90 * mm, 30 * mm, 30 * mm, 30 * mm], s)]))
+    out.append(Paragraph(sec[2], s["h1"]))
+    if content["issues"]:
+        rows = [[Paragraph(t("brief.col.issue", lang), s["head"]), Paragraph(t("brief.col.agency", lang), s["head"])]]
+        rows += [[Paragraph(f"{i}. {_esc(issue['text'])}", s["cell"]), Paragraph(_esc(issue["agency_text"]), s["cell"])]
+                 for i, issue in enumerate(content["issues"], start=1)]
+        out.append(_simple_table(rows, [130 * mm, 50 * mm], s))
+    else:
+        out.append(Paragraph(t("brief.no_issues", lang), s["bullet"], bulletText="-"))
+    out.append(Paragraph(sec[3], s["h1"]))
+    for sentence in content["data_notes"] or [t("brief.no_data_notes", lang)]:
+        out.append(Paragraph(_esc(sentence), s["bullet"], bulletText="-"))
     plan_rows = [[Paragraph(t("brief.col.indicator", lang), s["head"])] + [Paragraph(t(k, lang), s["headr"]) for k in
                                                                            ("brief.col.figure", "brief.col.as_of",
                                                                             "brief.col.target", "brief.col.progress")]]
@@ -165,12 +189,20 @@ def story(content: dict[str, Any]) -> list:
             first = j == 0
             plan_rows.append([Paragraph(_esc(row["label"]) if first else "", s["cell"]),
                               Paragraph(f"<b>{_esc(row['value_text'])}</b>" if first else "", s["cellr"]),
-                              Paragraph(row["as_of_text"] if first else "", s["cellr"]),
+                              Paragraph(_esc(row["as_of_text"]) if first else "", s["cellr"]),
                               Paragraph(_esc(target["text"]), s["cellr"]),
                               Paragraph(f"<b>{_esc(target['progress_text'])}</b>", s["cellr"])])
-    out.append(KeepTogether([Paragraph(t("brief.plan", lang), s["h2"]),
+    out.append(KeepTogether([Paragraph(sec[4], s["h1"]),
                              _simple_table(plan_rows, [72 * mm, 24 * mm, 24 * mm, 38 * mm, 22 * mm], s),
                              Spacer(0, 1.5 * mm), Paragraph(t("brief.plan_note", lang), s["note"])]))
+    recipients = [Paragraph(f"<b><i>{t('brief.recipients', lang)}</i></b>", s["small"])]
+    recipients += [Paragraph(f"- {_esc(r)};", s["small"]) for r in content["recipients"]]
+    signer = [Paragraph(f"<b>{_esc(content['issuer'].upper())}</b>", s["centre"]), Spacer(0, 2 * mm),
+              Paragraph(f"<i>{_esc(t('brief.signed_by_system', lang, time=content['generated_text']))}</i>",
+                        s["centre_small"])]
+    closing = Table([[recipients, signer]], colWidths=[90 * mm, 90 * mm], hAlign="CENTER")
+    closing.setStyle(TableStyle([*FONT, ("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+    out += [Spacer(0, 6 * mm), KeepTogether([closing])]
     return out
 
 
@@ -178,13 +210,14 @@ def render(content: dict[str, Any]) -> bytes:
     """The PDF bytes of a brief's content."""
     _register_fonts()
     lang = content["lang"]
-    footer_left = f"{t('app.title', lang)} · {content['title']}"
-    footer_mid = content["generated_text"]
+    footer_left = f"{content['short_name']} · {content['title']}"
+    footer_right = content["generated_text"]
 
     class NumberedCanvas(pdfcanvas.Canvas):
         """Holds pages until the end so that each footer can say 'page n of N'."""
 
         def __init__(self, *args, **kwargs):
+            kwargs["initialFontName"] = REGULAR  # reportlab's default, Helvetica, is not embedded
             super().__init__(*args, **kwargs)
             self._pages: list[dict] = []
 
@@ -201,14 +234,14 @@ def render(content: dict[str, Any]) -> bytes:
                 self.setStrokeColor(RULE)
                 self.line(15 * mm, 12 * mm, A4[0] - 15 * mm, 12 * mm)
                 self.drawString(15 * mm, 8 * mm, footer_left)
-                self.drawCentredString(A4[0] / 2 + 20 * mm, 8 * mm, footer_mid)
-                self.drawRightString(A4[0] - 15 * mm, 8 * mm, t("brief.page", lang, n=number, total=total))
+                self.drawRightString(A4[0] - 15 * mm, 8 * mm,
+                                     f"{footer_right} · {t('brief.page', lang, n=number, total=total)}")
                 super().showPage()
             super().save()
 
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=14 * mm,
-                            bottomMargin=18 * mm, title=content["title"], author=t("app.title", lang),
+                            bottomMargin=18 * mm, title=content["title"], author=content["issuer"],
                             subject=content["generated_text"], lang=lang)
     doc.build(story(content), canvasmaker=NumberedCanvas)
     return buffer.getvalue()

@@ -1,24 +1,32 @@
-"""The brief in words: the computed numbers turned into labelled, formatted content and sentences.
+"""The brief in words: the computed numbers as an administrative report (Decree 30/2020/NĐ-CP layout).
 
-Every sentence is a template from `ioc.i18n` filled with numbers from `compute`; a sentence is written
-only when its numbers say something (a band crossed, sites in breach, a 10 % move from the baseline,
-alerts, breaches, missing data), so a quiet day reads as a quiet day.
+The content has the parts of a "báo cáo": the issuing body under the body it reports to, the national motto,
+the place and date line, the title "Báo cáo nhanh tình hình … ngày …", numbered sections (I. general
+situation, II. the domains, III. issues to note with the agency that answers for each, IV. the state of the
+data, V. plan targets) and the closing "Nơi nhận". Every sentence is a template from `ioc.i18n` filled with
+numbers from `compute`; a sentence is written only when its numbers say something, so a quiet day reads as
+a quiet day. The English edition translates the same content.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from ioc import vn_aqi
 from ioc.brief.compute import COMPLETE_ENOUGH, notable
 from ioc.config import Config
 from ioc.i18n import format_duration, format_number, format_time, format_value, t
 
 NAMES_MAX = 3
+ROMAN = ("I", "II", "III", "IV", "V", "VI")
+# Counts read together in one sentence (accidents with their victims).
+TOGETHER = {"road_accidents": ("road_accident_deaths", "road_accident_injuries")}
 
 
 def _decimals(v: float | None) -> int | None:
-    """Leaders read 81.8 %, not 81.84 %: one decimal from 1 up, none from 100 up; small ratios keep two."""
+    """Leaders read 81.8 %, not 81.84 %: one decimal from 1 up, none from 100 up; small values keep two."""
     if v is None:
         return None
     size = abs(v)
@@ -33,18 +41,12 @@ def _pct(v: float | None, lang: str) -> str:
     return format_value(v, "%", lang, decimals=1 if v is not None and v < 99.95 else 0)
 
 
-def _delta(d: float, unit: str, lang: str) -> str:
-    """A difference without sign: '5 điểm phần trăm' for a percentage, else the value with its unit."""
-    if unit == "%":
-        return t("brief.s.delta_points", lang, n=format_number(abs(d), lang, _decimals(d)))
-    return format_value(abs(d), unit, lang, _decimals(d))
-
-
 def _signed(d: float | None, unit: str, lang: str) -> str:
+    """A change with its sign ('+2 vụ', '−1,5 điểm %'); what rounds to zero is '±0'."""
     if d is None:
         return "—"
     number = format_number(abs(d), lang, _decimals(d))
-    sign = "±" if not number.strip("0,.") else ("+" if d > 0 else "−")  # what rounds to zero has no direction
+    sign = "±" if not number.strip("0,.") else ("+" if d > 0 else "−")
     text = t("brief.points", lang, n=number) if unit == "%" else format_value(abs(d), unit, lang, _decimals(d))
     return f"{sign}{text}"
 
@@ -62,177 +64,252 @@ def tone(change: float | None, direction: str | None) -> str:
     return f"{way}-{'bad' if worse else 'good'}"
 
 
+def _name(config: Config, entity: str | None, lang: str) -> str:
+    return config.entities[entity].name.get(lang) if entity in config.entities else (entity or "")
+
+
 def _names(config: Config, ids: list[str], lang: str) -> str:
-    names = [config.entities[i].name.get(lang) if i in config.entities else i for i in ids[:NAMES_MAX]]
+    names = [_name(config, i, lang) for i in ids[:NAMES_MAX]]
     if len(ids) > NAMES_MAX:
-        names.append(t("brief.s.more", lang, n=len(ids) - NAMES_MAX))
+        names.append(t("brief.r.more", lang, n=len(ids) - NAMES_MAX))
     return ", ".join(names)
 
 
-def _w(word: str, n: int, lang: str) -> str:
-    """The counted noun in the right number (English has one; Vietnamese nouns do not change)."""
-    return t(f"brief.w.{word}" if n == 1 else f"brief.w.{word}s", lang)
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
-def _sentence(parts: list[str]) -> str:
-    head, *rest = [p for p in parts if p]
-    text = head + ("; " + "; ".join(rest) if rest else "")
-    return text[0].upper() + text[1:] + "."
+def _local(ts: str, lang: str, tz: str, style: str = "time") -> str:
+    text = format_time(datetime.fromisoformat(ts), lang, tz, style)
+    return text[:5] if style == "time" else text
+
+
+def _compare(ind: dict[str, Any], unit: str, lang: str) -> str:
+    """'so với ngày trước tăng 2 vụ, so với trung bình 7 ngày …, so với cùng kỳ …' for the parts that exist."""
+    parts = []
+    for key, phrase in (("change_day", "brief.r.vs_day"), ("change_baseline", "brief.r.vs_base"),
+                        ("change_year", "brief.r.vs_year")):
+        change = ind[key]
+        if change is None:
+            continue
+        if format_number(abs(change), lang, _decimals(change)).strip("0,.") == "":
+            how = t("brief.r.same", lang)
+        else:
+            delta = t("brief.points", lang, n=format_number(abs(change), lang, _decimals(change))) if unit == "%" \
+                else format_value(abs(change), unit, lang, _decimals(change))
+            how = t("brief.r.up" if change > 0 else "brief.r.down", lang, delta=delta)
+        parts.append(t(phrase, lang, how=how))
+    return "; ".join(parts)
+
+
+def _figure(config: Config, ind: dict[str, Any], lang: str) -> str:
+    """'Tai nạn giao thông trong ngày 3 vụ' / 'Lượng mưa ngày lớn nhất 85,2 mm tại …' by the metric's semantics."""
+    metric = config.metrics[ind["metric"]]
+    unit = metric.unit_text(lang)
+    if metric.key == "vn_aqi":
+        return t("brief.r.aqi", lang, value=format_number(ind["value"], lang, 0),
+                 band=vn_aqi.band_name(ind["value"], lang), site=_name(config, ind["site"], lang))
+    key = f"brief.r.figure.{ind['over_time']}"
+    if ind["over_time"] == "day_total" and ind["across"] in ("max", "min"):
+        key += f"_{ind['across']}"
+    text = t(key, lang, label=metric.label.get(lang), value=_value(ind["value"], unit, lang))
+    if ind["site"] and ind["across"] in ("max", "min", "worst_site"):
+        text += " " + t("brief.r.at", lang, site=_name(config, ind["site"], lang))
+    return text
 
 
 def indicator_sentence(config: Config, ind: dict[str, Any], lang: str) -> str | None:
     if not notable(ind):
         return None
-    metric = config.metrics[ind["metric"]]
-    unit = metric.unit_text(lang)
-    main = t(f"brief.s.value.{ind['aggregation']}", lang, label=metric.label.get(lang),
-             value=_value(ind["value"], unit, lang))
-    change, base = ind["change_baseline"], ind["baseline"]
-    if change:
-        main += ", " + t("brief.s.base.up" if change > 0 else "brief.s.base.down", lang,
-                         delta=_delta(change, unit, lang), baseline=_value(base, unit, lang))
-    parts = [main]
-    own_levels = any(metric.key in config.entities[e].thresholds
-                     for e in ind["critical_sites"] + ind["warning_sites"])
-    if ind["critical_sites"]:
-        n, names = len(ind["critical_sites"]), _names(config, ind["critical_sites"], lang)
-        if own_levels:
-            parts.append(t("brief.s.sites.critical", lang, n=n, sites=_w("site", n, lang), names=names))
-        else:
-            key = "brief.s.sites.critical_at" if ind["direction"] == "above" else "brief.s.sites.critical_below"
-            parts.append(t(key, lang, n=n, sites=_w("site", n, lang), threshold=_value(ind["critical"], unit, lang),
-                           names=names))
-    if ind["warning_sites"]:
-        n = len(ind["warning_sites"])
-        parts.append(t("brief.s.sites.warning", lang, n=n, sites=_w("site", n, lang),
-                       names=_names(config, ind["warning_sites"], lang)))
-    return _sentence(parts)
+    unit = config.metrics[ind["metric"]].unit_text(lang)
+    text = _figure(config, ind, lang)
+    if compare := _compare(ind, unit, lang):
+        text += f" ({compare})"
+    if ind["status"] in ("warning", "critical"):
+        text += "; " + t(f"brief.r.reached.{ind['status']}", lang)
+    return _sentence(text)
 
 
-def _what(config: Config, alert: dict[str, Any], lang: str) -> str:
-    metric = config.metrics.get(alert.get("metric") or "")
-    return metric.label.get(lang) if metric else alert["rule"]
+def together_sentence(config: Config, ind: dict[str, Any], others: dict[str, dict], lang: str) -> str | None:
+    """Accidents with their deaths and injuries in one sentence, compared with the day before and a year ago."""
+    parts = TOGETHER.get(ind["metric"])
+    if not parts or ind["value"] is None or any(p not in others for p in parts):
+        return None
+    deaths, injured = (others[p] for p in parts)
+    fmt = lambda v: format_number(v or 0, lang, 0)  # noqa: E731
+    text = t("brief.r.accidents", lang, n=fmt(ind["value"]), deaths=fmt(deaths["value"]),
+             injured=fmt(injured["value"]))
+    cmp = []
+    if ind["previous"] is not None:
+        cmp.append(t("brief.r.accidents_prev", lang, n=fmt(ind["previous"]), deaths=fmt(deaths["previous"]),
+                     injured=fmt(injured["previous"])))
+    if ind["last_year"] is not None:
+        cmp.append(t("brief.r.accidents_year", lang, n=fmt(ind["last_year"]), deaths=fmt(deaths["last_year"]),
+                     injured=fmt(injured["last_year"])))
+    return _sentence(text + (f" ({'; '.join(cmp)})" if cmp else ""))
 
 
-def _subject(config: Config, subject: str, lang: str) -> str:
-    return config.entities[subject].name.get(lang) if subject in config.entities else subject
-
-
-def alert_sentences(config: Config, alerts: dict[str, Any], lang: str) -> list[str]:
-    if not alerts["total"]:
-        return []
-    parts = [t("brief.s.alerts", lang, n=alerts["total"], alerts=_w("alert", alerts["total"], lang),
-               critical=alerts["critical"], warning=alerts["warning"])]
-    if alerts["unresolved"]:
-        parts.append(t("brief.s.alerts_open", lang, n=alerts["unresolved"]))
-    if alerts["acknowledged"]:
-        parts.append(t("brief.s.alerts_ack", lang, n=alerts["acknowledged"], total=alerts["total"],
-                       duration=format_duration(alerts["ack_median_s"], lang)))
-    else:
-        parts.append(t("brief.s.alerts_no_ack", lang, total=alerts["total"]))
-    longest = alerts["longest"]
-    text = t("brief.s.alert_longest", lang, what=_what(config, longest, lang),
-             subject=_subject(config, longest["subject"], lang), duration=format_duration(longest["duration_s"], lang))
-    if not longest["resolved"]:
-        text += f" ({t('brief.s.still_open', lang)})"
-    return [_sentence(parts), _sentence([text])]
-
-
-def breach_sentences(config: Config, breaches: dict[str, Any], lang: str, tz: str) -> list[str]:
+def gauge_sentences(config: Config, ind: dict[str, Any], lang: str, tz: str) -> list[str]:
+    """Each river gauge's peak of the day against its own BĐ levels."""
+    unit = config.metrics[ind["metric"]].unit_text(lang)
     out = []
-    largest, longest = breaches["largest"], breaches["longest"]
-    if largest:
-        metric = config.metrics[largest["metric"]]
-        unit = metric.unit_text(lang)
-        out.append(_sentence([t("brief.s.breach_largest", lang, label=metric.label.get(lang),
-                                entity=_subject(config, largest["entity"], lang),
-                                value=_value(largest["peak"], unit, lang),
-                                time=format_time(datetime.fromisoformat(largest["peak_at"]), lang, tz, "time")[:5],
-                                threshold=_value(largest["threshold"], unit, lang))]))
-    if longest and longest is not largest and longest != largest:
-        metric = config.metrics[longest["metric"]]
-        out.append(_sentence([t("brief.s.breach_longest", lang, label=metric.label.get(lang),
-                                entity=_subject(config, longest["entity"], lang),
-                                duration=format_duration(longest["duration_s"], lang),
-                                time=format_time(datetime.fromisoformat(longest["start"]), lang, tz, "time")[:5])]))
+    for gauge in ind.get("gauges", []):
+        levels = gauge["levels"]
+        if gauge["reached"]:
+            where = t("brief.r.gauge_above", lang, level=gauge["reached"].upper().replace("BD", "BĐ"),
+                      threshold=_value(levels[gauge["reached"]], unit, lang))
+        elif "bd1" in levels:
+            where = t("brief.r.gauge_below", lang, threshold=_value(levels["bd1"], unit, lang),
+                      gap=_value(levels["bd1"] - gauge["peak"], unit, lang))
+        else:
+            where = ""
+        text = t("brief.r.gauge", lang, gauge=_name(config, gauge["entity"], lang),
+                 value=_value(gauge["peak"], unit, lang), time=_local(gauge["peak_at"], lang, tz))
+        out.append(_sentence(f"{text}, {where}" if where else text))
     return out
 
 
-def completeness_sentence(part: dict[str, Any], lang: str, empty_key: str, partial_key: str) -> str | None:
-    if not part["expected"]:
-        return None
-    if part["received"] == 0:
-        return _sentence([t(empty_key, lang, expected=format_number(part["expected"], lang))])
-    if part["pct"] < COMPLETE_ENOUGH:
-        return _sentence([t(partial_key, lang, pct=_pct(part["pct"], lang),
-                            received=format_number(part["received"], lang),
-                            expected=format_number(part["expected"], lang))])
-    return None
+def issue_text(config: Config, issue: dict[str, Any], lang: str, tz: str) -> str:
+    metric = config.metrics[issue["metric"]]
+    unit = metric.unit_text(lang)
+    level = t("brief.r.level.critical" if issue["critical"] else "brief.r.level.warning", lang)
+    text = t(f"brief.r.issue.{issue['direction']}", lang, label=metric.label.get(lang),
+             site=_name(config, issue["entity"], lang), value=_value(issue["peak"], unit, lang),
+             time=_local(issue["peak_at"], lang, tz), level=level, threshold=_value(issue["threshold"], unit, lang),
+             duration=format_duration(issue["total_s"], lang))
+    if issue["runs"] > 1:
+        text += " " + t("brief.r.issue_runs", lang, n=issue["runs"])
+    return _sentence(text)
+
+
+def silence_sentences(config: Config, silences: list[dict[str, Any]], lang: str, tz: str) -> list[str]:
+    """'Trạm đo mưa Lục Ngạn mất kết nối 3 giờ (10:00–13:00)'; sites silent all day grouped by kind."""
+    whole: dict[str, list[str]] = {}
+    partial: dict[str, list[dict]] = {}
+    for s in silences:
+        if s["whole_day"]:
+            whole.setdefault(config.entities[s["entity"]].kind, []).append(s["entity"])
+        else:
+            partial.setdefault(s["entity"], []).append(s)
+    out = []
+    for kind, ids in whole.items():
+        if len(ids) == 1:
+            out.append(_sentence(t("brief.r.silent_day_one", lang, site=_name(config, ids[0], lang))))
+        else:
+            out.append(_sentence(t("brief.r.silent_day", lang, n=len(ids),
+                                   kind=config.kinds[kind].name.get(lang).lower() if lang == "vi"
+                                   else config.kinds[kind].name.get(lang), names=_names(config, ids, lang))))
+    for entity, gaps in partial.items():
+        total = sum(g["seconds"] for g in gaps)
+        spans = ", ".join(f"{_local(g['from'], lang, tz)}–{_local(g['to'], lang, tz)}" for g in gaps[:3])
+        key = "brief.r.silent_once" if len(gaps) == 1 else "brief.r.silent_many"
+        out.append(_sentence(t(key, lang, site=_name(config, entity, lang), duration=format_duration(total, lang),
+                               n=len(gaps), spans=spans)))
+    return out
+
+
+def _date_line(config: Config, when: date, lang: str) -> str:
+    place = config.identity.place.get(lang)
+    if lang == "vi":
+        return f"{place}, ngày {when.day:02d} tháng {when.month:02d} năm {when.year}"
+    return f"{place}, {when.day} {when.strftime('%B')} {when.year}"
 
 
 def localize(config: Config, data: dict[str, Any], lang: str) -> dict[str, Any]:
     """The stored content of a brief in one language: the numbers plus their labels, texts and sentences."""
     tz = data["timezone"]
     day = date.fromisoformat(data["date"])
-    day_text = day.strftime("%d/%m/%Y") if lang == "vi" else day.isoformat()
+    day_text = day.strftime("%d/%m/%Y")
+    generated = datetime.fromisoformat(data["generated_at"])
+    identity = config.identity
     domains = []
     critical_names = []
-    for d in data["domains"]:
-        sentences = [s for ind in d["indicators"] if (s := indicator_sentence(config, ind, lang))]
-        sentences += alert_sentences(config, d["alerts"], lang)
-        sentences += breach_sentences(config, d["breaches"], lang, tz)
-        if s := completeness_sentence(d["completeness"], lang, "brief.s.domain_empty", "brief.s.domain_partial"):
-            sentences.append(s)
-        indicators = []
+    for number, d in enumerate(data["domains"], start=1):
+        by_key = {ind["metric"]: ind for ind in d["indicators"]}
+        hidden = {p for ind in d["indicators"] for p in TOGETHER.get(ind["metric"], ())}
+        sentences = []
+        counts = [ind for ind in d["indicators"] if ind["over_time"] == "day_total" and ind["across"] == "sum"
+                  and ind["value"] is not None
+                  and ind["metric"] not in hidden and ind["metric"] not in TOGETHER]
+        if counts:
+            sentences.append(_sentence(t("brief.r.counts", lang, items="; ".join(
+                f"{config.metrics[i['metric']].label.get(lang)} "
+                f"{_value(i['value'], config.metrics[i['metric']].unit_text(lang), lang)}" for i in counts))))
+        for ind in d["indicators"]:
+            if ind["metric"] in hidden:
+                continue
+            if s := together_sentence(config, ind, by_key, lang):
+                sentences.append(s)
+            elif ind.get("gauges"):
+                sentences += gauge_sentences(config, ind, lang, tz)
+            elif s := indicator_sentence(config, ind, lang):
+                sentences.append(s)
+        comp = d["completeness"]
+        if comp["expected"] and comp["received"] == 0:
+            sentences = [_sentence(t("brief.r.domain_empty", lang))]
+        rows = []
         for ind in d["indicators"]:
             metric = config.metrics[ind["metric"]]
             unit = metric.unit_text(lang)
             if ind["status"] == "critical":
                 critical_names.append(metric.label.get(lang))
-            vs_day, vs_base = _signed(ind["change_day"], unit, lang), _signed(ind["change_baseline"], unit, lang)
-            indicators.append({**ind, "label": metric.label.get(lang), "unit": unit,
-                               "value_text": _value(ind["value"], unit, lang),
-                               "vs_day_text": vs_day, "vs_base_text": vs_base,
-                               "vs_day_tone": "flat" if vs_day.startswith("±") else tone(ind["change_day"],
-                                                                                       ind["direction"]),
-                               "vs_base_tone": "flat" if vs_base.startswith("±") else tone(ind["change_baseline"],
-                                                                                         ind["direction"]),
-                               "status_text": t(f"status.{ind['status']}", lang)})
-        comp = d["completeness"]
-        domains.append({**d, "name": config.domains[d["key"]].name.get(lang), "indicators": indicators,
-                        "sentences": sentences,
+            value_text = _value(ind["value"], unit, lang)
+            if ind["band"]:
+                value_text += f" ({vn_aqi.band_name(ind['value'], lang)})"
+            texts = {k: _signed(ind[k], unit, lang) for k in ("change_day", "change_baseline", "change_year")}
+            rows.append({**ind, "label": metric.label.get(lang), "unit": unit, "value_text": value_text,
+                         "how_text": " · ".join(filter(None, (
+                             t("brief.how.aqi" if ind["band"] else f"brief.how.{ind['over_time']}", lang),
+                             _name(config, ind["site"], lang) if ind["site"] else None))),
+                         "vs_day_text": texts["change_day"], "vs_base_text": texts["change_baseline"],
+                         "vs_year_text": texts["change_year"],
+                         **{f"{k}_tone": "flat" if texts[k].startswith("±") else tone(ind[k], ind["direction"])
+                            for k in ("change_day", "change_baseline", "change_year")},
+                         "status_text": "—" if ind["status"] == "none" else t(f"status.{ind['status']}", lang)})
+        domains.append({**d, "number": str(number), "name": config.domains[d["key"]].name.get(lang),
+                        "indicators": rows, "sentences": sentences or [t("brief.quiet", lang)],
                         "completeness_text": t("brief.completeness_domain", lang, pct=_pct(comp["pct"], lang))})
     summary = []
     a = data["alerts"]
-    if a["total"]:
-        summary.append(_sentence([t("brief.s.day_alerts", lang, n=a["total"], alerts=_w("alert", a["total"], lang),
-                                    critical=a["critical"], open=a["unresolved"])]))
+    summary.append(_sentence(t("brief.r.alerts", lang, n=a["total"], critical=a["critical"], open=a["unresolved"])
+                             if a["total"] else t("brief.r.no_alerts", lang)))
+    if data["issues"]:
+        summary.append(_sentence(t("brief.r.issues", lang, n=len(data["issues"]))))
     if critical_names:
-        n = len(critical_names)
-        summary.append(_sentence([t("brief.s.critical_indicators", lang, n=n, indicators=_w("indicator", n, lang),
-                                    names=", ".join(critical_names))]))
-    if s := completeness_sentence(data["completeness"], lang, "brief.s.day_empty", "brief.s.day_partial"):
-        summary.append(s)
-    if data["missing_feeds"]:
-        n = len(data["missing_feeds"])
-        summary.append(_sentence([t("brief.s.missing_feeds", lang, n=n, feeds_word=_w("feed", n, lang),
-                                    feeds=", ".join(data["missing_feeds"]))]))
-    feeds = [{**f, "pct_text": _pct(f["pct"], lang) if f["series"] else t("brief.no_readings", lang),
-              "received_text": format_number(f["received"], lang),
-              "expected_text": format_number(f["expected"], lang) if f["series"] else "—"} for f in data["feeds"]]
+        summary.append(_sentence(t("brief.r.critical", lang, names=", ".join(critical_names))))
+    comp = data["completeness"]
+    if comp["expected"] and comp["pct"] is not None and comp["pct"] < COMPLETE_ENOUGH:
+        summary.append(_sentence(t("brief.r.partial", lang, pct=_pct(comp["pct"], lang))))
+    agencies = identity.agencies
+    issues = [{**i, "text": issue_text(config, i, lang, tz),
+               "agency_text": agencies[i["agency"]].get(lang) if i["agency"] else "—"} for i in data["issues"]]
+    data_notes = silence_sentences(config, data["silences"], lang, tz)
+    for d in domains:
+        c = d["completeness"]
+        if c["expected"] and c["pct"] is not None and 0 < c["pct"] < COMPLETE_ENOUGH:
+            data_notes.append(_sentence(t("brief.r.domain_partial", lang, domain=d["name"], pct=_pct(c["pct"], lang))))
     plan = []
     for row in data["plan"]:
         metric = config.metrics[row["metric"]]
         unit = metric.unit_text(lang)
         plan.append({**row, "label": metric.label.get(lang),
                      "value_text": _value(row["value"], unit, lang) if row["value"] is not None
-                     else t("brief.not_entered", lang),
-                     "as_of_text": format_time(datetime.fromisoformat(row["as_of"]), lang, tz, "date")
+                     else t("brief.no_figure" if row["computed"] else "brief.not_entered", lang),
+                     "as_of_text": (t("brief.computed", lang) if row["computed"] else
+                                    format_time(datetime.fromisoformat(row["as_of"]), lang, tz, "date"))
                      if row["as_of"] else "—",
                      "targets": [{**tg, "text": t("brief.by_year", lang, value=_value(tg["value"], unit, lang),
                                                   year=tg["year"]),
                                   "progress_text": _pct(tg["progress_pct"], lang)} for tg in row["targets"]]})
-    generated = datetime.fromisoformat(data["generated_at"])
-    return {**data, "lang": lang, "date_text": day_text, "title": t("brief.title", lang, date=day_text),
+    sections = [t(f"brief.sec.{k}", lang) for k in ("general", "domains", "issues", "data", "plan")]
+    return {**data, "lang": lang, "date_text": day_text,
+            "title": t("brief.report_title", lang, date=day_text),
+            "subject": t("brief.report_subject", lang, date=day_text),
+            "authority": identity.authority.get(lang), "issuer": identity.title.get(lang),
+            "short_name": identity.short_name.get(lang),
+            "date_line": _date_line(config, generated.astimezone(ZoneInfo(tz)).date(), lang),
             "generated_text": t("brief.generated", lang, time=format_time(generated, lang, tz)),
-            "summary": summary, "domains": domains, "feeds": feeds, "plan": plan}
+            "sections": [f"{ROMAN[i]}. {name}" for i, name in enumerate(sections)],
+            "summary": summary, "domains": domains, "issues": issues, "data_notes": data_notes,
+            "plan": plan, "recipients": [r.get(lang) for r in identity.recipients]}

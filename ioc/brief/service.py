@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool
 
 from ioc import brief_queries
 from ioc.brief import pdf
-from ioc.brief.compute import compute
+from ioc.brief.compute import compute, day_window
 from ioc.brief.sentences import localize
 from ioc.config import Config
 from ioc.i18n import t
@@ -37,6 +37,9 @@ def build(config: Config, db: ConnectionPool, day: date, langs: list[str] | None
           now: datetime | None = None) -> dict[str, dict[str, Any]]:
     """Build and store the brief of `day` in each language; returns {lang: content}."""
     now = now or datetime.now(UTC)
+    if not has_data(config, db, day):
+        log.info("daily brief for %s not built: no data before the day's end", day)
+        return {}
     data = compute(config, db, day, now)
     built = {}
     for lang in langs or config.settings.brief.languages:
@@ -52,6 +55,12 @@ def build(config: Config, db: ConnectionPool, day: date, langs: list[str] | None
     return built
 
 
+def has_data(config: Config, db: ConnectionPool, day: date) -> bool:
+    """A day can be briefed once readings exist from before its end (never a day before any data)."""
+    first = brief_queries.first_reading(db)
+    return first is not None and first < day_window(day, config.settings.brief.timezone)[1]
+
+
 def email(config: Config, db: ConnectionPool, day: date, lang: str) -> None:
     """Send the stored brief's PDF to the configured recipients and record when."""
     relay = config.settings.brief.email
@@ -60,13 +69,15 @@ def email(config: Config, db: ConnectionPool, day: date, lang: str) -> None:
         return
     content = stored["content"]
     mail = EmailMessage()
-    mail["Subject"] = f"{relay.subject_prefix} {t('brief.mail.subject', lang, date=content['date_text'])}".strip()
+    subject = t("brief.mail.subject", lang, app=content["short_name"], date=content["date_text"])
+    mail["Subject"] = f"{relay.subject_prefix} {subject}".strip()
     mail["From"] = relay.sender
     mail["To"] = ", ".join(relay.recipients)
     mail["Date"] = formatdate(localtime=False)
     mail["Message-ID"] = make_msgid(domain=relay.sender.rsplit("@", 1)[-1])
     summary = "\n".join(f"- {s}" for s in content["summary"]) or t("brief.quiet", lang)
-    mail.set_content(t("brief.mail.body", lang, date=content["date_text"], summary=summary), charset="utf-8")
+    mail.set_content(t("brief.mail.body", lang, issuer=content["issuer"], date=content["date_text"], summary=summary),
+                     charset="utf-8")
     mail.add_attachment(document, maintype="application", subtype="pdf", filename=f"brief-{day}-{lang}.pdf")
     send_mail(relay, mail)
     with db.connection() as conn:
@@ -87,7 +98,8 @@ def scheduled_build(config: Config, db: ConnectionPool, day: date | None = None)
     """The daily job: build the due day's brief in every language, then mail it when configured."""
     day = day or last_due_day(config, datetime.now(UTC))
     try:
-        build(config, db, day)
+        if not build(config, db, day):
+            return
     except Exception:
         log.exception("daily brief for %s could not be built", day)
         return
@@ -110,6 +122,8 @@ def catch_up(config: Config, db: ConnectionPool, now: datetime | None = None) ->
     for offset in range((last - first).days + 1):
         day = first + timedelta(days=offset)
         if all(day in brief_queries.brief_days(db, day, lang) for lang in settings.languages):
+            continue
+        if not has_data(config, db, day):  # the product started after this day: nothing to brief
             continue
         if day == last:
             scheduled_build(config, db, day)

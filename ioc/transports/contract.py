@@ -126,6 +126,8 @@ def feed_parsers(config: Config, clock: Callable[[], datetime] | None = None) ->
     context = ParserContext(config, clock) if clock else ParserContext(config)
     parsers = {}
     for i, spec in enumerate(config.feeds):
+        if not spec.enabled:  # validated against the active region only when it runs (a disabled feed may
+            continue          # name the entities of another region file)
         try:
             transport = transport_of(spec)
         except KeyError as exc:
