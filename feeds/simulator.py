@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -238,10 +238,17 @@ class Simulator:
         return self._to_readings(parts)
 
     def backfill(self, start: datetime, end: datetime) -> Iterator[list[Reading]]:
-        """Every cadence slot in [start, end), in time order, as chunks of at most 10,000 readings."""
+        """Every cadence slot in [start, end), in time order, as chunks of at most 10,000 readings; first, a
+        school-hours metric's last report before `start` when the span holds no school time (a demo started
+        on Sunday shows Saturday's attendance, as a real school's last report would)."""
         t0, t1 = _epoch(start), _epoch(end)
         if t1 <= t0 or not self._series:
             return
+        last = holidays.last_school_time(start)
+        for metric, cadence, _ in self._series:
+            if metric.reports == "school_hours" and last is not None \
+                    and holidays.school_seconds_between(start, end) < cadence:
+                yield self.metric_readings(metric.key, last - timedelta(seconds=cadence), last)
         rate = sum(len(ents) / cadence for _, cadence, ents in self._series)  # readings per second of time
         window = max(60.0, min(7 * 86400.0, 0.9 * CHUNK_MAX / rate))
         a = t0

@@ -10,7 +10,7 @@ lunar holidays here.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
@@ -76,3 +76,39 @@ def is_school_day(day: np.ndarray) -> np.ndarray:
     tet = days_from_tet(day)
     school_tet = (tet >= SCHOOL_TET_BREAK[0]) & (tet <= SCHOOL_TET_BREAK[1])
     return (dow < 6) & ~np.isin(month, SUMMER_MONTHS) & ~school_tet & ~is_holiday(day)
+
+
+def last_school_time(before: datetime, search_days: int = 120) -> datetime | None:
+    """The latest instant at or before `before` (UTC) that was school time, or None within `search_days`
+    (the summer break is shorter): where a school-hours source's last figure comes from."""
+    offset = timedelta(hours=7)  # Asia/Ho_Chi_Minh
+    local = before.astimezone(UTC) + offset
+    today = (local.date() - date(1970, 1, 1)).days
+    days = np.arange(today, today - search_days, -1)
+    for day, school in zip(days, is_school_day(days), strict=True):
+        if not school:
+            continue
+        midnight = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=int(day))
+        opens, closes = midnight + timedelta(hours=SCHOOL_HOURS[0]), midnight + timedelta(hours=SCHOOL_HOURS[1])
+        if local >= opens:
+            return min(local, closes) - offset
+    return None
+
+
+def school_seconds_between(start: datetime, end: datetime) -> float:
+    """Seconds of school time (SCHOOL_HOURS, local time, on school days) between two UTC instants: how long
+    a school-hours source has been expected to report since `start`."""
+    offset = timedelta(hours=7)  # Asia/Ho_Chi_Minh, no daylight saving
+    local_start, local_end = start.astimezone(UTC) + offset, end.astimezone(UTC) + offset
+    if local_end <= local_start:
+        return 0.0
+    first, last = local_start.date(), local_end.date()
+    days = np.arange((first - date(1970, 1, 1)).days, (last - date(1970, 1, 1)).days + 1)
+    total = 0.0
+    for day, school in zip(days, is_school_day(days), strict=True):
+        if not school:
+            continue
+        midnight = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=int(day))
+        opens, closes = midnight + timedelta(hours=SCHOOL_HOURS[0]), midnight + timedelta(hours=SCHOOL_HOURS[1])
+        total += max(0.0, (min(closes, local_end) - max(opens, local_start)).total_seconds())
+    return total

@@ -74,10 +74,16 @@ OVERVIEW_COLUMNS = ["domain", "metric", "value", "last_ts", "age_s", "stale", "s
                     "stale_entities", "worst", "worst_kind", "worst_value", "worst_status"]
 
 
-def _fresh_mask(config: Config, latest: pd.DataFrame, ages: np.ndarray) -> np.ndarray:
+def _fresh_mask(config: Config, latest: pd.DataFrame, ages: np.ndarray, now: datetime) -> np.ndarray:
     """Readings younger than their metric's cadence allows (lengthened by their feed's stale_after) and
-    whose feed is not late or failing."""
+    whose feed is not late or failing. A school-hours source ages only while schools are open."""
     limits = _stale_after_s(config)
+    school = latest["metric"].isin([m.key for m in config.catalog.metrics if m.reports == "school_hours"])
+    if school.any():
+        ages = ages.copy()
+        when = pd.to_datetime(latest["ts"], utc=True)
+        for i in np.flatnonzero(school.to_numpy()):
+            ages[i] = status.reporting_age(config.metrics[latest["metric"].iat[i]], when.iat[i], now)
     allowed = np.array([limits.get((m, f if isinstance(f, str) else None), limits[(m, None)])
                         for m, f in zip(latest["metric"], latest["feed"], strict=True)], dtype=np.float64)
     late = latest["feed_state"].isin(LATE_STATES).to_numpy()
@@ -100,7 +106,7 @@ def overview(db: ConnectionPool, config: Config, now: datetime, metrics: list[Me
     # metric, most of the wall screen's refresh budget.
     ts = pd.to_datetime(latest["ts"], utc=True)
     ages = (pd.Timestamp(now) - ts).dt.total_seconds().to_numpy()
-    fresh_all = _fresh_mask(config, latest, ages)
+    fresh_all = _fresh_mask(config, latest, ages, now)
     values, entity_ids, metric_keys = latest["value"].to_numpy(np.float64), latest["entity"].to_numpy(), \
         latest["metric"].to_numpy()
     rows = []
@@ -136,7 +142,7 @@ def site_status(db: ConnectionPool, config: Config, now: datetime, metrics: list
         return pd.DataFrame(columns=columns)
     latest["ts"] = pd.to_datetime(latest["ts"], utc=True)
     latest["age_s"] = (pd.Timestamp(now) - latest["ts"]).dt.total_seconds()
-    latest["stale"] = ~_fresh_mask(config, latest, latest["age_s"].to_numpy())
+    latest["stale"] = ~_fresh_mask(config, latest, latest["age_s"].to_numpy(), now)
     latest["area"] = latest["entity"].map(lambda e: config.entities[e].area)
     latest["domain"] = latest["metric"].map(lambda k: config.metrics[k].domain)
     latest["status"] = [status.status_for(config.metrics[k], v, config.entities[e], "site")

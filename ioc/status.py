@@ -20,8 +20,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from ioc import holidays
 from ioc.config import SCOPES, Config, Entity, FeedSpec, Metric, Thresholds
 from ioc.i18n import format_number, t
 from ioc.vn_aqi import BANDS as VN_AQI_BANDS
@@ -300,6 +301,15 @@ def stale_after(metric: Metric, feed: FeedSpec | None = None) -> timedelta:
     shortened) by the `stale_after` of the feed that delivers it."""
     own = metric.cadence * STALE_FACTOR
     return max(own, feed.stale_after) if feed is not None else own
+
+
+def reporting_age(metric: Metric, ts: datetime, now: datetime) -> float:
+    """How long (seconds) the source of `metric` has been expected to report since `ts`: the whole time, or
+    for a school-hours source only the school time since (a school silent at night, on Sunday or in the
+    summer break keeps its last figure fresh)."""
+    if metric.reports == "school_hours":
+        return holidays.school_seconds_between(ts, now)
+    return (now - ts).total_seconds()
 
 
 def feed_metrics(config: Config, feed: FeedSpec) -> list[Metric]:

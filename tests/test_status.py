@@ -4,7 +4,7 @@ their levels' scope, freshness by cadence, and a tile that is red only when an a
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -174,3 +174,15 @@ def test_province_levels_do_not_judge_an_area():
     district = CONFIG.entities[police[0]].area
     assert status.figure(CONFIG, province_only, {police[0]: 500}, district).status == "ok"
     assert status.figure(CONFIG, province_only, {police[0]: 500}).status == "critical"
+
+
+def test_a_school_hours_source_ages_only_while_schools_are_open():
+    attendance = METRICS["attendance_rate"]  # reports: school_hours
+    friday_close = datetime(2026, 12, 4, 9, 55, tzinfo=UTC)  # 16:55 local, a school day
+    monday_early = datetime(2026, 12, 6, 23, 30, tzinfo=UTC)  # Monday 06:30 local, before school opens
+    assert status.reporting_age(attendance, friday_close, monday_early) == 5 * 60 + 10 * 3600  # Saturday's 10 h
+    sunday = datetime(2026, 12, 6, 4, 0, tzinfo=UTC)  # Sunday 11:00 local
+    saturday_close = datetime(2026, 12, 5, 9, 59, tzinfo=UTC)
+    assert status.reporting_age(attendance, saturday_close, sunday) == 60  # one school minute, then none
+    monday_ten = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)  # Monday 10:00 local
+    assert status.reporting_age(attendance, saturday_close, monday_ten) == 60 + 3 * 3600

@@ -17,7 +17,7 @@ from ioc.config import DEFAULT_CONFIG_DIR, load_config
 from ioc.i18n import t
 from ioc.runtime import Runtime
 from ioc.services import free_port
-from tests.conftest import PASSWORD, RUN_ID, drop_database, isolated_config, sign_in
+from tests.support import PASSWORD, RUN_ID, drop_database, isolated_config, sign_in
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
