@@ -34,6 +34,35 @@ def test_every_key_has_vietnamese_and_english():
             assert entry[lang].strip(), (key, lang)
 
 
+def _catalog(lang: str):
+    from babel.messages.pofile import read_po
+
+    with (ROOT / "ioc" / "locale" / lang / "LC_MESSAGES" / "ioc.po").open("rb") as fh:
+        return {m.id: m.string for m in read_po(fh) if m.id}
+
+
+def test_gettext_catalogs_hold_the_same_keys_and_fillable_texts():
+    """A key missing or empty in either language's .po fails; so does a text that cannot be filled."""
+    vi, en = _catalog("vi"), _catalog("en")
+    assert set(vi) == set(en), set(vi) ^ set(en)
+    placeholders = re.compile(r"{(\w+)}")
+    for key in vi:
+        assert vi[key].strip() and en[key].strip(), key
+        names = set(placeholders.findall(vi[key] + en[key]))  # English may need one more (a plural noun)
+        for text in (vi[key], en[key]):
+            text.format(**dict.fromkeys(names, 1))
+
+
+def test_numbers_and_dates_follow_cldr():
+    assert format_number(1234567.891, "vi", 2) == "1.234.567,89"
+    assert format_number(1234567.891, "en", 2) == "1,234,567.89"
+    assert format_number(-0.001, "vi", 1) == "0,0"
+    assert format_number(7.10, "en") == "7.1"
+    noon = datetime(2026, 12, 6, 5, 0, tzinfo=UTC)
+    assert format_time(noon, "vi", style="date") == "06/12/2026"
+    assert format_time(noon, "en", style="short") == "06 Dec 12:00"
+
+
 def test_vietnamese_strings_are_vietnamese():
     assert t("tile.stale", "vi") == "Dữ liệu cũ"
     assert t("tile.stale", "en") == "Stale"
