@@ -237,18 +237,20 @@ class Simulator:
             parts.append(self._generate(i, np.arange(first, current + 1, dtype=np.int64)))
         return self._to_readings(parts)
 
+    def last_school_reports(self, before: datetime) -> list[Reading]:
+        """Each school-hours metric's last report at or before `before` (within the school term): what a
+        school's latest figure is when the product starts at night, on Sunday or on a holiday."""
+        last = holidays.last_school_time(before)
+        if last is None:
+            return []
+        return [r for metric, cadence, _ in self._series if metric.reports == "school_hours"
+                for r in self.metric_readings(metric.key, last - timedelta(seconds=cadence), last)]
+
     def backfill(self, start: datetime, end: datetime) -> Iterator[list[Reading]]:
-        """Every cadence slot in [start, end), in time order, as chunks of at most 10,000 readings; first, a
-        school-hours metric's last report before `start` when the span holds no school time (a demo started
-        on Sunday shows Saturday's attendance, as a real school's last report would)."""
+        """Every cadence slot in [start, end), in time order, as chunks of at most 10,000 readings."""
         t0, t1 = _epoch(start), _epoch(end)
         if t1 <= t0 or not self._series:
             return
-        last = holidays.last_school_time(start)
-        for metric, cadence, _ in self._series:
-            if metric.reports == "school_hours" and last is not None \
-                    and holidays.school_seconds_between(start, end) < cadence:
-                yield self.metric_readings(metric.key, last - timedelta(seconds=cadence), last)
         rate = sum(len(ents) / cadence for _, cadence, ents in self._series)  # readings per second of time
         window = max(60.0, min(7 * 86400.0, 0.9 * CHUNK_MAX / rate))
         a = t0

@@ -29,7 +29,8 @@ def test_simulator_keeps_the_demo_fresh_across_the_longest_cadences(clean_db):
     judged = [f.model_copy(update={"enabled": True}) for f in status.feeds_as_judged(config) if f.name == spec.name]
     health = FeedHealth(judged, clock=lambda: clock["now"])
 
-    # Warm-up: one longest cadence of history, as the simulator's backfill publishes it at start.
+    # Warm-up: the schools' last figures and one longest cadence of history, as the simulator publishes at start.
+    rt.writer.submit(Batch(simulator.last_school_reports(start - longest), feed=spec.name))
     for chunk in simulator.backfill(start - longest, start):
         rt.writer.submit(Batch(chunk, feed=spec.name))
     simulator.readings_at(start - STEP)  # live publishing starts where the backfill ended

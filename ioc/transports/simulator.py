@@ -31,6 +31,8 @@ class Model(Protocol):
 
     def backfill(self, start: datetime, end: datetime) -> Iterator[list[Reading]]: ...
 
+    def last_school_reports(self, before: datetime) -> list[Reading]: ...
+
     def readings_at(self, now: datetime) -> list[Reading]: ...
 
 
@@ -81,6 +83,9 @@ class SimulatorFeed:
                 self._stop.wait(2)
         now = datetime.now(UTC)
         if self.settings.backfill.total_seconds() > 0:
+            # Schools' last figures first, however old: started on a Sunday, the wall shows Saturday's.
+            publish_readings(self.publisher, self.config, simulator.last_school_reports(now - self.settings.backfill),
+                             self.topic, self.encode)
             count = 0
             for chunk in simulator.backfill(now - self.settings.backfill, now):
                 if self._stop.is_set():
