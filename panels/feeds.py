@@ -11,7 +11,7 @@ from dash import Input, Output, State, callback, dcc, html
 
 from ioc import queries, status
 from ioc.i18n import format_age, format_duration, format_number, format_time, normalize_lang, t
-from ioc.web import current_context, page_refusal, resolve_lang
+from ioc.web import current_context, page_refusal, readable_domains, resolve_lang
 from panels._components import GRID_DEFAULTS, grid_locale
 
 dash.register_page(__name__, path="/feeds", name=t("nav.feeds", "vi"), nav_key="nav.feeds", order=50, access="read",
@@ -27,7 +27,10 @@ def feed_rows(config, db, lang: str, now: datetime) -> list[dict]:
     stored = {row["feed"]: row for row in health.to_dict("records")}
     tz = config.settings.ui.timezone
     rows = []
+    domains = readable_domains()  # an officer: feeds of their domains and feeds of several domains
     for spec in config.feeds:
+        if domains is not None and spec.domain is not None and spec.domain not in domains:
+            continue
         h = stored.get(spec.name, {})
         state = h.get("state") or ("disabled" if not spec.enabled else "waiting")
         last = h.get("last_success")

@@ -14,7 +14,7 @@ from ioc.alerts.conditions import measures_silence
 from ioc.alerts.rules import load_rules
 from ioc.config import parse_duration
 from ioc.i18n import DASH, MESSAGES, format_duration, format_time, format_value, normalize_lang, t
-from ioc.web import current_context, current_user, page_refusal, resolve_lang
+from ioc.web import current_context, current_user, page_refusal, readable_domains, resolve_lang
 from panels._components import GRID_DEFAULTS, grid_locale, selected
 
 dash.register_page(__name__, path="/rules", name=t("nav.rules", "vi"), nav_key="nav.rules", order=30, access="read",
@@ -47,9 +47,11 @@ def _condition(condition: str, lang: str) -> str:
 
 
 def _rows(config, db, lang: str) -> list[dict]:
+    """The rules this user may read (an officer: their domains' and rules of no single domain)."""
     if db is None:
         return []
     tz = config.settings.ui.timezone
+    domains = readable_domains()
     return [{"name": r["name"], "condition": _condition(r["definition"]["condition"], lang),
              "target": _target(config, r["definition"], lang),
              "levels": _levels(config, r["definition"], lang),
@@ -58,7 +60,8 @@ def _rows(config, db, lang: str) -> list[dict]:
              "source": t("rules.source.config", lang) if r["source"] == store.CONFIG else r["source"],
              "updated": format_time(r["updated_at"], lang, tz),
              "broken": t("rules.broken", lang, reason=r["broken"]) if r.get("broken") else ""}
-            for r in alert_queries.records(alert_queries.alert_rules(db))]
+            for r in alert_queries.records(alert_queries.alert_rules(db))
+            if store.rule_readable(config, r["definition"], domains)]
 
 
 def _columns(lang: str) -> list[dict]:
@@ -118,6 +121,8 @@ def show_rule(rows, lang):
         return dash.no_update, dash.no_update
     stored = alert_queries.alert_rules(db)
     definition = stored.loc[stored["name"] == name, "definition"]
+    if len(definition) and not store.rule_readable(config, definition.iloc[0], readable_domains()):
+        return "", html.Ul([], className="list-unstyled small")
     text = yaml.safe_dump(definition.iloc[0], allow_unicode=True, sort_keys=False) if len(definition) else ""
     history = [html.Li(f"{format_time(h['changed_at'], lang, config.settings.ui.timezone)} · {h['changed_by']}"
                        + ("" if h["definition"] is not None else f" {t('rules.removed', lang)}"))

@@ -12,6 +12,7 @@ from ioc import alert_queries as aq
 from ioc.alerts import actions
 from ioc.auth import User
 from tests.support import RUN_ID
+from tests.test_domain_pages import page_module
 from tests.test_security import session_for
 
 OFFICER = User("hoa", "Nguyễn Thị Hoa", "officer", ("education",))
@@ -159,3 +160,31 @@ def test_every_data_callback_replayed_for_an_officer_with_another_domains_filter
     text = _replay(session, web_url, web_app, badge, {"alert-badge-tick.n_intervals": 1, "lang-effective.data": "vi"},
                    "alert-badge-tick.n_intervals")
     assert str(health) not in text.split("critical-seen")[-1]
+
+
+def test_rules_and_feeds_show_an_officer_only_their_domains(web_app, simulated):
+    """/rules (and its CSV export, the same rows) and /feeds list the officer's domains' rules and feeds, and
+    those of no single domain; another domain's rule cannot be opened in the editor either."""
+    import flask
+
+    from ioc.alerts import store
+    from ioc.alerts.rules import Rule
+
+    config, db = simulated.config, simulated.db
+    rules = {r["name"]: r["definition"] for r in aq.records(aq.alert_rules(db))}
+    domain_of = {name: store.rule_domain(config, Rule.model_validate(d)) for name, d in rules.items()}
+    health_rule = next(n for n, d in domain_of.items() if d == "health")
+    rules_page, feeds_page = page_module("rules"), page_module("feeds")
+    with web_app.server.test_request_context("/"):
+        flask.g.user = OFFICER
+        shown = {r["name"] for r in rules_page._rows(config, db, "vi")}
+        feeds = {r["feed"] for r in feeds_page.feed_rows(config, db, "vi", datetime.now(UTC))}
+        editor, _ = rules_page.show_rule([{"name": health_rule}], "vi")
+    assert shown and all(domain_of[n] in (None, "education") for n in shown)
+    assert health_rule not in shown and editor == ""
+    specs = {f.name: f for f in config.feeds}
+    assert all(specs[f].domain in (None, "education") for f in feeds)
+    with web_app.server.test_request_context("/"):
+        flask.g.user = User("an", "Trực ban", "operator")
+        assert health_rule in {r["name"] for r in rules_page._rows(config, db, "vi")}
+

@@ -50,6 +50,19 @@ def rule_domain(config: Config, rule: Rule) -> str | None:
     return feed.domain if feed else None
 
 
+def rule_readable(config: Config, definition: dict, domains: list[str] | None) -> bool:
+    """Whether a reader of `domains` (None: every domain) may see a stored rule: one of their domains', or a
+    rule of no single domain (a multi-domain feed's silence). A definition that no longer validates is
+    shown only to readers of every domain."""
+    if domains is None:
+        return True
+    try:
+        domain = rule_domain(config, Rule.model_validate(definition))
+    except ValueError:
+        return False
+    return domain is None or domain in domains
+
+
 def _may_edit(config: Config, who: str | User, *rules: Rule | None) -> None:
     """An officer edits only rules of their own domains (both the rule as it was and as it becomes)."""
     if isinstance(who, User) and not all(who.can_edit_rules(rule_domain(config, r)) for r in rules if r):
