@@ -282,7 +282,7 @@ def _typed_series(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 def area_values(config: Config, sites: pd.DataFrame, metric: Metric, parent: str | None = None) -> pd.DataFrame:
     """Per child area of `parent`: the area's figure of `metric` from its sites' fresh readings and its
     status (ioc.status.figure: combined by the metric's `across`, judged at the levels' scope or by the
-    worst site), the number of sites reporting and of stale ones. `sites` is a site_status() frame."""
+    worst site, named in `worst`), the number of sites reporting and of stale ones. `sites` is a site_status() frame."""
     parent = parent or config.region.region.code
     children = config.child_areas(parent)
     child_of = {e: area.code for area in children for e in config.area_entities(area.code)}
@@ -296,8 +296,8 @@ def area_values(config: Config, sites: pd.DataFrame, metric: Metric, parent: str
         fresh = members[~members["stale"]]
         fig = status.figure(config, metric, dict(zip(fresh["entity"], fresh["value"], strict=True)), area.code)
         rows.append({"area": area.code, "value": fig.value, "status": fig.status, "sites": int(len(members)),
-                     "stale": int(len(members) - len(fresh))})
-    return pd.DataFrame(rows, columns=["area", "value", "status", "sites", "stale"])
+                     "stale": int(len(members) - len(fresh)), "worst": fig.worst if fig.worst_kind == "site" else None})
+    return pd.DataFrame(rows, columns=["area", "value", "status", "sites", "stale", "worst"])
 
 
 def metric_series(db: ConnectionPool, metric: str, start: datetime, end: datetime, bucket: timedelta,

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from ioc import queries
+from ioc import queries, status
 from ioc.config import Config, Domain, Metric
 from ioc.i18n import DASH, format_age, format_value, t, to_local
 from ioc.status import worst as worst_status
@@ -115,9 +115,26 @@ def site_bars(config: Config, sites: pd.DataFrame, metric: Metric, lang: str) ->
 
 
 def area_bars(config: Config, sites: pd.DataFrame, metric: Metric, parent: str, lang: str) -> pd.DataFrame:
+    """One bar per child area. A site-bound level (a river stage on its gauge's own datum) is never compared
+    across sites: each area's bar is its worst site's distance to that site's own first level (BĐ1), and
+    its text names the site, its reading and where it stands ("Phủ Lạng Thương 4,8 m · dưới BĐ1 0,5 m")."""
     values = queries.area_values(config, sites, metric, parent)
-    return pd.DataFrame({"key": values["area"], "label": [config.areas[c][0].name.get(lang) for c in values["area"]],
+    bars = pd.DataFrame({"key": values["area"], "label": [config.areas[c][0].name.get(lang) for c in values["area"]],
                          "value": values["value"], "status": values["status"]})
+    if metric.across != "worst_site":
+        return bars
+    margins, texts = [], []
+    for value, worst in zip(values["value"], values["worst"], strict=True):
+        entity = config.entities.get(worst) if isinstance(worst, str) else None
+        own = status.levels(metric, entity)
+        if entity is None or own is None or value is None or value != value:
+            margins.append(None)
+            texts.append("")
+            continue
+        margins.append(float(value) - own.warning)
+        texts.append(f"{entity.name.get(lang)} {format_value(float(value), metric.unit_text(lang), lang)} · "
+                     f"{status.position_text(metric, float(value), entity, lang)}")
+    return bars.assign(value=margins, text=texts)
 
 
 def site_rows(config: Config, entities: list[str], sites: pd.DataFrame, metric: Metric, lang: str) -> list[dict]:

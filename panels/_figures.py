@@ -241,17 +241,20 @@ def bar_figure(df: pd.DataFrame, metric: Metric, lang: str | None = "vi", kind: 
                height: int | None = None, thresholds: bool = True) -> dict:
     """Horizontal bars of df (columns key, label, value, status), coloured by status, largest first, with
     the metric's thresholds as vertical lines. Each bar carries customdata [kind, key] for drill-down.
+    With a `text` column (site-bound levels, see panels._domain.area_bars) the values are each site's
+    distance to its own first level: the bars say so, and no common threshold line is drawn.
     A figure spec (dict), as series_spec."""
     lang = normalize_lang(lang)
     data = df.dropna(subset=["value"]).sort_values("value", ascending=True)
     unit = metric.unit_text(lang)
     traces: list[dict] = []
     annotations: list[dict] = []
+    own_levels = "text" in data.columns
     if data.empty:
         annotations.append(dict(text=t("chart.nodata", lang), name="nodata", xref="paper", yref="paper", x=0.5,
                                 y=0.5, showarrow=False, font={"size": 14, "color": STATUS_COLORS["nodata"]}))
     else:
-        texts = [format_value(v, unit, lang) for v in data["value"]]
+        texts = data["text"].tolist() if own_levels else [format_value(v, unit, lang) for v in data["value"]]
         traces.append(dict(
             type="bar", x=data["value"].astype(float).tolist(), y=data["label"].tolist(), orientation="h",
             marker={"color": [STATUS_COLORS.get(s, STATUS_COLORS["nodata"]) for s in data["status"]]},
@@ -261,7 +264,7 @@ def bar_figure(df: pd.DataFrame, metric: Metric, lang: str | None = "vi", kind: 
         ))
     lines = []
     drawn = chart_levels(metric, "site" if kind == "entity" else "area")
-    if thresholds and drawn is not None and not data.empty:
+    if thresholds and drawn is not None and not data.empty and not own_levels:
         lines = [{"type": "line", "xref": "x", "x0": getattr(drawn, level),
                   "x1": getattr(drawn, level), "yref": "y domain", "y0": 0, "y1": 1,
                   "name": f"threshold-{level}", "line": {"dash": "dash", "color": STATUS_COLORS[level], "width": 1.5}}
@@ -274,7 +277,9 @@ def bar_figure(df: pd.DataFrame, metric: Metric, lang: str | None = "vi", kind: 
         font={"family": FONT_FAMILY, "size": 11, "color": AXIS_COLOR},
         separators=",." if lang == "vi" else ".,",
         xaxis={"showgrid": True, "gridcolor": GRID_COLOR, "fixedrange": True, "color": AXIS_COLOR,
-               "visible": not data.empty, "rangemode": "tozero"},
+               "visible": not data.empty, "rangemode": "tozero",
+               **({"title": {"text": t("chart.own_first_level", lang, unit=unit)}, "zeroline": True,
+                   "zerolinecolor": STATUS_COLORS["warning"]} if own_levels else {})},
         yaxis={"automargin": True, "fixedrange": True, "color": "#1d2430", "visible": not data.empty},
         clickmode="event", bargap=0.25, shapes=lines, annotations=annotations,
         meta={"metric": metric.key, "lang": lang, "bars": kind},

@@ -277,3 +277,25 @@ def _find(component, wanted):
             if found is not None:
                 return found
     return None
+
+
+def test_river_bars_compare_each_gauge_with_its_own_levels(clean_db):
+    """River stages sit on different datums: the area bars give each area's worst gauge against its own BĐ1,
+    and name the gauge, its reading and where it stands; no common threshold line is drawn."""
+    from panels._domain import area_bars
+    from panels._figures import bar_figure
+
+    rt, config = clean_db, clean_db.config
+    metric = config.metrics["river_level"]
+    gauges = [e for e in config.region.entities if "river_level" in config.entity_metrics(e.id)]
+    now = datetime.now(UTC).replace(microsecond=0)
+    readings = [Reading(g.id, metric.key, now - timedelta(minutes=1), float(g.attrs["bd1"]) - 0.5) for g in gauges]
+    rt.writer.submit(Batch(readings))
+    assert rt.writer.flush()
+    sites = queries.site_status(rt.db, config, now, [metric.key])
+    bars = area_bars(config, sites, metric, config.region.region.code, "vi").dropna(subset=["value"])
+    assert len(bars) and all(v == pytest.approx(-0.5) for v in bars["value"])  # every gauge 0.5 m under its BĐ1
+    assert all("dưới BĐ1 0,5 m" in text for text in bars["text"])
+    figure = bar_figure(bars, metric, "vi", "area")
+    assert not figure["layout"]["shapes"] and "BĐ" not in figure["layout"]["xaxis"]["title"]["text"]
+    assert figure["data"][0]["text"] == bars.sort_values("value")["text"].tolist()
