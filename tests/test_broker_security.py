@@ -9,7 +9,6 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -21,6 +20,7 @@ from ioc.runtime import Runtime
 from ioc.services import DEPLOY_CONF, Mosquitto, free_port
 from ioc.transports.mqtt import BrokerAddress, Publisher
 from tests.support import RUN_ID, drop_database, isolated_config, native_payload
+from tests.waiting import wait_until
 
 
 def openssl(*args: str, cwd) -> None:
@@ -61,13 +61,12 @@ def test_ingest_over_tls_with_a_password(tmp_path, pg_server_url, secure_broker)
         publisher.connect()
         topic = f"{runtime.config.settings.mqtt.topic_prefix}/health/x"
         publisher.publish(topic, native_payload(runtime, 3))
-        deadline = time.monotonic() + 15
-        stored = 0
-        while time.monotonic() < deadline and stored < 3:
+        def stored() -> int:
             with runtime.db.connection() as conn:
-                stored = conn.execute("SELECT count(*) FROM readings").fetchone()[0]
-            time.sleep(0.2)
-        assert stored == 3
+                return conn.execute("SELECT count(*) FROM readings").fetchone()[0]
+
+        wait_until(lambda: stored() >= 3)
+        assert stored() == 3
 
         wrong = Publisher(BrokerAddress.from_url(broker.url_for("ioc", "wrong", "mqtts")), runtime.mqtt_settings,
                           client_id=f"tls-bad-{RUN_ID}")
@@ -177,9 +176,7 @@ def test_the_embedded_broker_refuses_anonymous_clients_and_the_app_uses_its_cred
         publisher.connect()
         publisher.publish(f"{runtime.config.settings.mqtt.topic_prefix}/health/x", native_payload(runtime, 2))
         publisher.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and runtime.writer.stats.readings_stored < 2:
-            time.sleep(0.2)
+        wait_until(lambda: runtime.writer.stats.readings_stored >= 2)
         assert runtime.writer.stats.readings_stored == 2
     finally:
         runtime.stop()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -35,6 +34,7 @@ from ioc.transports.contract import Parsed, ParserContext, build_parser
 from ioc.transports.http_poll import HttpPoller
 from ioc.transports.mqtt import BrokerAddress, Publisher
 from tests.support import RUN_ID, add_feeds, drop_database, isolated_config, native_payload
+from tests.waiting import wait_until
 
 HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples" / "feeds-department.yaml"
@@ -150,14 +150,12 @@ def test_mqtt_ingest_end_to_end_with_hostile_messages(clean_db):
                     json.dumps({"ts": now.isoformat(), "values": {metric: (low + high) / 2}}).encode())
         sent_valid += 1
     pub.close()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    def stored() -> int:
         with rt.db.connection() as conn:
-            stored = conn.execute("SELECT count(*) FROM readings").fetchone()[0]
-        if stored >= sent_valid:
-            break
-        time.sleep(0.2)
-    assert stored == sent_valid  # every valid reading alongside the hostile ones
+            return conn.execute("SELECT count(*) FROM readings").fetchone()[0]
+
+    wait_until(lambda: stored() >= sent_valid, timeout=60)
+    assert stored() == sent_valid  # every valid reading alongside the hostile ones
     assert rt.mqtt.connected.is_set() and rt.writer._thread.is_alive()
     with rt.db.connection() as conn:
         assert conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0] >= len(CORPUS)

@@ -5,6 +5,7 @@ controls (topic and excerpt lengths, metric labels, the number of dead-letter ro
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -23,15 +24,7 @@ from ioc.ingest import DEAD_LETTER_BURST, DEAD_LETTER_RATE, MAX_DEAD_PER_MESSAGE
 from ioc.runtime import Runtime
 from ioc.transports.mqtt import BrokerAddress, Publisher, collapse, covers
 from tests.support import RUN_ID, add_feeds, drop_database, isolated_config, native_payload
-
-
-def wait_until(check, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.2)
-    return check()
+from tests.waiting import wait_until
 
 
 def count(rt: Runtime, table: str) -> int:
@@ -73,9 +66,11 @@ def overlapping(tmp_path, pg_server_url, mqtt_url):
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 600
     old.connect("127.0.0.1", 1883, clean_start=True, properties=props)
+    subscribed = threading.Event()
+    old.on_subscribe = lambda *_: subscribed.set()
     old.loop_start()
     assert old.subscribe(f"{prefix}/health/simulator", qos=1)[0] == mqtt.MQTT_ERR_SUCCESS
-    time.sleep(0.5)  # the SUBACK; a missed one only makes this test weaker, never flaky
+    assert subscribed.wait(30)  # the broker holds the overlapping subscription in the kept session
     old.disconnect()
     old.loop_stop()
     rt = Runtime(config, with_simulator=False).start()
@@ -100,10 +95,10 @@ def test_each_message_is_ingested_once_whatever_subscriptions_overlap(overlappin
     # SenML without a time: stamped on arrival, so a second copy would be a second row.
     pub.publish(f"{prefix}/senml/gw-1", json.dumps([{"n": f"{entity.id}:{metric}", "v": (low + high) / 2}]).encode())
     pub.close()
-    assert wait_until(lambda: count(rt, "readings") >= 4 and count(rt, "dead_letters") >= 1)
+    assert wait_until(lambda: count(rt, "readings") >= 4 and count(rt, "dead_letters") >= 1, timeout=60)
     # Every copy Mosquitto would send was queued with the first; a flush after the last counted one
     # leaves nothing in flight.
-    assert wait_until(lambda: rt.mqtt.messages >= 3)
+    assert wait_until(lambda: rt.mqtt.messages >= 3, timeout=60)
     rt.writer.flush()
     assert rt.mqtt.messages == 3
     assert (count(rt, "readings"), count(rt, "dead_letters")) == (4, 1)

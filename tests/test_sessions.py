@@ -19,6 +19,7 @@ from ioc.auth.http import FREE_FAILURES, MAX_WAIT_SECONDS, SECRET_ENV, Throttle,
 from ioc.services import free_port
 from tests.support import PASSWORD, RUN_ID, drop_database, isolated_config
 from tests.test_security import Browserish, session_for
+from tests.waiting import wait_until
 
 
 def _signed_in(session: requests.Session, web_url: str) -> bool:
@@ -177,16 +178,14 @@ def test_forwarded_for_from_a_trusted_proxy_separates_clients(own_server):
 # --- a real restart under an open wall screen --------------------------------------------------------
 
 def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def answers() -> bool:
         assert process.poll() is None, "app.py exited"
         try:
-            if requests.get(url + "/healthz", timeout=2).status_code in (200, 503):
-                return
+            return requests.get(url + "/healthz", timeout=2).status_code in (200, 503)
         except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise AssertionError("app.py did not answer /healthz")
+            return False
+
+    assert wait_until(answers, timeout=timeout, interval=0.5), "app.py did not answer /healthz"
 
 
 def test_an_open_kiosk_screen_shows_live_data_again_after_a_server_restart(browser, tmp_path, pg_server_url,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -12,6 +11,7 @@ from ioc import queries
 from ioc.config import load_config
 from ioc.runtime import Runtime
 from tests.support import RUN_ID, drop_database, isolated_config
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +33,12 @@ def test_every_metric_of_every_domain_arrives_within_its_cadence(own_simulator):
     # attendance is sent in school hours on school days only: whether it is there depends on the clock
     expected = {(e.id, m) for e in rt.config.region.entities for m in rt.config.entity_metrics(e.id)
                 if rt.config.entity_domain(e.id) in priority and rt.config.metrics[m].reports == "always"}
-    deadline = time.monotonic() + 60
-    while True:
-        latest = queries.latest_values(rt.db, [k for k, m in rt.config.metrics.items()
-                                               if m.domain in priority and m.reports == "always"])
-        if len(latest) >= len(expected) or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    def latest_now():
+        return queries.latest_values(rt.db, [k for k, m in rt.config.metrics.items()
+                                             if m.domain in priority and m.reports == "always"])
+
+    wait_until(lambda: len(latest_now()) >= len(expected), timeout=60)
+    latest = latest_now()
     assert set(zip(latest["entity"], latest["metric"], strict=True)) == expected
     now = pd.Timestamp(datetime.now(UTC))
     ages = (now - pd.to_datetime(latest["ts"], utc=True)).dt.total_seconds()

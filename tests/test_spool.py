@@ -4,7 +4,6 @@ PostgreSQL outage (a throwaway server of our own, stopped and started by pid).""
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +17,7 @@ from ioc.services import Postgres
 from ioc.spool import Spool, SpoolFull, SpoolLocked, decode, encode
 from ioc.writer import BatchWriter
 from tests.support import isolated_config
+from tests.waiting import wait_until
 
 
 def test_records_come_back_in_order(tmp_path):
@@ -128,9 +128,7 @@ def test_writer_spools_while_the_database_is_down_and_replays_once(tmp_path, own
         b, done = batch(5)  # newer than what waits in the spool: written after it
         writer.submit(b)
         assert done.wait(60) and writer.flush(60)
-        deadline = time.monotonic() + 60  # the writer retries the database with a backoff of up to 5 s
-        while not spool.empty and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: spool.empty, timeout=60)  # the writer retries the database with a capped backoff
         assert writer.flush(60)
         assert spool.empty and writer.stats.replayed_batches >= 5 and writer.stats.last_error is None
     finally:

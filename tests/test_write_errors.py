@@ -6,7 +6,6 @@ tests/test_faults.py on a throwaway PostgreSQL.)"""
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -17,6 +16,7 @@ from ioc.runtime import Runtime
 from ioc.transports.mqtt import BrokerAddress, Publisher
 from ioc.writer import is_row_error
 from tests.support import RUN_ID, drop_database, isolated_config
+from tests.waiting import wait_until
 
 
 @pytest.mark.parametrize(("error", "row"), [
@@ -57,14 +57,13 @@ def test_a_row_the_database_refuses_is_dead_lettered_alone(constrained):
     pub.connect()
     pub.publish(f"{rt.config.settings.mqtt.topic_prefix}/health/{entity.id}", payload)
     pub.close()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    def outcome() -> tuple[list, list]:
         with rt.db.connection() as conn:
-            dead = conn.execute("SELECT reason, payload FROM dead_letters").fetchall()
-            stored = sorted(v for (v,) in conn.execute("SELECT value FROM readings"))
-        if dead and len(stored) == 2:
-            break
-        time.sleep(0.2)
+            return (conn.execute("SELECT reason, payload FROM dead_letters").fetchall(),
+                    sorted(v for (v,) in conn.execute("SELECT value FROM readings")))
+
+    wait_until(lambda: (lambda dead, stored: dead and len(stored) == 2)(*outcome()), timeout=60)
+    dead, stored = outcome()
     assert stored == sorted([values[0], values[2]])
     assert len(dead) == 1 and dead[0][0].startswith("could not be stored: CheckViolation")
     assert f"{entity.id} {metric}" in dead[0][1] and repr(values[1]) in dead[0][1]
