@@ -312,6 +312,14 @@ def reporting_age(metric: Metric, ts: datetime, now: datetime) -> float:
     return (now - ts).total_seconds()
 
 
+def reporting_until(metric: Metric, now: datetime) -> datetime:
+    """The end of the latest time `metric` was reported: now, or for a school-hours source the last school
+    time (a chart of attendance on a Sunday shows Saturday's school hours, not an empty Sunday)."""
+    if metric.reports == "school_hours":
+        return holidays.last_school_time(now) or now
+    return now
+
+
 def feed_metrics(config: Config, feed: FeedSpec) -> list[Metric]:
     """The metrics a feed carries: its domain's (the simulator: the priority domains'), else all."""
     if feed.domain is not None:

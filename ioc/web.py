@@ -390,6 +390,7 @@ def _register_shell_callbacks(app: dash.Dash, config: Config) -> None:
         Output("lang-en", "title"),
         Output("brand-subtitle", "children"),
         Output("clock", "title"),
+        Output("user-menu", "children"),
         Output("lang-effective", "data"),
         Input("url", "pathname"),
         Input("url", "search"),
@@ -408,6 +409,7 @@ def _register_shell_callbacks(app: dash.Dash, config: Config) -> None:
             t("lang.en.long", lang),
             t("app.subtitle", lang),
             t("nav.clock", lang),
+            _user_menu(lang).children,  # the sign-out button in the page's language too
             lang,
         )
 

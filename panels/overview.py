@@ -15,7 +15,7 @@ import dash
 import pandas as pd
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 
-from ioc import queries
+from ioc import queries, status
 from ioc.config import Config, Metric
 from ioc.i18n import format_number, format_time, normalize_lang, t
 from ioc.web import current_context, current_user, page_refusal, resolve_lang
@@ -75,6 +75,7 @@ def _chart(config: Config, db, metric: Metric, lang: str, now: datetime, rows: d
     ui = config.settings.ui
     bucket = pick_bucket(ui.chart_window, metric.cadence)
     epoch = datetime(2000, 1, 1, tzinfo=UTC)  # same origin as the query's date_bin
+    now = status.reporting_until(metric, now)
     start = now - ui.chart_window
     start = epoch + ((start - epoch) // bucket) * bucket
     df = None

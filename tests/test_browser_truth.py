@@ -17,10 +17,10 @@ PLOT = ".js-plotly-plot"
 
 # UI words of ours and of AG Grid that must not show in Vietnamese mode (whole words, case-sensitive).
 ENGLISH = ["No Rows To Show", "No data", "Stale", "Updated", "Loading", "Page", "Normal", "Warning", "Critical",
-           "sources", "Filter", "Contains", "Equals", "Worst", "config", "Metric", "Feed"]
+           "sources", "Filter", "Contains", "Equals", "Worst", "config", "Metric", "Feed", "Sign out"]
 # Vietnamese UI words that must not show in English mode.
 VIETNAMESE = ["Bình thường", "Cảnh báo", "Nguy hiểm", "Không có dữ liệu", "Cập nhật", "nguồn", "Tổng quan",
-              "Trang", "Nặng nhất", "Dữ liệu cũ", "Lọc"]
+              "Trang", "Nặng nhất", "Dữ liệu cũ", "Lọc", "Đăng xuất"]
 
 OVERLAPS = """() => {
   const visible = e => { const r = e.getBoundingClientRect(); const s = getComputedStyle(e);
@@ -66,8 +66,9 @@ CROWDED = """() => {
 HEADERS = """() => Array.from(document.querySelectorAll('.ag-header-cell')).filter(h => h.offsetParent !== null)
   .flatMap(h => {
     const text = h.querySelector('.ag-header-cell-text');
-    if (!text || !text.innerText.trim()) return [`column ${h.getAttribute('col-id')} has no header`];
-    return text.scrollWidth > text.clientWidth + 1 ? [`header '${text.innerText}' is cut`] : [];
+    // textContent: a grid below the fold (content-visibility) has no rendered innerText yet
+    if (!text || !text.textContent.trim()) return [`column ${h.getAttribute('col-id')} has no header`];
+    return text.scrollWidth > text.clientWidth + 1 ? [`header '${text.textContent}' is cut`] : [];
   })"""
 
 CHART_HEIGHTS = f"""() => Array.from(document.querySelectorAll('{PLOT}'))
@@ -92,6 +93,10 @@ def _ready(page, path: str) -> None:
         page.wait_for_selector(f"{PLOT} .main-svg", timeout=60_000)
     if path in ("/alerts", "/rules", "/feeds", "/users", "/audit", "/shift", "/manual"):
         page.wait_for_selector(".ag-root", timeout=60_000)
+    # A grid draws its header cells first and their words a frame later: wait for the words, however slow.
+    page.wait_for_function("""() => Array.from(document.querySelectorAll('.ag-header-cell'))
+      .filter(h => h.offsetParent !== null)
+      .every(h => (h.querySelector('.ag-header-cell-text')?.textContent || '').trim())""", timeout=60_000)
     page.wait_for_timeout(500)  # let plotly finish its resize to the container
 
 
