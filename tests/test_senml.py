@@ -282,7 +282,7 @@ def test_non_object_records():
     ({"check_units": "sometimes"}, "check_units"),
     ({"metric_units": {"temp_max": 1}}, "metric_units.temp_max"),
     # configured ids and keys must exist: a typo stops start-up instead of dead-lettering every reading
-    ({"metric_map": {"precip": "rainfall_1h"}}, "metric_map.precip"),
+    ({"metric_map": {"precip": "rainfall_3h"}}, "metric_map.precip"),  # not in the catalog
     ({"unit_metrics": {"Cel": "temperature"}}, "unit_metrics.Cel"),
     ({"metric_units": {"relative_humidity": "%RH"}}, "metric_units.relative_humidity"),
     ({"entity_map": {"urn:dev:ow:1": "wx-bac-giang"}}, "entity_map.urn:dev:ow:1"),
