@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
+from ioc import status
 from ioc.alerts.conditions import condition_of, known_condition
 from ioc.alerts.notify_settings import NotifySettings
 from ioc.alerts.severity import Severity
@@ -98,11 +99,12 @@ def rule_problem(config: Config, rule: Rule) -> tuple[str, str] | None:
 
 
 def catalog_rules(config: Config, defaults: RuleDefaults) -> list[Rule]:
-    """One rule per catalog metric with thresholds: the catalog's bands, each site's own where it has them."""
-    return [Rule(name=f"catalog:{m.key}", condition=m.thresholds.direction, metric=m.key,
-                 warning=m.thresholds.warning, critical=m.thresholds.critical, for_=defaults.for_,
+    """One rule per catalog metric with thresholds: the levels ioc.status judges by (the catalog's bands;
+    each site's own where it has them, applied by the service), so a tile and an alert never disagree."""
+    return [Rule(name=f"catalog:{m.key}", condition=levels.direction, metric=m.key,
+                 warning=levels.warning, critical=levels.critical, for_=defaults.for_,
                  keep_firing_for=defaults.keep_firing_for, labels={"source": "catalog"})
-            for m in config.catalog.metrics if m.thresholds]
+            for m in config.catalog.metrics if (levels := status.levels(m)) is not None]
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from ioc import status
 from ioc.alerts.conditions import condition_of
 from ioc.alerts.engine import FlapDetector, State, Transition, step
 from ioc.alerts.events import AlertEvent
@@ -223,7 +224,7 @@ class AlertService:
         entity = self.config.entities.get(subject)
         if entity is None or rule.metric not in entity.thresholds:
             return None
-        return self.config.metrics[rule.metric].thresholds_for(entity)
+        return status.levels(self.config.metrics[rule.metric], entity)  # the one judge's levels for this site
 
     def _track(self, rule: Rule, subject: str) -> Tracked:
         return self.tracked.setdefault((rule.name, subject), Tracked(rule, subject, State()))
