@@ -116,8 +116,8 @@ def site_bars(config: Config, sites: pd.DataFrame, metric: Metric, lang: str) ->
 
 def area_bars(config: Config, sites: pd.DataFrame, metric: Metric, parent: str, lang: str) -> pd.DataFrame:
     """One bar per child area. A site-bound level (a river stage on its gauge's own datum) is never compared
-    across sites: each area's bar is its worst site's distance to that site's own first level (BĐ1), and
-    its text names the site, its reading and where it stands ("Phủ Lạng Thương 4,8 m · dưới BĐ1 0,5 m")."""
+    across sites: each area's bar is its worst site's distance to that site's own first alarm level, and
+    its text names the site, its reading and where it stands (status.position_text)."""
     values = queries.area_values(config, sites, metric, parent)
     bars = pd.DataFrame({"key": values["area"], "label": [config.areas[c][0].name.get(lang) for c in values["area"]],
                          "value": values["value"], "status": values["status"]})
