@@ -483,7 +483,7 @@ class FeedAuth(Strict):
 
 class FeedSpec(Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$", max_length=64)
-    transport: Literal["mqtt", "http_poll", "http_push", "simulator"]
+    transport: str = Field(pattern=r"^[a-z][a-z0-9_]*$")  # a name in ioc.transports.TRANSPORTS
     parser: str = "native"
     domain: str | None = None
     topic: str | None = None  # mqtt, simulator: below mqtt.topic_prefix; "{domain}" expands to each domain
@@ -499,15 +499,8 @@ class FeedSpec(Strict):
     options: dict[str, Any] = {}
 
     @model_validator(mode="after")
-    def _transport_fields(self) -> FeedSpec:
-        if self.transport in ("mqtt", "simulator") and not self.topic:
-            raise ValueError(f"a feed with transport '{self.transport}' needs a topic")
-        if self.transport == "http_poll" and not (self.url and self.interval):
-            raise ValueError("a feed with transport 'http_poll' needs a url and an interval")
-        if self.transport == "http_push" and not self.token_env:
-            raise ValueError("a feed with transport 'http_push' needs token_env (the variable holding its token)")
-        if self.transport == "http_push" and not self.domain:
-            raise ValueError("a feed with transport 'http_push' needs a domain (its token writes only that domain)")
+    def _http_url(self) -> FeedSpec:
+        # What each transport needs (a topic, a url...) is its own (ioc.transports.Transport.requires).
         if self.entities is not None and self.transport != "http_push":
             raise ValueError("entities is an option of http_push feeds")
         if self.url and not self.url.startswith(("http://", "https://")):

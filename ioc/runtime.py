@@ -75,11 +75,14 @@ def register_plugins() -> None:
     from feeds.native import encode
     from feeds.simulator import Simulator
 
-    register_transport("mqtt", Transport(subscribed=True))
-    register_transport("http_poll", Transport(start=http_poll.schedule, roles=("all", "alerts")))
-    register_transport("http_push", Transport())  # one endpoint for every push feed: PushEndpoint
+    register_transport("mqtt", Transport(subscribed=True, requires=("topic",)))
+    register_transport("http_poll", Transport(start=http_poll.schedule, roles=("all", "alerts"),
+                                              requires=("url", "interval")))
+    # One endpoint for every push feed (PushEndpoint, on the web server), each with its own token.
+    # a push token writes only its feed's domain (and entities, when listed)
+    register_transport("http_push", Transport(requires=("token_env", "domain")))
     register_transport("simulator", Transport(subscribed=True, start=simulator.starter(Simulator, encode),
-                                              roles=("all",), options=SimulatorSettings))
+                                              roles=("all",), options=SimulatorSettings, requires=("topic",)))
 
 
 class AlertTap:

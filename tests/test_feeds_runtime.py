@@ -110,3 +110,21 @@ def test_bad_simulator_option_fails_check_config(tmp_path):
     with pytest.raises(ConfigError) as err:
         feed_parsers(load_config(folder, environ={}))
     assert err.value.key == "feeds.0.options.anomaly_rate" and "less than or equal to 1" in err.value.reason
+
+
+@pytest.mark.parametrize("feed, where, reason", [
+    ({"name": "gw", "transport": "mqtt", "stale_after": "10m"}, "", "needs topic"),
+    ({"name": "dept", "transport": "http_poll", "url": "http://127.0.0.1:9/", "stale_after": "10m"}, "",
+     "needs interval"),
+    ({"name": "bird", "transport": "carrier_pigeon", "topic": "x", "stale_after": "10m"}, ".transport",
+     "not registered"),
+])
+def test_each_transport_checks_what_it_needs(tmp_path, feed, where, reason):
+    folder = copy_config(tmp_path / "config", {})
+    add_feeds(folder, feed)
+    register_plugins()
+    config = load_config(folder, environ={})
+    index = next(i for i, spec in enumerate(config.feeds) if spec.name == feed["name"])
+    with pytest.raises(ConfigError) as err:
+        feed_parsers(config)
+    assert err.value.key == f"feeds.{index}{where}" and reason in err.value.reason

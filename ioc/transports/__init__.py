@@ -48,12 +48,22 @@ class Transport:
     start: runs one enabled feed in the roles listed; returns how to stop it (None: nothing to stop).
     options: the model of the feed's `options:` when they belong to the transport (the parser then
     gets none); None when they are the parser's.
+    requires: the feed fields this transport cannot work without (checked with the parsers, before
+    anything connects).
     """
 
     subscribed: bool = False
     start: Starter | None = None
     roles: tuple[str, ...] = ()
     options: type[BaseModel] | None = None
+    requires: tuple[str, ...] = ()  # FeedSpec fields a feed of this transport must set
+
+    def problem(self, spec: FeedSpec) -> str | None:
+        """Why a feed cannot use this transport (a required field is missing); None when it can."""
+        missing = [name for name in self.requires if not getattr(spec, name)]
+        if missing:
+            return f"a feed with transport '{spec.transport}' needs {' and '.join(missing)}"
+        return None
 
 
 TRANSPORTS: dict[str, Transport] = {}

@@ -132,6 +132,8 @@ def feed_parsers(config: Config, clock: Callable[[], datetime] | None = None) ->
             transport = transport_of(spec)
         except KeyError as exc:
             raise ConfigError(config.config_dir / "feeds.yaml", f"feeds.{i}.transport", exc.args[0]) from None
+        if problem := transport.problem(spec):
+            raise ConfigError(config.config_dir / "feeds.yaml", f"feeds.{i}", problem)
         try:
             if transport.options is not None:  # the options are the transport's, the parser takes none
                 transport.options.model_validate(spec.options)
