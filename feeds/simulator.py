@@ -790,19 +790,21 @@ class Simulator:
         return np.where(upto, temps, -np.inf).max(axis=1)  # highest hourly value since local midnight
 
     def _m_disaster_risk_level(self, c: _Ctx) -> np.ndarray:
-        # Decision 18/2021/QĐ-TTg. A rain station: heavy-rain levels from the 24-hour rain (100–200 mm level 1,
-        # 200–400 mm level 2, above 400 mm level 3). A river gauge: flood levels from its stage against its own
-        # alarm levels (BĐ2–BĐ3 level 1, BĐ3 to BĐ3 + 1 m level 2, higher level 3).
+        # Decision 18/2021/QĐ-TTg, as far as the province's stations need it (the catalog's source quotes the
+        # articles). A river gauge, read as one of flood zone 1 (Article 45): BĐ1 to below BĐ3 level 1, BĐ3 to
+        # below BĐ3 + 1.0 m level 2, and level 3 above that, where clause 2 ends. A rain station: flash flood and
+        # landslide level 1 from 100 mm in 24 hours (Article 46, a low- or medium-risk area of zone 1); the
+        # higher levels depend on area risk classes the simulator does not model, so it never claims them.
         gauge = np.array([self.entities[i].kind == "river_gauge" for i in c.e.tolist()], dtype=bool)
         out = np.zeros(c.n)
         if (~gauge).any():
             rain = self._rain_sum(c.area[~gauge], c.t[~gauge], 24)
-            out[~gauge] = (rain >= 100).astype(float) + (rain >= 200) + (rain >= 400)
+            out[~gauge] = (rain >= 100).astype(float)
         if gauge.any():
             sub = _Ctx(self, c.e[gauge], c.t[gauge], c.slot[gauge])
             stage = self._m_river_level(sub)
-            bd2, bd3 = sub.attr("bd2", 5.3), sub.attr("bd3", 6.3)
-            out[gauge] = (stage >= bd2).astype(float) + (stage >= bd3) + (stage >= bd3 + 1.0)
+            bd1, bd3 = sub.attr("bd1", 4.3), sub.attr("bd3", 6.3)
+            out[gauge] = (stage >= bd1).astype(float) + (stage >= bd3) + (stage >= bd3 + 1.0)
         return out
 
     def _m_river_level(self, c: _Ctx) -> np.ndarray:

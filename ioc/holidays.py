@@ -1,71 +1,84 @@
-"""Vietnam's public holidays and school calendar, as data (the simulator's rhythms, the brief's expectations).
+"""Vietnam's public holidays and school calendar (the simulator's rhythms, the brief's expectations).
 
-Public holidays per the Labour Code 2019 (Bộ luật Lao động 45/2019/QH14), Article 112, in force from 2021:
-Tết Dương lịch (1 January, 1 day); Tết Âm lịch (5 days; in practice the Prime Minister's yearly decision gives
-public servants a 7–9-day break including weekends); Giỗ Tổ Hùng Vương (10th day of the 3rd lunar month);
-Reunification Day (30 April); International Labour Day (1 May); National Day (2 September and one day before or
-after it, chosen each year). Lunar dates are listed per year (Gregorian); years outside the lists have no
-lunar holidays here.
+Public holidays come from the `holidays` library (vacanza/holidays, MIT): the Labour Code's days (2019 code,
+Article 112: Tết Dương lịch, five days of Tết Âm lịch, Giỗ Tổ Hùng Vương on 10/3 âm lịch, 30 April, 1 May, and
+National Day with its second day before or after 2 September), Vietnam Cultural Day (24 November, from 2026),
+days moved by the Prime Minister's yearly decisions, and days off in lieu, for any year, from its own
+Vietnamese lunisolar calendar (UTC+7, which differs from the Chinese one in some years). What is ours: the
+schools' calendar below, which no library has.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
+import holidays as calendars
 import numpy as np
 
-# First day of the lunar year (mùng 1 Tết), Gregorian.
-TET: dict[int, date] = {y: date.fromisoformat(d) for y, d in (
-    (2020, "2020-01-25"), (2021, "2021-02-12"), (2022, "2022-02-01"), (2023, "2023-01-22"), (2024, "2024-02-10"),
-    (2025, "2025-01-29"), (2026, "2026-02-17"), (2027, "2027-02-06"), (2028, "2028-01-26"), (2029, "2029-02-13"),
-    (2030, "2030-02-03"), (2031, "2031-01-23"), (2032, "2032-02-11"), (2033, "2033-01-31"), (2034, "2034-02-19"),
-    (2035, "2035-02-08"))}
-# Giỗ Tổ Hùng Vương, 10/3 âm lịch, Gregorian.
-HUNG_KINGS: dict[int, date] = {y: date.fromisoformat(d) for y, d in (
-    (2020, "2020-04-02"), (2021, "2021-04-21"), (2022, "2022-04-10"), (2023, "2023-04-29"), (2024, "2024-04-18"),
-    (2025, "2025-04-07"), (2026, "2026-04-26"), (2027, "2027-04-16"), (2028, "2028-04-04"), (2029, "2029-04-23"),
-    (2030, "2030-04-12"))}
-# National Day's second day as decided for the year (2021 and 2024: 3 September); other years: 1 September.
-NATIONAL_DAY_SECOND: dict[int, date] = {2021: date(2021, 9, 3), 2024: date(2024, 9, 3)}
-# The Tết break of public offices around mùng 1: two days before to four after (7 days, the usual decision).
-TET_BREAK = (-2, 4)
-# Schools close longer: from about a week before Tết to a week after (education offices' calendars).
+# Schools close longer than offices around Tết: from about a week before mùng 1 to a week after (education
+# offices' calendars).
 SCHOOL_TET_BREAK = (-5, 8)
 SUMMER_MONTHS = (6, 7, 8)  # the school year runs September–May
 SCHOOL_HOURS = (7, 17)     # attendance is taken and reported from 07:00 to 17:00 local time
 
+# The library's English names, by the key this project uses for them (a day "in lieu" keeps its holiday's key).
+_KEYS = (("lunar new year", "tet"), ("hung kings", "hung_kings"), ("reunification", "reunification"),
+         ("labor day", "labour"), ("national day", "national"), ("new year's day", "new_year"),
+         ("cultural day", "culture"), ("day off", "day_off"))
+_EPOCH = date(1970, 1, 1).toordinal()
 
+
+def _key(name: str) -> str:
+    lowered = name.lower()
+    return next((key for part, key in _KEYS if part in lowered), "other")
+
+
+@lru_cache(maxsize=256)
 def public_holidays(year: int) -> dict[date, str]:
-    """Every public holiday of a year, with its key (tet, new_year, hung_kings, reunification, labour, national)."""
-    days = {date(year, 1, 1): "new_year", date(year, 4, 30): "reunification", date(year, 5, 1): "labour",
-            date(year, 9, 2): "national", NATIONAL_DAY_SECOND.get(year, date(year, 9, 1)): "national"}
-    if year in HUNG_KINGS:
-        days[HUNG_KINGS[year]] = "hung_kings"
-    for tet_year in (year, year + 1):  # a Tết break can start in the year before its lunar new year
-        if tet_year in TET:
-            for k in range(TET_BREAK[0], TET_BREAK[1] + 1):
-                d = TET[tet_year] + timedelta(days=k)
-                if d.year == year:
-                    days[d] = "tet"
-    return days
+    """Every public holiday of a year (days offices close), with its key (tet, new_year, hung_kings,
+    reunification, labour, national, culture, day_off)."""
+    days = calendars.country_holidays("VN", years=year, language="en_US")
+    return {day: _key(name.split("; ")[0]) for day, name in sorted(days.items())}
 
 
-def _epoch_days(days) -> np.ndarray:
-    return np.array(sorted(d.toordinal() - date(1970, 1, 1).toordinal() for d in days), dtype=np.int64)
+@lru_cache(maxsize=256)
+def lunar_new_year(year: int) -> date:
+    """Mùng 1 Tết of a Gregorian year."""
+    return next(day for day, name in calendars.country_holidays("VN", years=year, language="en_US").items()
+                if "Lunar New Year" in name.split("; "))
 
 
-TET_DAYS: np.ndarray = _epoch_days(TET.values())  # days since 1970-01-01 (the simulator's day numbers)
-HOLIDAY_DAYS: np.ndarray = _epoch_days({d for y in range(min(TET), max(TET) + 1) for d in public_holidays(y)})
+def _years(day: np.ndarray) -> tuple[int, int]:
+    days = np.asarray(day, dtype=np.int64)
+    if days.size == 0:
+        return 1970, 1970
+    first, last = (date.fromordinal(int(d) + _EPOCH).year for d in (days.min(), days.max()))
+    return first, last
+
+
+def _day_numbers(days) -> np.ndarray:
+    return np.array(sorted(d.toordinal() - _EPOCH for d in days), dtype=np.int64)
+
+
+@lru_cache(maxsize=64)
+def _tet_days(first: int, last: int) -> np.ndarray:
+    return _day_numbers(lunar_new_year(y) for y in range(first - 1, last + 2))
+
+
+@lru_cache(maxsize=64)
+def _holiday_days(first: int, last: int) -> np.ndarray:
+    return _day_numbers(d for y in range(first, last + 1) for d in public_holidays(y))
 
 
 def days_from_tet(day: np.ndarray) -> np.ndarray:
     """Signed days from the nearest mùng 1 Tết for each day number (days since 1970-01-01)."""
-    delta = day[..., None] - TET_DAYS
+    delta = np.asarray(day)[..., None] - _tet_days(*_years(day))
     return np.take_along_axis(delta, np.abs(delta).argmin(axis=-1)[..., None], axis=-1)[..., 0]
 
 
 def is_holiday(day: np.ndarray) -> np.ndarray:
-    return np.isin(day, HOLIDAY_DAYS)
+    return np.isin(day, _holiday_days(*_years(day)))
 
 
 def is_school_day(day: np.ndarray) -> np.ndarray:

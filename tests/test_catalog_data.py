@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -269,3 +270,14 @@ def test_entity_limit_and_two_tier_region(config, two_tier):
     readings = sim.readings_at(NOW)
     assert {r.metric for r in readings} == {m.key for m in two_tier.metrics.values() if m.domain in DOMAINS}
     assert len(readings) == sim.series_count
+
+
+def test_every_threshold_names_its_source(config):
+    # A threshold cites the document that sets it; "design default" only where none does, with why the value.
+    for metric in config.metrics.values():
+        if not metric.thresholds:
+            continue
+        source = metric.thresholds.source
+        assert source and "verify" not in source.lower(), metric.key
+        for default in re.sub(r"\(domain-catalog[^)]*\)", "", source).split("design default")[1:]:
+            assert len(default.strip(" :;,.")) >= 30, (metric.key, source)  # one line on why

@@ -50,8 +50,19 @@ def test_the_calendar_has_every_public_holiday():
     assert days[date(2026, 9, 2)] == days[date(2026, 9, 1)] == "national"  # National Day's two days
     assert days[date(2026, 4, 30)] == "reunification" and days[date(2026, 5, 1)] == "labour"
     assert days[date(2026, 1, 1)] == "new_year"
-    assert [d for d, k in sorted(days.items()) if k == "tet"] == [TET + timedelta(days=k) for k in range(-2, 5)]
+    # The 2026 decision: offices closed 14–22 February; its weekdays are the holidays (mùng 1 = 17 February).
+    assert [d for d, k in sorted(days.items()) if k == "tet"] == [TET + timedelta(days=k) for k in range(-1, 4)]
+    assert days[date(2026, 11, 24)] == "culture"  # Vietnam Cultural Day, a holiday from 2026
     assert holidays.public_holidays(2024)[date(2024, 9, 3)] == "national"  # that year's decision: 2 and 3 Sept
+    assert holidays.public_holidays(2025)[date(2025, 9, 1)] == "national"  # and 2025's: 1 and 2 Sept
+
+
+def test_the_lunar_calendar_is_vietnams_for_any_year():
+    # Vietnam's lunar calendar runs on UTC+7; in 1985 and 2007 its new year fell on another day than China's.
+    assert holidays.lunar_new_year(1985) == date(1985, 1, 21)
+    assert holidays.lunar_new_year(2007) == date(2007, 2, 17)
+    assert holidays.lunar_new_year(2045) == date(2045, 2, 17)
+    assert any(k == "hung_kings" for k in holidays.public_holidays(2060).values())  # no table that runs out
 
 
 def test_offices_and_clinics_close_on_holidays(sim):
