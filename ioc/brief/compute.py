@@ -155,7 +155,7 @@ def _indicator(config: Config, metric: Metric, stats: pd.DataFrame, aqi: dict, d
         "change_day": None if value is None or previous is None else value - previous,
         "change_baseline": None if value is None or baseline is None else value - baseline,
         "change_year": None if value is None or last_year is None else value - last_year,
-        "status": ("nodata" if value is None else statuses.get(metric.key, "ok") if th else "none"),
+        "status": _status(metric, value, day, statuses.get(metric.key, "ok")),
         "direction": th.direction if th else None, "warning": th.warning if th else None,
         "critical": th.critical if th else None, "sites": len(per_day.get(day, {})),
         "band": vn_aqi.band(value) if metric.key == "vn_aqi" and value is not None else None,
@@ -262,12 +262,23 @@ def _silences(config: Config, stamps: pd.DataFrame, start: datetime, end: dateti
     return out
 
 
+def _status(metric: Metric, value: float | None, day: date, judged: str) -> str:
+    """The day's word for an indicator: a school-hours source has nothing to say on a day without school (summer,
+    Sunday, holiday), which is not missing data."""
+    if value is None:
+        return "no_school" if metric.reports == "school_hours" and not _school_day(day) else "nodata"
+    return judged if metric.thresholds else "none"
+
+
+def _school_day(day: date) -> bool:
+    return bool(holidays.is_school_day(np.array([(day - date(1970, 1, 1)).days]))[0])
+
+
 def _expected_per_day(metric: Metric, day: date) -> int:
     """Readings a series should send in a day: one per cadence, within school hours for school-hours sources."""
     seconds = max(1, round(metric.cadence.total_seconds()))
     if metric.reports == "school_hours":
-        day_number = np.array([(day - date(1970, 1, 1)).days])
-        if not holidays.is_school_day(day_number)[0]:
+        if not _school_day(day):
             return 0
         open_s = (holidays.SCHOOL_HOURS[1] - holidays.SCHOOL_HOURS[0]) * 3600
         return max(1, int(open_s // seconds))

@@ -29,7 +29,8 @@ TONES = {"bad": colors.HexColor("#c0392b"), "good": colors.HexColor("#1e8449"), 
 # Table cells that are not paragraphs are drawn in the table's font: reportlab's default is a non-embedded Helvetica.
 FONT = [("FONTNAME", (0, 0), (-1, -1), REGULAR)]
 STATUS = {"ok": colors.HexColor("#1e8449"), "warning": colors.HexColor("#b9770e"),
-          "critical": colors.HexColor("#c0392b"), "nodata": MUTED, "none": MUTED}
+          "critical": colors.HexColor("#c0392b"), "nodata": MUTED, "none": MUTED,
+          "no_school": MUTED}
 
 
 def _register_fonts() -> None:

@@ -21,8 +21,12 @@ from ioc.i18n import format_duration, format_number, format_time, format_value, 
 
 NAMES_MAX = 3
 ROMAN = ("I", "II", "III", "IV", "V", "VI")
-# Counts read together in one sentence (accidents with their victims).
-TOGETHER = {"road_accidents": ("road_accident_deaths", "road_accident_injuries")}
+# Day totals read together in one sentence, as a report states them: accidents with their victims, the
+# dossiers received with how they were resolved and filed (Decree 42/2022). The sentences are the catalogs'
+# "brief.r.together.<first metric>" (+ ".previous", ".last_year"), with each metric's figure by its key.
+TOGETHER = {"road_accidents": ("road_accident_deaths", "road_accident_injuries"),
+            "dossiers_received": ("dossiers_on_time", "dossiers_late", "dossiers_online_full",
+                                  "dossiers_online_partial")}
 
 
 def _decimals(v: float | None) -> int | None:
@@ -132,22 +136,19 @@ def indicator_sentence(config: Config, ind: dict[str, Any], lang: str) -> str | 
 
 
 def together_sentence(config: Config, ind: dict[str, Any], others: dict[str, dict], lang: str) -> str | None:
-    """Accidents with their deaths and injuries in one sentence, compared with the day before and a year ago."""
+    """Day totals that belong together (TOGETHER) in one sentence, compared with the day before and a year ago."""
     parts = TOGETHER.get(ind["metric"])
     if not parts or ind["value"] is None or any(p not in others for p in parts):
         return None
-    deaths, injured = (others[p] for p in parts)
-    fmt = lambda v: format_number(v or 0, lang, 0)  # noqa: E731
-    text = t("brief.r.accidents", lang, n=fmt(ind["value"]), deaths=fmt(deaths["value"]),
-             injured=fmt(injured["value"]))
-    cmp = []
-    if ind["previous"] is not None:
-        cmp.append(t("brief.r.accidents_prev", lang, n=fmt(ind["previous"]), deaths=fmt(deaths["previous"]),
-                     injured=fmt(injured["previous"])))
-    if ind["last_year"] is not None:
-        cmp.append(t("brief.r.accidents_year", lang, n=fmt(ind["last_year"]), deaths=fmt(deaths["last_year"]),
-                     injured=fmt(injured["last_year"])))
-    return _sentence(text + (f" ({'; '.join(cmp)})" if cmp else ""))
+    group = [ind, *(others[p] for p in parts)]
+    key = f"brief.r.together.{ind['metric']}"
+
+    def figures(field: str) -> dict[str, str]:
+        return {g["metric"]: format_number(g[field] or 0, lang, 0) for g in group}
+
+    cmp = [t(f"{key}.{field}", lang, **figures(field)) for field in ("previous", "last_year")
+           if ind[field] is not None]
+    return _sentence(t(key, lang, **figures("value")) + (f" ({'; '.join(cmp)})" if cmp else ""))
 
 
 def gauge_sentences(config: Config, ind: dict[str, Any], lang: str, tz: str) -> list[str]:
@@ -266,7 +267,8 @@ def localize(config: Config, data: dict[str, Any], lang: str) -> dict[str, Any]:
                          "vs_year_text": texts["change_year"],
                          **{f"{k}_tone": "flat" if texts[k].startswith("±") else tone(ind[k], ind["direction"])
                             for k in ("change_day", "change_baseline", "change_year")},
-                         "status_text": "—" if ind["status"] == "none" else t(f"status.{ind['status']}", lang)})
+                         "status_text": "—" if ind["status"] == "none" else t(f"brief.status.{ind['status']}", lang)
+                         if ind["status"] == "no_school" else t(f"status.{ind['status']}", lang)})
         domains.append({**d, "number": str(number), "name": config.domains[d["key"]].name.get(lang),
                         "indicators": rows, "sentences": sentences or [t("brief.quiet", lang)],
                         "completeness_text": t("brief.completeness_domain", lang, pct=_pct(comp["pct"], lang))})
