@@ -3,7 +3,8 @@
 Against the configured (IOC_DATABASE_URL / IOC_MQTT_URL) or local PostgreSQL and Mosquitto. The
 ingester runs as its own process (`app.py --ingest-only`), as in production. Baselines measured in
 the same run: raw COPY into a table of the same shape, and the raw broker rate of single messages to
-a subscriber that does nothing with them.
+a subscriber that does nothing with them. Raw COPY and the batched run alternate for --rounds rounds and the
+figures are their medians: on a shared machine a spell of load then falls on both sides.
 
 With --at-scale DATABASE (a database filled by bench/seed.py, e.g. 50 M rows) the batched run and the
 raw COPY baseline are measured again into that database's `readings`, in its largest weekly partition
@@ -178,15 +179,6 @@ def largest_partition_middle(url: str) -> datetime:
     return lo + (hi - lo) / 2
 
 
-def wait_for(url: str, target: int, timeout: float = 600) -> float:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if count(url) >= target:
-            return time.perf_counter()
-        time.sleep(0.05)
-    raise TimeoutError(f"only {count(url)} of {target} readings committed")
-
-
 def encode_messages(prefix: str, items, per_message: int) -> list[tuple[str, bytes, int]]:
     """(topic, payload, readings) for messages of up to per_message readings of one domain, in the
     native format a gateway sends (feeds.native.encode: one object per entity and time).
@@ -219,27 +211,31 @@ def publish_run(pub: Publisher, messages, rate: float | None = None, sent_at: li
     pub.drain()
 
 
-def latency_run(url: str, pub: Publisher, messages, rate: float) -> list[float]:
-    """Publish at `rate` readings/s; a message's commit time is the first poll that sees its rows."""
-    base = count(url)
+def latency_run(url: str, pub: Publisher, messages, rate: float, since: datetime) -> list[float]:
+    """Publish at `rate` readings/s; a message's commit time is the first poll that sees its rows.
+
+    The poll counts only readings from `since` (the run's first instant, in weekly partitions that hold
+    nothing else): a count(*) of the whole table every 10 ms would scan the batched runs' rows too and cost
+    the database a core while the latency is measured."""
     sent_at: list[float] = []
     polls: list[tuple[float, int]] = []
+    total = sum(n for _, _, n in messages)
     stop = threading.Event()
 
     def poll():
         with psycopg.connect(url, autocommit=True) as conn:
             while not stop.is_set():
-                polls.append((time.perf_counter(), conn.execute("SELECT count(*) FROM readings").fetchone()[0]
-                              - base))
+                polls.append((time.perf_counter(),
+                              conn.execute("SELECT count(*) FROM readings WHERE ts >= %s", (since,)).fetchone()[0]))
+                if polls[-1][1] >= total:
+                    stop.set()
                 time.sleep(0.01)
 
     poller = threading.Thread(target=poll)
     poller.start()
     publish_run(pub, messages, rate, sent_at)
-    total = sum(n for _, _, n in messages)
-    wait_for(url, base + total)
-    time.sleep(0.1)
-    stop.set()
+    if not stop.wait(600):
+        raise TimeoutError(f"only {polls[-1][1]} of {total} readings committed")
     poller.join()
     latencies, p, needed = [], 0, 0
     for (_, _, n), sent in zip(messages, sent_at, strict=True):
@@ -302,6 +298,32 @@ def profile_stages(path: str, readings: int) -> list[tuple[str, float]]:
     return [(stage, 1e6 * n / PROFILE_RATE / readings) for stage, n in samples.most_common()]
 
 
+def batch_override() -> dict[str, int]:
+    """BATCH=N in the environment: transactions of N rows (`ingest.batch_max_rows`) instead of the shipped
+    setting, for an A/B."""
+    return {"batch_max_rows": int(os.environ["BATCH"])} if "BATCH" in os.environ else {}
+
+
+def batched_run(url: str, pub: Publisher, prefix: str, items) -> float:
+    """Readings/s from the first publish to the commit of the last reading."""
+    messages = encode_messages(prefix, items, 100)
+    began = time.perf_counter()
+    publish_run(pub, messages)
+    return len(items) / (wait_for_last(url, items) - began)
+
+
+def ratio_of_medians(copy_rates: list[float], batched_rates: list[float]) -> tuple[float, float, float]:
+    """(median raw COPY, median batched, their ratio): rounds alternate the two, so a spell of load on the
+    shared machine falls on both sides rather than on one run."""
+    copy_rate, batched_rate = statistics.median(copy_rates), statistics.median(batched_rates)
+    return copy_rate, batched_rate, batched_rate / copy_rate
+
+
+def rounds_text(copy_rates: list[float], batched_rates: list[float]) -> str:
+    return ", ".join(f"{b:,.0f}/{c:,.0f} ({100 * b / c:.0f}%)" for c, b in zip(copy_rates, batched_rates,
+                                                                                  strict=True))
+
+
 def start_ingester(folder: Path) -> subprocess.Popen:
     ingester = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--ingest-only", "--config-dir",
                                  str(folder)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -309,8 +331,10 @@ def start_ingester(folder: Path) -> subprocess.Popen:
     return ingester
 
 
-def at_scale(database: str, server_url: str, mqtt_url: str, tmp: Path, readings: int) -> tuple[int, float, float]:
-    """(rows already there, raw COPY rows/s, batched readings/s) into a seeded database's largest partition.
+def at_scale(database: str, server_url: str, mqtt_url: str, tmp: Path, readings: int,
+             rounds: int) -> tuple[int, list[float], list[float]]:
+    """(rows already there, raw COPY rows/s, batched readings/s per round) into a seeded database's largest
+    partition.
 
     Times fall between the seed's 20 s grid (a fraction of a second chosen per run), so neither the
     seed's rows nor an earlier run's collide with this run's."""
@@ -326,26 +350,25 @@ def at_scale(database: str, server_url: str, mqtt_url: str, tmp: Path, readings:
         "database": {"url": url},
         "mqtt": {"url": mqtt_url, "topic_prefix": prefix, "client_id": f"iocbench-{RUN}-s"},
         "storage": {"raw_retention": "400d"},
-        "ingest": {"batch_max_rows": int(os.environ.get("BATCH", 5000))}})
+        "ingest": batch_override()})
     config = load_config(folder, environ={})
     ingester = start_ingester(folder)
+    copy_rates, rates = [], []
     try:
-        copy_start = middle + timedelta(seconds=random.randrange(1, 10**6) / 10**6)
-        copy_rate = raw_copy_rate(url, workload(config, 200_000, copy_start), table="readings")
         pub = Publisher(BrokerAddress.from_url(mqtt_url), config.settings.mqtt)
         pub.connect()
-        start = middle + timedelta(hours=12, seconds=random.randrange(1, 10**6) / 10**6)
-        items = workload(config, readings, start)
-        messages = encode_messages(prefix, items, 100)
-        began = time.perf_counter()
-        publish_run(pub, messages)
-        rate = len(items) / (wait_for_last(url, items) - began)
+        for k in range(rounds):  # each round a fresh fraction of a second: nothing collides
+            copy_start = middle + timedelta(hours=k, seconds=random.randrange(1, 10**6) / 10**6)
+            copy_rates.append(raw_copy_rate(url, workload(config, 200_000, copy_start), table="readings"))
+            start = middle + timedelta(hours=12 + k, seconds=random.randrange(1, 10**6) / 10**6)
+            items = workload(config, readings, start)
+            rates.append(batched_run(url, pub, prefix, items))
+            assert stored_at(url, {ts for *_, ts, _ in items}) == len(items), "a reading is missing at scale"
         pub.close()
-        assert stored_at(url, {ts for *_, ts, _ in items}) == len(items), "a reading is missing at scale"
     finally:
         ingester.terminate()
         ingester.wait(30)
-    return rows, copy_rate, rate
+    return rows, copy_rates, rates
 
 
 def main() -> int:
@@ -353,6 +376,8 @@ def main() -> int:
     parser.add_argument("--readings", type=int, default=300_000, help="readings in the batched run")
     parser.add_argument("--single", type=int, default=60_000, help="readings in the single-message run")
     parser.add_argument("--profile", metavar="FILE", help="py-spy the ingester during the batched run (see above)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="raw COPY and batched runs, alternating; the figures are the medians")
     parser.add_argument("--at-scale", metavar="DATABASE",
                         help="also measure batched ingest and raw COPY into this seeded database (bench/seed.py)")
     args = parser.parse_args()
@@ -368,43 +393,49 @@ def main() -> int:
             "database": {"url": url},
             "mqtt": {"url": mqtt_url, "topic_prefix": prefix, "client_id": f"iocbench-{RUN}"},
             "storage": {"raw_retention": "400d"},
-            "ingest": {"batch_max_rows": int(os.environ.get("BATCH", 5000))}})
+            "ingest": batch_override()})
         config = load_config(folder, environ={})
         address, settings = BrokerAddress.from_url(mqtt_url), config.settings.mqtt
         ingester = None
         try:
             ingester = start_ingester(folder)
-            copy_rate = raw_copy_rate(url, workload(config, 200_000, datetime.now(UTC) - timedelta(days=350)))
             broker_rate = raw_broker_rate(mqtt_url, settings, args.single)
             pub = Publisher(address, settings)
             pub.connect()
-
-            items = workload(config, args.readings, datetime.now(UTC) - timedelta(days=300))
-            messages = encode_messages(prefix, items, 100)
-            spy = start_profile(ingester.pid, args.profile) if args.profile else None
-            began, cpu_began = time.perf_counter(), cpu_seconds(ingester.pid)
-            publish_run(pub, messages)
-            batched_rate = len(items) / (wait_for_last(url, items) - began)
-            ingester_cpu = cpu_seconds(ingester.pid) - cpu_began
-            if spy:
-                stop_profile(spy)
-
-            assert count(url) == len(items), "a reading is missing"
+            copy_rates, batched_rates, ingester_cpu, batched = [], [], 0.0, 0
+            for k in range(args.rounds):  # each round in weeks of its own
+                copy_rates.append(raw_copy_rate(url, workload(config, 200_000,
+                                                              datetime.now(UTC) - timedelta(days=350 - 7 * k))))
+                items = workload(config, args.readings, datetime.now(UTC) - timedelta(days=300 - 7 * k))
+                spy = start_profile(ingester.pid, args.profile) if args.profile and k == 0 else None
+                cpu_began = cpu_seconds(ingester.pid)
+                batched_rates.append(batched_run(url, pub, prefix, items))
+                ingester_cpu += cpu_seconds(ingester.pid) - cpu_began
+                batched += len(items)
+                if spy:
+                    stop_profile(spy)
+            copy_rate, batched_rate, ratio = ratio_of_medians(copy_rates, batched_rates)
+            assert count(url) == batched, "a reading is missing"
             single = workload(config, args.single, datetime.now(UTC) - timedelta(days=200))
             messages = encode_messages(prefix, single, 1)
             base = count(url)
-            began = time.perf_counter()
+            spy = start_profile(ingester.pid, f"{args.profile}.single") if args.profile else None
+            began, cpu_began = time.perf_counter(), cpu_seconds(ingester.pid)
             publish_run(pub, messages)
             single_rate = len(single) / (wait_for_last(url, single) - began)
+            single_cpu = cpu_seconds(ingester.pid) - cpu_began
+            if spy:
+                stop_profile(spy)
             assert count(url) == base + len(single), "a reading is missing"
 
-            lat_items = workload(config, min(args.readings, int(batched_rate / 2 * 10)),
-                                 datetime.now(UTC) - timedelta(days=100))
-            latencies = latency_run(url, pub, encode_messages(prefix, lat_items, 100), batched_rate / 2)
+            lat_start = datetime.now(UTC) - timedelta(days=100)
+            lat_items = workload(config, min(args.readings, int(batched_rate / 2 * 10)), lat_start)
+            latencies = latency_run(url, pub, encode_messages(prefix, lat_items, 100), batched_rate / 2, lat_start)
             pub.close()
             ingester.terminate()
             ingester.wait(30)
-            scale = at_scale(args.at_scale, server_url, mqtt_url, Path(tmp), args.readings) if args.at_scale else None
+            scale = at_scale(args.at_scale, server_url, mqtt_url, Path(tmp), args.readings,
+                             args.rounds) if args.at_scale else None
         finally:
             if ingester and ingester.poll() is None:
                 ingester.terminate()
@@ -415,27 +446,34 @@ def main() -> int:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     p50, p95 = pct(latencies, 50), pct(latencies, 95)
     print(f"baseline raw COPY (Python loader: series-id lookup + binary COPY, 10k-row batches): "
-          f"{copy_rate:,.0f} rows/s")
+          f"{copy_rate:,.0f} rows/s (median of {args.rounds} rounds)")
     print(f"baseline raw broker (single QoS 1 messages, no-op subscriber): {broker_rate:,.0f} msg/s")
-    print(f"batched (100 readings/message): {batched_rate:,.0f} readings/s committed, {len(items):,} readings")
-    print(f"ingester CPU in the batched run: {ingester_cpu:.2f} s = {1e6 * ingester_cpu / len(items):.2f} µs/reading "
-          f"= {len(items) / ingester_cpu:,.0f} readings/s per core")
+    print(f"batched (100 readings/message): {batched_rate:,.0f} readings/s committed (median), "
+          f"{args.readings:,} readings a round; rounds batched/raw COPY: {rounds_text(copy_rates, batched_rates)}")
+    print(f"ingester CPU in the batched runs: {ingester_cpu:.2f} s = {1e6 * ingester_cpu / batched:.2f} µs/reading "
+          f"= {batched / ingester_cpu:,.0f} readings/s per core")
     if args.profile:
-        print(f"profile of the ingester in the batched run (py-spy --gil, {args.profile}), µs per reading:")
-        for stage, micros in profile_stages(args.profile, len(items)):
+        print(f"profile of the ingester in the first batched run (py-spy --gil, {args.profile}), µs per reading:")
+        for stage, micros in profile_stages(args.profile, args.readings):
             print(f"  {micros:5.2f}  {stage}")
-    print(f"single (1 reading/message): {single_rate:,.0f} readings/s committed, {len(single):,} readings")
+    print(f"single (1 reading/message): {single_rate:,.0f} readings/s committed, {len(single):,} readings; "
+          f"ingester CPU {1e6 * single_cpu / len(single):.0f} µs/message")
+    if args.profile:
+        print(f"profile of the ingester in the single run ({args.profile}.single), µs per message:")
+        for stage, micros in profile_stages(f"{args.profile}.single", len(single)):
+            print(f"  {micros:5.2f}  {stage}")
     print(f"latency publish→commit at {batched_rate / 2:,.0f} readings/s (half the batched rate): "
           f"p50 {p50:.0f} ms, p95 {p95:.0f} ms over {len(latencies)} messages")
-    last_line = (f"ingest: {batched_rate:,.0f} readings/s batched ({100 * batched_rate / copy_rate:.0f}% of raw COPY), "
+    last_line = (f"ingest: {batched_rate:,.0f} readings/s batched ({100 * ratio:.0f}% of raw COPY), "
                  f"{single_rate:,.0f} readings/s single ({100 * single_rate / broker_rate:.0f}% of raw broker), "
                  f"p95 {p95:.0f} ms")
     if scale:
-        rows, scale_copy, scale_rate = scale
+        rows, scale_copies, scale_rates = scale
+        scale_copy, scale_rate, scale_ratio = ratio_of_medians(scale_copies, scale_rates)
         print(f"at scale ({args.at_scale}, {rows:,} rows in readings, writing into its largest weekly partition): "
-              f"raw COPY {scale_copy:,.0f} rows/s, batched {scale_rate:,.0f} readings/s committed")
-        last_line += (f"; at {rows / 1e6:.0f} M rows: {scale_rate:,.0f} readings/s "
-                      f"({100 * scale_rate / scale_copy:.0f}%)")
+              f"raw COPY {scale_copy:,.0f} rows/s, batched {scale_rate:,.0f} readings/s committed (medians); "
+              f"rounds: {rounds_text(scale_copies, scale_rates)}")
+        last_line += f"; at {rows / 1e6:.0f} M rows: {scale_rate:,.0f} readings/s ({100 * scale_ratio:.0f}%)"
     print(last_line)
     return 0
 

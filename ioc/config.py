@@ -137,7 +137,7 @@ class MqttSettings(Strict):
 
 
 class IngestSettings(Strict):
-    batch_max_rows: int = Field(5000, ge=1)
+    batch_max_rows: int = Field(20_000, ge=1)
     batch_max_delay: Duration = timedelta(milliseconds=200)
     queue_max_messages: int = Field(20000, ge=10)
     queue_max_readings: int = Field(200_000, ge=1000)  # and at most this many readings: memory stays bounded

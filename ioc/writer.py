@@ -24,6 +24,7 @@ import queue
 import struct
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -120,6 +121,10 @@ def _array(numbers: Iterable[int | float]) -> str:
     return "{" + ",".join(map(str, numbers)) + "}"
 
 
+def _rows(batch: Batch) -> int:
+    return len(batch.readings) + len(batch.dead_letters)
+
+
 class BatchWriter:
     def __init__(self, pool: ConnectionPool, partitions: Partitions, settings: IngestSettings,
                  spool: Spool | None = None):
@@ -128,11 +133,18 @@ class BatchWriter:
         self.partitions = partitions
         self.settings = settings
         self.stats = WriterStats()
-        self._queue: queue.Queue[Batch] = queue.Queue(maxsize=settings.queue_max_messages)
-        # Messages vary from one reading to thousands: the queue is bounded by readings as well, so that
-        # memory stays bounded whatever the payloads. One batch alone may exceed it (it is let in).
+        # The queue: at most `queue_max_messages` batches, and (messages vary from one reading to thousands)
+        # at most `queue_max_readings` rows, so that memory stays bounded whatever the payloads; one batch
+        # alone may exceed it (it is let in). One lock; producers wait on `_room`, the writer on `_ready`.
+        # The writer is woken only when it has something to do: the first batch while it is idle, then the
+        # group reaching `batch_max_rows` (or its delay running out); not once per message, which cost the
+        # producer's thread a wake-up and a GIL hand-over for every one-reading message.
+        self._pending: deque[Batch] = deque()
         self._rows_queued = 0
-        self._rows_room = threading.Condition()
+        self._lock = threading.Lock()
+        self._room = threading.Condition(self._lock)
+        self._ready = threading.Condition(self._lock)
+        self._wake_at_rows: int | None = None  # the writer waits for this many queued rows (0: any batch)
         self._listeners: list[CommitListener] = []
         self._observers: list[BatchObserver] = []
         self._retry_at = 0.0  # monotonic time before which the database is not tried again
@@ -150,31 +162,26 @@ class BatchWriter:
 
     @property
     def queue_capacity(self) -> int:
-        return self._queue.maxsize
+        return self.settings.queue_max_messages
 
     def submit(self, batch: Batch, timeout: float | None = None) -> None:
         """Queue a batch; blocks while the queue is full (back-pressure), raises queue.Full on timeout."""
-        rows = len(batch.readings) + len(batch.dead_letters)
-        with self._rows_room:
-            if not self._rows_room.wait_for(
-                    lambda: self._rows_queued == 0 or self._rows_queued + rows <= self.settings.queue_max_readings,
-                    timeout):
+        rows = _rows(batch)
+        limits = self.settings
+        with self._lock:
+            if not self._room.wait_for(lambda: not self._pending or (
+                    len(self._pending) < limits.queue_max_messages
+                    and self._rows_queued + rows <= limits.queue_max_readings), timeout):
                 raise queue.Full
+            self._pending.append(batch)
             self._rows_queued += rows
-        try:
-            self._queue.put(batch, timeout=timeout)
-        except queue.Full:
-            self._taken([batch])
-            raise
-
-    def _taken(self, batches: list[Batch]) -> None:
-        with self._rows_room:
-            self._rows_queued -= sum(len(b.readings) + len(b.dead_letters) for b in batches)
-            self._rows_room.notify_all()
+            if self._wake_at_rows is not None and self._rows_queued >= self._wake_at_rows:
+                self._wake_at_rows = None
+                self._ready.notify()
 
     @property
     def queue_depth(self) -> int:
-        return self._queue.qsize()
+        return len(self._pending)
 
     @property
     def queued_readings(self) -> int:
@@ -201,20 +208,28 @@ class BatchWriter:
     # --- the writer thread ----------------------------------------------------------------------
 
     def _collect(self) -> list[Batch]:
-        try:
-            first = self._queue.get(timeout=0.2)
-        except queue.Empty:
-            return []
-        batches, rows = [first], len(first.readings) + len(first.dead_letters)
-        deadline = first.received + self.settings.batch_max_delay.total_seconds()
-        while rows < self.settings.batch_max_rows:
-            try:
-                batch = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            batches.append(batch)
-            rows += len(batch.readings) + len(batch.dead_letters)
-        self._taken(batches)
+        """The next group: batches in submission order up to `batch_max_rows`, waiting at most
+        `batch_max_delay` after the first arrived for the group to fill."""
+        max_rows = self.settings.batch_max_rows
+        with self._lock:
+            if not self._pending:
+                self._wake_at_rows = 0
+                self._ready.wait(0.2)
+                self._wake_at_rows = None
+                if not self._pending:
+                    return []
+            deadline = self._pending[0].received + self.settings.batch_max_delay.total_seconds()
+            while self._rows_queued < max_rows and (wait := deadline - time.monotonic()) > 0:
+                self._wake_at_rows = max_rows
+                self._ready.wait(wait)
+                self._wake_at_rows = None
+            batches, rows = [], 0
+            while self._pending and (not batches or rows < max_rows):
+                batch = self._pending.popleft()
+                batches.append(batch)
+                rows += _rows(batch)
+            self._rows_queued -= rows
+            self._room.notify_all()
         return batches
 
     def _run(self) -> None:
@@ -229,10 +244,10 @@ class BatchWriter:
                 except Exception as exc:  # the database, or the spool's disk: say so, try again later
                     self._db_failed(exc)
             if not pending:
-                if self._stop.is_set() and self._queue.empty():
+                if self._stop.is_set() and not self._pending:
                     return
                 pending = self._collect()
-                self.stats.queue_depth = self._queue.qsize()
+                self.stats.queue_depth = len(self._pending)
                 if not pending:
                     continue
             if (self.spool is None or self.spool.empty) and time.monotonic() >= self._retry_at:
@@ -381,7 +396,7 @@ class BatchWriter:
                 listener(batches)
             except Exception:
                 log.exception("commit observer failed")
-        self.stats.queue_depth = self._queue.qsize()
+        self.stats.queue_depth = len(self._pending)
         if readings:
             for listener in self._listeners:
                 try:
