@@ -138,7 +138,7 @@ class MqttSettings(Strict):
 
 class IngestSettings(Strict):
     batch_max_rows: int = Field(20_000, ge=1)
-    batch_max_delay: Duration = timedelta(milliseconds=200)
+    batch_max_delay: Duration = timedelta(milliseconds=50)
     queue_max_messages: int = Field(20000, ge=10)
     queue_max_readings: int = Field(200_000, ge=1000)  # and at most this many readings: memory stays bounded
     max_payload_bytes: int = Field(1_048_576, ge=256)
