@@ -74,10 +74,11 @@ def _iso(ts: Any) -> str | None:
 
 
 def brief_metrics(config: Config, domain: str) -> list[Metric]:
-    """The rows of a domain's table: its headline metrics, then every other metric counted in day totals."""
+    """The rows of a domain's table: its headline metrics and every other metric counted in day totals, in the
+    catalog's order (so that accidents, deaths and injuries, or the dossier counts, stand together)."""
     mine = [m for m in config.catalog.metrics if m.domain == domain]
-    heads = [m for m in mine if m.headline][:HEADLINES_MAX]
-    return heads + [m for m in mine if not m.headline and m.over_time == "day_total"]
+    heads = {m.key for m in [m for m in mine if m.headline][:HEADLINES_MAX]}
+    return [m for m in mine if m.key in heads or (not m.headline and m.over_time == "day_total")]
 
 
 _SITE_COLUMN = {"day_total": "total", "mean": "mean", "max": "max", "min": "min", "last": "last"}

@@ -17,7 +17,16 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as pdfcanvas
-from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    CondPageBreak,
+    Flowable,
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from ioc.i18n import t
 
@@ -169,8 +178,9 @@ def story(content: dict[str, Any]) -> list:
                            f"{_esc(domain['completeness_text'])}</font>", s["h2"])]
         for sentence in domain["sentences"]:
             block.append(Paragraph(_esc(sentence), s["bullet"], bulletText="-"))
-        block += [Spacer(0, 1.5 * mm), _indicator_table(domain, s, content)]
-        out.append(KeepTogether(block))
+        # A domain may run onto the next page (its table repeats its header) so that no half page is left
+        # blank; its heading and sentences stay together, and start on a new page only near the bottom.
+        out += [CondPageBreak(55 * mm), KeepTogether(block), Spacer(0, 1.5 * mm), _indicator_table(domain, s, content)]
     out.append(Paragraph(sec[2], s["h1"]))
     if content["issues"]:
         rows = [[Paragraph(t("brief.col.issue", lang), s["head"]), Paragraph(t("brief.col.agency", lang), s["head"])]]
