@@ -131,6 +131,14 @@ def status_badge(status: str, lang: str) -> html.Span:
     return html.Span(ioc_status.status_label(status, lang), className=f"badge status-badge status-{status}")
 
 
+def _unbroken(value_text: str) -> list:
+    """A tile's figure as its number and its unit, each kept on one line: a narrow tile may put the unit under
+    the number, never split it ("cases/we" + "ek")."""
+    number, _, unit = value_text.partition(" ")
+    parts: list = [html.Span(number, className="nowrap")]
+    return parts + [" ", html.Span(unit, className="tile-unit nowrap")] if unit else parts
+
+
 def metric_tile(row: Any, metric: Metric, lang: str | None = "vi") -> html.Div:
     """One headline metric: label, value with unit, status colour, age, and a stale badge when stale.
 
@@ -174,7 +182,7 @@ def metric_tile(row: Any, metric: Metric, lang: str | None = "vi") -> html.Div:
     return html.Div(
         [
             html.Div(head, className="tile-head"),
-            html.Div(format_value(value, metric.unit_text(lang), lang), className="tile-value"),
+            html.Div(_unbroken(format_value(value, metric.unit_text(lang), lang)), className="tile-value"),
             html.Div(foot, className="tile-foot"),
             *sources,
         ],

@@ -176,6 +176,9 @@ def series_spec(
             "color": AXIS_COLOR,
             "fixedrange": True,
             "ticksuffix": "",
+            # a quantity that cannot be negative (rain, counts, shares) never gets a negative axis, even when
+            # Plotly pads a flat line of zeros to [-1, 1]
+            "rangemode": "nonnegative" if metric.valid_range[0] >= 0 else "normal",
         },
         hovermode="x",
         shapes=shapes,

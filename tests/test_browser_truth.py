@@ -1,7 +1,8 @@
 """Every page in a real browser (Debian's Chromium), in both languages, at 1920×1080 and 3840×2160: nothing
-overlaps inside a tile, every chart is at least 150 px tall, no known English UI string shows in Vietnamese
-(nor Vietnamese in English), and once the simulator has warmed up no tile is stale and nothing says
-"Không có dữ liệu". Screenshots of each page go to test-output/ (truth-<page>-<lang>-<size>.png)."""
+overlaps inside a tile, no figure's number or unit is split across lines, every chart is at least 150 px tall,
+no known English UI string shows in Vietnamese (nor Vietnamese in English), and once the simulator has warmed up
+no tile is stale and nothing says "Không có dữ liệu". Screenshots of each page go to test-output/
+(truth-<page>-<lang>-<size>.png)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,12 @@ OVERLAPS = """() => {
       const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
       const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
       if (w > 1 && h > 1) out.push(`${tile.dataset.metric}: ${parts[i].className} over ${parts[j].className}`);
+    }
+    // a figure's number and unit are each one unbroken line, inside the tile
+    for (const piece of tile.querySelectorAll('.tile-value .nowrap')) {
+      const r = piece.getBoundingClientRect();
+      if (piece.getClientRects().length > 1) out.push(`${tile.dataset.metric}: '${piece.textContent}' split`);
+      if (r.right > box.right + 1) out.push(`${tile.dataset.metric}: '${piece.textContent}' wider than its tile`);
     }
   }
   return out;

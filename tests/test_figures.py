@@ -93,6 +93,15 @@ def test_thresholds_are_dashed_horizontal_lines():
     assert {"Ngưỡng cảnh báo", "Ngưỡng nguy hiểm"} <= labels
 
 
+def test_a_quantity_that_cannot_be_negative_never_gets_a_negative_axis():
+    zeros = series().assign(value=0.0)  # a dry day: Plotly would pad a flat line of zeros to [-1, 1]
+    assert series_figure(zeros, PM25, "vi").layout.yaxis.rangemode == "nonnegative"
+    temperature = Metric(key="temperature", domain="agriculture", unit="°C", label=Text(vi="Nhiệt độ", en="Temp"),
+                         kind="level", across="mean", over_time="mean", cadence=timedelta(hours=1),
+                         valid_range=(-10, 50), source="test")
+    assert series_figure(zeros, temperature, "vi").layout.yaxis.rangemode == "normal"
+
+
 def test_no_thresholds_no_lines():
     fig = series_figure(series(), NO_THRESHOLDS, "en")
     assert threshold_shapes(fig) == []
@@ -152,6 +161,9 @@ def test_tile_value_in_vietnamese_format_with_unit():
     assert text_of(by_class(tile, "tile-value")[0]) == "12,3 µg/m³"
     tile = metric_tile(row(value=1234.5), PM25, "en")
     assert text_of(by_class(tile, "tile-value")[0]) == "1,235 µg/m³"
+    # number and unit each one unbreakable piece: a narrow tile may put the unit under the number, never split it
+    assert [text_of(c) for c in by_class(tile, "nowrap")] == ["1,235", "µg/m³"]
+    assert [text_of(c) for c in by_class(tile, "tile-unit")] == ["µg/m³"]
 
 
 def test_tile_hooks_and_status_class():
