@@ -266,16 +266,17 @@ def headline(config: Config, domain: str) -> list[Metric]:
 
 def area_list(config: Config, areas: pd.DataFrame, lang: str) -> list:
     """The map's areas as readable lines (names on a wall map overlap where districts are close): the
-    number shown in the area's marker, coloured by its status, the name, and its critical and warning
-    readings when there are any (else the status)."""
+    number shown in the area's marker, coloured by its status, the name, and its status with how many of its
+    sites are at that level."""
     items = []
     for i, row in enumerate(areas.to_dict("records"), start=1):
         status = row["status"]
-        counts = [t(f"wall.area.{level}", lang, n=row[level]) for level in ("critical", "warning") if row[level]]
+        detail = t(f"status.{status}", lang)
+        if row.get(status):  # how many of its sites are at that level; "2 cảnh báo" would read as two alerts
+            detail = t("wall.area.sites", lang, status=detail, n=row[status])
         items.append(html.Div([html.Span(str(i), className=f"wall-area-dot status-{status}"),
                                html.Span(area_name(config, row["area"], lang), className="wall-area-name"),
-                               html.Span(" · ".join(counts) or t(f"status.{status}", lang),
-                                         className="wall-area-detail")],
+                               html.Span(detail, className="wall-area-detail")],
                               className=f"wall-area status-{status}", **{"data-area": row["area"],
                                                                          "data-status": status}))
     return items

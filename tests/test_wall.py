@@ -18,6 +18,7 @@ from ioc.models import Batch, Reading
 from panels._components import OFFLINE_AFTER_PERIODS, watchdog
 from panels._wall import (
     alert_banner,
+    area_list,
     banner_alerts,
     health_strip,
     parse_interval,
@@ -147,6 +148,16 @@ def test_health_strip_counts_and_names():
     assert "b (Chậm), c (Lỗi)" in text
     text = text_of(health_strip(pd.DataFrame({"feed": ["a"], "state": ["ok"]}), "en"))
     assert "All feeds are healthy" in text and re.search(r"0\s+Failing", text)
+
+
+def test_area_lines_give_a_status_and_its_sites_never_an_alert_count(test_config):
+    areas = pd.DataFrame([{"area": area, "status": s, "critical": c, "warning": w, "stale": 0}
+                          for area, (s, c, w) in zip(test_config.areas, [("warning", 0, 2), ("critical", 1, 3),
+                                                                             ("ok", 0, 0)], strict=False)])
+    lines = [text_of(line.children[2]) for line in area_list(test_config, areas, "vi")]
+    assert lines == ["Cảnh báo · 2 điểm", "Nguy hiểm · 1 điểm", "Bình thường"]
+    lines = [text_of(line.children[2]) for line in area_list(test_config, areas, "en")]
+    assert lines == ["Warning · sites: 2", "Critical · sites: 1", "Normal"]
 
 
 def test_watchdog_settings_speak_the_page_language():
