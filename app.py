@@ -136,7 +136,8 @@ def build_brief(config, day, lang: str, out: str | None, send: bool) -> int:
     runtime = Runtime(config, with_simulator=False).open_storage()
     try:
         if not service.build(config, runtime.db, day, [lang]):
-            print(f"no readings from before the end of {day}: there is no brief for that day", file=sys.stderr)
+            print(f"no brief for {day}: the data began after that day, or late in it (under "
+                  f"{service.FIRST_DAY_MIN_PCT:.0f} % of the day's readings)", file=sys.stderr)
             return 2
         path = Path(out or f"brief-{day}-{lang}.pdf")
         path.write_bytes(brief_pdf(runtime.db, day, lang))

@@ -386,14 +386,21 @@ def test_brief_page_archive_and_pdf_link(browser, brief_url, output_dir):
 
 def test_a_missed_build_is_caught_up_at_start(tmp_path, pg_server_url, mqtt_url):
     folder = isolated_config(tmp_path / "config", pg_server_url, mqtt_url, "briefcu",
-                             {"brief": {"catch_up_delay": "0s", "catch_up_days": 2, "languages": ["vi", "en"]},
+                             {"brief": {"catch_up_delay": "0s", "catch_up_days": 3, "languages": ["vi", "en"]},
                               "http": {"port": free_port()}})
     config = load_config(folder, environ={})
     due = service.last_due_day(config, datetime.now(UTC))
-    first = Runtime(config, with_simulator=False).open_storage()  # data from the day before the due day on
-    first.writer.submit(Batch([Reading("wx-bgc", "rainfall_1h", local(due - timedelta(days=1), 1), 0.0)],
-                              feed="simulator"))
-    assert first.writer.flush(30)
+    first = Runtime(config, with_simulator=False).open_storage()
+    # The data begins with a lone figure two days before the due day (a feed's last value from before the
+    # product started: that day is not briefed), then the simulator's readings from the day before the due
+    # day's evening on; that day holds less than a quarter of its readings but comes after the data began.
+    lone = [Reading("wx-bgc", "rainfall_1h", local(due - timedelta(days=2), 16), 0.0)]
+    readings = lone + simulated(config, local(due - timedelta(days=1), 18), local(due - timedelta(days=1), 20))
+    for i in range(0, len(readings), 20000):
+        first.writer.submit(Batch(readings[i:i + 20000], feed="simulator"))
+    assert first.writer.flush(60)
+    assert not service.has_data(config, first.db, due - timedelta(days=2))
+    assert service.has_data(config, first.db, due - timedelta(days=1))
     first.stop()
     rt = Runtime(config, with_simulator=False).start()
     try:

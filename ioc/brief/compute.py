@@ -305,6 +305,20 @@ def _completeness(config: Config, stats: pd.DataFrame, day: date) -> dict[str, d
     return domains
 
 
+def day_completeness(config: Config, db: ConnectionPool, day: date) -> dict[str, dict]:
+    """Per priority domain: the readings received in `day` against those expected (see _completeness)."""
+    tz = config.settings.brief.timezone
+    start, end = day_window(day, tz)
+    return _completeness(config, brief_queries.daily_stats(db, sorted(config.metrics), [(start, end)], tz), day)
+
+
+def overall(completeness: dict[str, dict]) -> dict[str, Any]:
+    """The domains' completeness added up: expected, received and their share in %."""
+    expected = sum(c["expected"] for c in completeness.values())
+    received = sum(c["received"] for c in completeness.values())
+    return {"expected": expected, "received": received, "pct": 100.0 * received / expected if expected else None}
+
+
 def _plan(config: Config, db: ConnectionPool, end: datetime) -> list[dict[str, Any]]:
     rows = []
     entered = [m.key for m in config.catalog.metrics if m.targets and not m.computed_from]
@@ -370,8 +384,7 @@ def compute(config: Config, db: ConnectionPool, day: date, now: datetime | None 
     if not history.empty:
         firing = pd.to_datetime(history["firing_since"], utc=True)
         history = history[firing.notna() & (firing >= pd.Timestamp(start)) & (firing < pd.Timestamp(end))]
-    completeness = _completeness(config, brief_queries.daily_stats(db, sorted(config.metrics), [(start, end)], tz),
-                                 day)
+    completeness = day_completeness(config, db, day)
     domains = []
     for key in priority:
         metric_stats = {m.key: stats[stats["metric"] == m.key] for m in rows_of[key]}
@@ -383,8 +396,6 @@ def compute(config: Config, db: ConnectionPool, day: date, now: datetime | None 
             "breaches": len([r for r in runs if config.metrics[r["metric"]].domain == key]),
             "completeness": completeness[key],
         })
-    total_expected = sum(c["expected"] for c in completeness.values())
-    total_received = sum(c["received"] for c in completeness.values())
     return {
         "date": day.isoformat(), "timezone": tz, "start": start.isoformat(), "end": end.isoformat(),
         "generated_at": now.astimezone(UTC).isoformat(),
@@ -392,7 +403,6 @@ def compute(config: Config, db: ConnectionPool, day: date, now: datetime | None 
         "alerts": _alerts(history, now),
         "issues": _issues(config, runs, teams),
         "silences": _silences(config, brief_queries.entity_stamps(db, start, end), start, end),
-        "completeness": {"expected": total_expected, "received": total_received,
-                         "pct": 100.0 * total_received / total_expected if total_expected else None},
+        "completeness": overall(completeness),
         "plan": _plan(config, db, end),
     }

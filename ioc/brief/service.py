@@ -20,13 +20,15 @@ from psycopg_pool import ConnectionPool
 
 from ioc import brief_queries
 from ioc.brief import pdf
-from ioc.brief.compute import compute, day_window
+from ioc.brief.compute import compute, day_completeness, day_window, overall
 from ioc.brief.sentences import localize
 from ioc.config import Config
 from ioc.i18n import t
 from ioc.mail import send_mail
 
 log = logging.getLogger(__name__)
+
+FIRST_DAY_MIN_PCT = 25.0  # see has_data
 
 
 def _jsonable(content: dict[str, Any]) -> dict[str, Any]:
@@ -38,7 +40,7 @@ def build(config: Config, db: ConnectionPool, day: date, langs: list[str] | None
     """Build and store the brief of `day` in each language; returns {lang: content}."""
     now = now or datetime.now(UTC)
     if not has_data(config, db, day):
-        log.info("daily brief for %s not built: no data before the day's end", day)
+        log.info("daily brief for %s not built: the data began after that day, or late in it", day)
         return {}
     data = compute(config, db, day, now)
     built = {}
@@ -56,9 +58,18 @@ def build(config: Config, db: ConnectionPool, day: date, langs: list[str] | None
 
 
 def has_data(config: Config, db: ConnectionPool, day: date) -> bool:
-    """A day can be briefed once readings exist from before its end (never a day before any data)."""
+    """A day can be briefed once readings exist from before its end (never a day before any data). The day the
+    data began is briefed only when it holds FIRST_DAY_MIN_PCT of a day's readings: a handful is the product's
+    first hours, or a feed's last figure from before the product started (a school's Saturday attendance sent
+    on Monday), not a day to report on. Every later day is briefed, an outage included (an honest brief)."""
     first = brief_queries.first_reading(db)
-    return first is not None and first < day_window(day, config.settings.brief.timezone)[1]
+    start, end = day_window(day, config.settings.brief.timezone)
+    if first is None or first >= end:
+        return False
+    if first < start:
+        return True
+    share = overall(day_completeness(config, db, day))["pct"]
+    return share is not None and share >= FIRST_DAY_MIN_PCT
 
 
 def email(config: Config, db: ConnectionPool, day: date, lang: str) -> None:
@@ -123,7 +134,7 @@ def catch_up(config: Config, db: ConnectionPool, now: datetime | None = None) ->
         day = first + timedelta(days=offset)
         if all(day in brief_queries.brief_days(db, day, lang) for lang in settings.languages):
             continue
-        if not has_data(config, db, day):  # the product started after this day: nothing to brief
+        if not has_data(config, db, day):  # the product started after (or late in) this day
             continue
         if day == last:
             scheduled_build(config, db, day)
