@@ -15,12 +15,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
 
 import ioc.vn_aqi as vn_aqi
 from feeds.simulator import Simulator
 from ioc.brief import service
-from ioc.brief.compute import day_window
+from ioc.brief.compute import breaches, day_window
+from ioc.brief.sentences import issue_text
 from ioc.brief_queries import brief, brief_archive, brief_pdf
 from ioc.config import BriefSettings, SimulatorSettings, SmtpSettings, load_config
 from ioc.models import Batch, Reading
@@ -163,12 +165,32 @@ def test_issues_name_the_lead_agency_and_gaps_are_plain_words(built):
     assert vi["issues"], "a storm day has breaches"
     agencies = {i["agency_text"] for i in vi["issues"]}
     assert "Ban Chỉ huy PCTT và TKCN tỉnh" in agencies  # rainfall and rivers: the rule's team label
-    assert all(("vượt ngưỡng" in i["text"]) == (i["direction"] == "above") for i in vi["issues"])
+    assert all(("lên tới" in i["text"]) == (i["direction"] == "above") for i in vi["issues"])
     assert "Trạm đo mưa Yên Thế mất kết nối 3 giờ 15 phút (09:45–13:00)." in vi["data_notes"]
     assert "Yên Thế rain station was out of contact for 3 h 15 min (09:45–13:00)." in en["data_notes"]
     feeds = {f.name for f in load_config(ROOT / "config", environ={}).feeds}
     text = " ".join([*vi["summary"], *vi["data_notes"], *(s for d in vi["domains"] for s in d["sentences"])])
     assert not any(name in text for name in feeds)  # never a feed id
+
+
+def test_a_breach_is_its_run_from_the_warning_level_and_its_peak_level(test_config):
+    """One run of a site's readings from the warning level on; its peak exactly at the critical level reads
+    'ở mức nguy hiểm (ngưỡng 5 điểm)', never 'above' it; its time is the time at warning level or worse."""
+    metric = test_config.metrics["flooded_road_points"]
+    site = next(e for e in test_config.region.entities if "flooded_road_points" in test_config.entity_metrics(e.id))
+    levels = metric.thresholds_for(site)
+    start, step = local(DAY, 12), metric.cadence
+    values = [levels.warning - 1, levels.warning, levels.critical, levels.warning, levels.warning - 1]
+    rows = pd.DataFrame({"entity": site.id, "metric": metric.key, "value": values,
+                         "ts": [start + i * step for i in range(len(values))]})
+    (run,) = breaches(test_config, rows)
+    assert run["critical"] and run["peak"] == levels.critical and run["threshold"] == levels.critical
+    assert run["duration_s"] == 3 * step.total_seconds()
+    issue = {**run, "runs": 1, "total_s": run["duration_s"]}
+    text = issue_text(test_config, issue, "vi", "Asia/Ho_Chi_Minh")
+    assert f"ở mức nguy hiểm (ngưỡng {levels.critical:.0f} điểm)" in text and "vượt" not in text
+    assert "từ mức cảnh báo trở lên" in text
+    assert "at the critical level" in issue_text(test_config, issue, "en", "Asia/Ho_Chi_Minh")
 
 
 def _golden_text(content: dict) -> str:
