@@ -100,7 +100,8 @@ def _compare(ind: dict[str, Any], unit: str, lang: str) -> str:
         if format_number(abs(change), lang, _decimals(change)).strip("0,.") == "":
             how = t("brief.r.same", lang)
         else:
-            delta = t("brief.points", lang, n=format_number(abs(change), lang, _decimals(change))) if unit == "%" \
+            # a sentence spells the unit out ("điểm phần trăm"), as a report writes it; tables keep "điểm %"
+            delta = t("brief.r.points", lang, n=format_number(abs(change), lang, _decimals(change))) if unit == "%" \
                 else format_value(abs(change), unit, lang, _decimals(change))
             how = t("brief.r.up" if change > 0 else "brief.r.down", lang, delta=delta)
         parts.append(t(phrase, lang, how=how))
