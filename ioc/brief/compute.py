@@ -77,7 +77,7 @@ def brief_metrics(config: Config, domain: str) -> list[Metric]:
     """The rows of a domain's table: its headline metrics and every other metric counted in day totals, in the
     catalog's order (so that accidents, deaths and injuries, or the dossier counts, stand together)."""
     mine = [m for m in config.catalog.metrics if m.domain == domain]
-    heads = {m.key for m in [m for m in mine if m.headline][:HEADLINES_MAX]}
+    heads = [m.key for m in mine if m.headline][:HEADLINES_MAX]
     return [m for m in mine if m.key in heads or (not m.headline and m.over_time == "day_total")]
 
 
