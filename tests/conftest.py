@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import threading
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -37,6 +36,7 @@ from tests.support import (
     isolated_config,
     protocol_for,
     reachable,
+    serve,
     serve_fake_api,
     sign_in,
 )
@@ -183,14 +183,9 @@ def web_app(simulated: Runtime):
 @pytest.fixture(scope="session")
 def web_url(simulated: Runtime, web_app) -> Iterator[str]:
     """The product's web server (the same app and WSGI server as app.py) on a free port."""
-    from waitress import create_server
-
-    app = web_app
-    server = create_server(app.server, host="127.0.0.1", port=simulated.config.settings.http.port, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{simulated.config.settings.http.port}"
-    server.close()
+    url, stop = serve(web_app.server, threads=4, port=simulated.config.settings.http.port)
+    yield url
+    stop()
 
 
 @pytest.fixture(scope="session")

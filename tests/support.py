@@ -9,6 +9,7 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,11 +17,12 @@ from pathlib import Path
 import psycopg
 import yaml
 from psycopg import sql
+from waitress import create_server
 
 from ioc import timescale
 from ioc.config import copy_config
 from ioc.runtime import Runtime
-from ioc.services import fresh_database
+from ioc.services import free_port, fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "test-output"
@@ -83,6 +85,25 @@ def sign_in(page, web_url: str, username: str, password: str = PASSWORD) -> None
     page.fill("#password", password)
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/login" not in url, timeout=10_000)
+
+def serve(app, threads: int = 2, port: int | None = None, **options) -> tuple[str, Callable[[], None]]:
+    """A WSGI app served by waitress in a daemon thread, on `port` or a free one: (its URL, a function that
+    stops it). `options` go to waitress.
+
+    The stop closes every socket from inside the server's own loop and waits for it to end: closing them from
+    another thread races the loop's select (EBADF in the server thread). wasyncore keeps the sockets the loop
+    watches in the server's `_map`."""
+    server = create_server(app, host="127.0.0.1", port=port or free_port(), threads=threads, **options)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.trigger.pull_trigger(lambda: [channel.close() for channel in list(server._map.values())])
+        thread.join(10)
+        server.task_dispatcher.shutdown()
+
+    return f"http://127.0.0.1:{server.effective_port}", stop
+
 
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync"]

@@ -28,7 +28,7 @@ from ioc.config import BriefSettings, SimulatorSettings, SmtpSettings, load_conf
 from ioc.models import Batch, Reading
 from ioc.runtime import Runtime
 from ioc.services import free_port
-from tests.support import PASSWORD, ROOT, RUN_ID, drop_database, isolated_config, sign_in
+from tests.support import PASSWORD, ROOT, RUN_ID, drop_database, isolated_config, serve, sign_in
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 DAY = date(2026, 7, 20)          # a Monday in the rainy season: a storm, rivers over their alarm levels
@@ -353,8 +353,6 @@ def test_last_due_day_follows_the_build_time():
 @pytest.fixture(scope="module")
 def brief_url(seeded):
     """The product's web app over the seeded database (same app factory and WSGI server as app.py)."""
-    from waitress import create_server
-
     from ioc.auth import store as auth_store
     from ioc.brief import web as brief_web
     from ioc.web import create_app
@@ -364,11 +362,9 @@ def brief_url(seeded):
     auth_store.add_user(seeded.db, "an", PASSWORD, "operator", display_name="Nguyễn Văn An", actor="tests")
     app = create_app(seeded.config, seeded)
     brief_web.register(app.server, seeded)
-    port = free_port()
-    server = create_server(app.server, host="127.0.0.1", port=port, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    yield f"http://127.0.0.1:{port}"
-    server.close()
+    url, stop = serve(app.server, threads=4)
+    yield url
+    stop()
 
 
 def test_brief_page_archive_and_pdf_link(browser, brief_url, output_dir):

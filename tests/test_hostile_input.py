@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,17 +22,15 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from waitress import create_server
 
 from ioc.config import ConfigError, FeedSpec, copy_config, load_config
 from ioc.feed_health import FeedHealth
 from ioc.ingest import Ingestor
 from ioc.runtime import Runtime
-from ioc.services import free_port
 from ioc.transports.contract import Parsed, ParserContext, build_parser
 from ioc.transports.http_poll import HttpPoller
 from ioc.transports.mqtt import BrokerAddress, Publisher
-from tests.support import RUN_ID, add_feeds, drop_database, isolated_config, native_payload
+from tests.support import RUN_ID, add_feeds, drop_database, isolated_config, native_payload, serve
 from tests.waiting import wait_until
 
 HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
@@ -174,10 +171,9 @@ def push_url(tmp_path_factory, pg_server_url, mqtt_url, runtime):
         rt = Runtime(load_config(folder, environ={}), with_simulator=False).start()
     server = flask.Flask("hostile-push")
     rt.register_http(server)
-    http = create_server(server, host="127.0.0.1", port=free_port(), threads=4)
-    threading.Thread(target=http.run, daemon=True).start()
-    yield f"http://127.0.0.1:{http.effective_port}/api/v1/readings", rt
-    http.close()
+    url, stop = serve(server, threads=4)
+    yield f"{url}/api/v1/readings", rt
+    stop()
     rt.stop()
     drop_database(pg_server_url, f"ioc_test_{RUN_ID}_hostilepush")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -11,13 +10,12 @@ from datetime import UTC, datetime, timedelta
 import flask
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from waitress import create_server
 
 from ioc.config import load_config
 from ioc.runtime import Runtime
-from ioc.services import Postgres, free_port
+from ioc.services import Postgres
 from ioc.transports.mqtt import BrokerAddress, Publisher
-from tests.support import isolated_config, native_payload
+from tests.support import isolated_config, native_payload, serve
 from tests.waiting import wait_until
 
 
@@ -78,10 +76,9 @@ def outage(tmp_path, mqtt_url):
     assert rt.mqtt.connected.wait(10)
     server = flask.Flask("outage-test")
     rt.register_http(server)
-    http = create_server(server, host="127.0.0.1", port=free_port(), threads=2)
-    threading.Thread(target=http.run, daemon=True).start()
-    yield rt, pg, f"http://127.0.0.1:{http.effective_port}"
-    http.close()
+    url, stop_http = serve(server)
+    yield rt, pg, url
+    stop_http()
     rt.stop()
     pg.remove()
 
@@ -121,9 +118,7 @@ def test_overload_is_visible_bounded_and_lossless(tmp_path, mqtt_url):
     rt = Runtime(load_config(folder, environ={}), with_simulator=False).start()
     server = flask.Flask("overload-test")
     rt.register_http(server)
-    http = create_server(server, host="127.0.0.1", port=free_port(), threads=2)
-    threading.Thread(target=http.run, daemon=True).start()
-    url = f"http://127.0.0.1:{http.effective_port}"
+    url, stop_http = serve(server)
     try:
         assert rt.mqtt.connected.wait(10)
         config = rt.config
@@ -154,7 +149,7 @@ def test_overload_is_visible_bounded_and_lossless(tmp_path, mqtt_url):
         assert wait_until(lambda: get(f"{url}/healthz")[0] == 200, 30), get(f"{url}/healthz")[1]
         pub.close()
     finally:
-        http.close()
+        stop_http()
         rt.stop()
         pg.remove()
 

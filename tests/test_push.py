@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
 
 import flask
 import pytest
-from waitress import create_server
 
 from ioc.config import load_config
 from ioc.runtime import Runtime
-from ioc.services import free_port
-from tests.support import RUN_ID, add_feeds, drop_database, isolated_config, native_payload
+from tests.support import RUN_ID, add_feeds, drop_database, isolated_config, native_payload, serve
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +35,9 @@ def push_url(tmp_path_factory, pg_server_url, mqtt_url, runtime):
         rt = Runtime(load_config(folder, environ={})).start()
     server = flask.Flask("push-test")
     rt.register_http(server)
-    http = create_server(server, host="127.0.0.1", port=free_port(), threads=4)
-    threading.Thread(target=http.run, daemon=True).start()
-    yield f"http://127.0.0.1:{http.effective_port}/api/v1/readings", rt
-    http.close()
+    url, stop = serve(server, threads=4)
+    yield f"{url}/api/v1/readings", rt
+    stop()
     rt.stop()
     drop_database(pg_server_url, f"ioc_test_{RUN_ID}_push")
 

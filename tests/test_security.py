@@ -4,7 +4,6 @@ session and with each role; CSRF; kiosk tokens; lockout; security headers; the a
 from __future__ import annotations
 
 import re
-import threading
 from datetime import UTC, datetime, timedelta
 
 import dash
@@ -16,8 +15,7 @@ from ioc.audit import audit_log
 from ioc.auth import User
 from ioc.auth import store as auth_store
 from ioc.auth.http import CSRF_COOKIE, CSRF_HEADER
-from ioc.services import free_port
-from tests.support import PASSWORD
+from tests.support import PASSWORD, serve
 
 # What each role may open, by the access a page declares.
 EXPECTED = {
@@ -233,16 +231,11 @@ def test_kiosk_token_reads_the_wall_only_and_can_be_revoked(web_url, simulated, 
 
 
 def test_failed_sign_ins_are_rate_limited_per_address(simulated, people):
-    from waitress import create_server
-
     from ioc.web import create_app
 
     app = create_app(simulated.config, simulated)  # its own limiter, so other tests' sign-ins are not counted
-    port = free_port()
-    server = create_server(app.server, host="127.0.0.1", port=port, threads=2)
-    threading.Thread(target=server.run, daemon=True).start()
+    url, stop = serve(app.server)
     try:
-        url = f"http://127.0.0.1:{port}"
         session = Browserish()
         codes = []
         for i in range(22):
@@ -251,7 +244,7 @@ def test_failed_sign_ins_are_rate_limited_per_address(simulated, people):
                                                             "csrf_token": csrf}).status_code)
         assert codes[0] == 401 and codes[-1] == 429
     finally:
-        server.close()
+        stop()
 
 
 def test_actions_check_the_role_and_write_the_audit_log(runtime):

@@ -8,7 +8,6 @@ import re
 import stat
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -17,7 +16,7 @@ import requests
 from ioc.auth import store as auth_store
 from ioc.auth.http import FREE_FAILURES, MAX_WAIT_SECONDS, SECRET_ENV, Throttle, _networks, client_address, secret_key
 from ioc.services import free_port
-from tests.support import PASSWORD, RUN_ID, drop_database, isolated_config
+from tests.support import PASSWORD, RUN_ID, drop_database, isolated_config, serve
 from tests.test_security import Browserish, session_for
 from tests.waiting import wait_until
 
@@ -114,16 +113,12 @@ def test_forwarded_for_is_believed_from_trusted_proxies_only():
 @pytest.fixture
 def own_server(simulated, people):
     """The product's app on its own port, with its own throttle (other tests' sign-ins do not count)."""
-    from waitress import create_server
-
     from ioc.web import create_app
 
     app = create_app(simulated.config, simulated)
-    port = free_port()
-    server = create_server(app.server, host="127.0.0.1", port=port, threads=2, clear_untrusted_proxy_headers=False)
-    threading.Thread(target=server.run, daemon=True).start()
-    yield f"http://127.0.0.1:{port}", app.server.extensions["ioc_auth"]
-    server.close()
+    url, stop = serve(app.server, clear_untrusted_proxy_headers=False)
+    yield url, app.server.extensions["ioc_auth"]
+    stop()
 
 
 def _attempt(url: str, username: str, password: str, headers: dict | None = None) -> requests.Response:

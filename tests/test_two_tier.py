@@ -17,7 +17,7 @@ from ioc.config import DEFAULT_CONFIG_DIR, load_config
 from ioc.i18n import t
 from ioc.runtime import Runtime
 from ioc.services import free_port
-from tests.support import PASSWORD, RUN_ID, drop_database, isolated_config, sign_in
+from tests.support import PASSWORD, RUN_ID, drop_database, isolated_config, serve, sign_in
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -48,19 +48,15 @@ def two_tier(tmp_path_factory, pg_server_url, mqtt_url) -> Iterator[Runtime]:
 
 @pytest.fixture(scope="module")
 def two_tier_url(two_tier: Runtime) -> Iterator[str]:
-    from waitress import create_server
-
     from ioc.auth import store as auth_store
     from ioc.web import create_app
 
     app = create_app(two_tier.config, two_tier)
     two_tier.register_http(app.server)
     auth_store.add_user(two_tier.db, "thu", PASSWORD, "admin", display_name="Trần Thị Thu", actor="tests")
-    port = two_tier.config.settings.http.port
-    server = create_server(app.server, host="127.0.0.1", port=port, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    yield f"http://127.0.0.1:{port}"
-    server.close()
+    url, stop = serve(app.server, threads=4, port=two_tier.config.settings.http.port)
+    yield url
+    stop()
 
 
 def test_the_region_names_the_product(two_tier):
